@@ -1,0 +1,3 @@
+from agentsup.cli import main
+
+main()

@@ -1,0 +1,259 @@
+"""Built-in backend presets and the rendering of an agent's launch argv.
+
+Patterns are data: a `[backend.NAME]` table overrides any field of the preset with that name, or
+defines a new backend (then `bin` is required). Nothing here builds a shell string: the argv goes to
+tmux as a list and the prompt reaches the program as one argument.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schema import BackendSpec, PromptMode
+
+# Claude Code, Codex, opencode and Gemini banners from DESIGN.md §5; kept narrow so ordinary output
+# that merely mentions "rate limit" or "429" is not taken for a limit.
+_CLAUDE_LIMIT = (
+    r"(hit your (session|weekly|usage|daily|opus|sonnet) limit|Claude usage limit reached"
+    r"|limit will reset at|Usage limit reached\s*·)"
+)
+_CODEX_LIMIT = r"(You've hit your usage limit|You have hit your usage limit)"
+_GEMINI_LIMIT = r"(Usage limit reached for [\w.-]+|Quota exceeded for quota metric)"
+_OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "claude": {
+        "bin": "claude",
+        "flags": "--dangerously-skip-permissions",
+        "model_flag": "--model",
+        "resume_flag": "--resume",
+        "prompt_flag": "",
+        "prompt_mode": "arg",
+        "active_re": r"(esc to interrupt|esc to cancel)",
+        "limit_re": _CLAUDE_LIMIT,
+        "fatal_re": r"(Unable to connect to Anthropic services|OAuth token has expired|Invalid API key"
+        r"|API Error: 401|Please run /login)",
+        "waiting_input_re": r"(Do you want to proceed\?|Do you want to make this edit|Do you want to create"
+        r"|Do you trust the files in this folder\?)",
+        "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "stall_idle": 300,
+        "submit_key": "Enter",
+        "supports_resume": True,
+        "process_names": ["claude"],
+    },
+    "codex": {
+        "bin": "codex",
+        "flags": "--dangerously-bypass-approvals-and-sandbox",
+        "model_flag": "--model",
+        "resume_flag": "",
+        "prompt_flag": "",
+        "prompt_mode": "arg",
+        "active_re": r"(esc to interrupt|Esc to interrupt)",
+        "limit_re": _CODEX_LIMIT,
+        "fatal_re": r"(stream disconnected before completion|401 Unauthorized|Not logged in)",
+        "waiting_input_re": r"(Allow command\?|Would you like to run the following command\?|\[y/N\])",
+        "stall_idle": 300,
+        "submit_key": "Enter",
+        "supports_resume": False,
+        "process_names": ["codex"],
+    },
+    "opencode": {
+        "bin": "opencode",
+        "flags": "",
+        "model_flag": "--model",
+        "resume_flag": "--session",
+        "prompt_flag": "",
+        "prompt_mode": "type",
+        "active_re": r"esc (to )?interrupt",
+        "limit_re": _OPENCODE_LIMIT,
+        "fatal_re": r"(ProviderAuthError|Unauthorized: invalid api key)",
+        "waiting_input_re": r"(Permission required|Allow once)",
+        "stall_idle": 300,
+        "submit_key": "Enter",
+        "supports_resume": False,
+        "log_grace": 180,
+        "connect_delay": 12,
+        "active_bottom_lines": 10,
+        "process_names": ["opencode"],
+    },
+    "gemini": {
+        "bin": "gemini",
+        "flags": "--yolo",
+        "model_flag": "--model",
+        "resume_flag": "",
+        "prompt_flag": "--prompt-interactive",
+        "prompt_mode": "arg",
+        "active_re": r"\(esc to cancel",
+        "limit_re": _GEMINI_LIMIT,
+        "fatal_re": r"(Failed to login|API key not valid)",
+        "waiting_input_re": r"(Allow execution\?|Apply this change\?)",
+        "stall_idle": 300,
+        "submit_key": "Enter",
+        "supports_resume": False,
+        "process_names": ["gemini"],
+    },
+    "sim": {
+        "bin": "{python} -m agentsup.sim",
+        "flags": "",
+        "model_flag": "--model",
+        "resume_flag": "--resume",
+        "prompt_flag": "",
+        "prompt_mode": "arg",
+        "active_re": r"esc to interrupt",
+        "limit_re": _CLAUDE_LIMIT + "|" + _CODEX_LIMIT,
+        "fatal_re": r"FATAL: ",
+        "waiting_input_re": r"Do you want to proceed\?",
+        "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "stall_idle": 300,
+        "submit_key": "Enter",
+        "supports_resume": True,
+        "process_names": ["agentsup-sim"],
+    },
+}
+
+_BASE: dict[str, Any] = {
+    "flags": "",
+    "model_flag": "",
+    "resume_flag": "",
+    "prompt_flag": "",
+    "prompt_mode": "arg",
+    "active_re": None,
+    "limit_re": None,
+    "fatal_re": None,
+    "waiting_input_re": None,
+    "auto_continue_re": None,
+    "stall_idle": 300,
+    "submit_key": "Enter",
+    "supports_resume": False,
+    "remote_control": False,
+    "log_grace": 0,
+    "preamble": "",
+    "server": "",
+    "connect_delay": 0,
+    "process_names": [],
+    "active_bottom_lines": 0,
+    "env": {},
+}
+
+
+def _rx(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern, re.IGNORECASE) if pattern else None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend with every field resolved and its patterns compiled."""
+
+    name: str
+    bin: str
+    flags: str
+    model_flag: str
+    resume_flag: str
+    prompt_flag: str
+    prompt_mode: PromptMode
+    active_re: re.Pattern[str] | None
+    limit_re: re.Pattern[str] | None
+    fatal_re: re.Pattern[str] | None
+    waiting_input_re: re.Pattern[str] | None
+    auto_continue_re: re.Pattern[str] | None
+    stall_idle: float
+    submit_key: str
+    supports_resume: bool
+    remote_control: bool
+    log_grace: float
+    preamble: str
+    server: str
+    connect_delay: float
+    process_names: tuple[str, ...]
+    active_bottom_lines: int
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def program_argv(self) -> list[str]:
+        return [sys.executable if w == "{python}" else w for w in shlex.split(self.bin)]
+
+
+def resolve_backend(name: str, spec: BackendSpec | None) -> Backend:
+    """Preset (if any) overlaid with the table's set fields. Raises KeyError if neither gives `bin`."""
+    values: dict[str, Any] = {**_BASE, **PRESETS.get(name, {})}
+    if spec is not None:
+        values.update(spec.model_dump(exclude_none=True))
+    if not values.get("bin"):
+        raise KeyError("bin")
+    return Backend(
+        name=name,
+        bin=values["bin"],
+        flags=values["flags"],
+        model_flag=values["model_flag"],
+        resume_flag=values["resume_flag"],
+        prompt_flag=values["prompt_flag"],
+        prompt_mode=values["prompt_mode"],
+        active_re=_rx(values["active_re"]),
+        limit_re=_rx(values["limit_re"]),
+        fatal_re=_rx(values["fatal_re"]),
+        waiting_input_re=_rx(values["waiting_input_re"]),
+        auto_continue_re=_rx(values["auto_continue_re"]),
+        stall_idle=float(values["stall_idle"]),
+        submit_key=values["submit_key"],
+        supports_resume=bool(values["supports_resume"]),
+        remote_control=bool(values["remote_control"]),
+        log_grace=float(values["log_grace"]),
+        preamble=values["preamble"],
+        server=values["server"],
+        connect_delay=float(values["connect_delay"]),
+        process_names=tuple(values["process_names"]),
+        active_bottom_lines=int(values["active_bottom_lines"]),
+        env=dict(values["env"]),
+    )
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What to run for one agent: argv, extra environment, and a prompt to type afterwards."""
+
+    argv: list[str]
+    env: dict[str, str]
+    prompt_as_arg: bool  # the wrapper appends the prompt file's text as the last argument
+    typed_prompt: str | None  # delivered through the pane once the TUI is up
+
+
+def render_launch(
+    backend: Backend,
+    *,
+    session: str,
+    cwd: str,
+    model: str,
+    prompt: str,
+    prompt_file: str,
+    resume_id: str | None,
+) -> LaunchPlan:
+    """Build the argv of an agent. Every value stays one argv element; nothing is shell-parsed."""
+    argv = backend.program_argv()
+    env = dict(backend.env)
+    if backend.server:
+        # The seed's opencode mode: attach a thin client to a running server; model via config env.
+        argv += ["attach", backend.server, "--dir", cwd]
+        if model:
+            env["OPENCODE_CONFIG_CONTENT"] = json.dumps({"model": model})
+        model = ""
+    if resume_id and backend.supports_resume and backend.resume_flag:
+        argv += [backend.resume_flag, resume_id]
+    if backend.remote_control:
+        argv += ["--remote-control", session]
+    if model and backend.model_flag:
+        argv += [backend.model_flag, model]
+    argv += shlex.split(backend.flags)
+    prompt_as_arg = bool(prompt) and backend.prompt_mode == "arg" and not backend.server
+    typed: str | None = None
+    if prompt and not prompt_as_arg and backend.prompt_mode != "none":
+        # A long prompt typed into a TUI is fragile; point the agent at the saved file instead.
+        typed = f"Your full kickoff prompt is in {prompt_file} - read it now, then follow it exactly."
+    if prompt_as_arg and backend.prompt_flag:
+        argv.append(backend.prompt_flag)
+    return LaunchPlan(argv=argv, env=env, prompt_as_arg=prompt_as_arg, typed_prompt=typed)
+

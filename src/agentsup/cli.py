@@ -1,0 +1,242 @@
+"""The `agentsup` command line: parse arguments, call the core, render the result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+
+from . import control, render
+from .config import Config, find_config, load_config
+from .delivery import DeliveryResult
+from .errors import AgentsupError
+from .render import err, out
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    help="Keep long-running AI coding agents working in tmux, driven by agents.toml.",
+)
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("-c", "--config", help="agents.toml (else $AGENTSUP_CONFIG, ./agents.toml)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+@dataclass
+class Context:
+    config: str | None = None
+
+    def load(self, *, apply_overrides: bool = True) -> Config:
+        return load_config(find_config(self.config), apply_overrides=apply_overrides)
+
+    def runtime(self) -> control.Runtime:
+        return control.make_runtime(self.load())
+
+
+@app.callback()
+def _main(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    ctx.obj = Context(config)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="agents/services to start (default: all enabled)")] = None,
+    no_watchdog: Annotated[bool, typer.Option("--no-watchdog", help="do not start the watchdog")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
+    rt = _ctx(ctx).runtime()
+    results = control.up(rt, names or [], with_watchdog=not no_watchdog)
+    if json_out:
+        render.print_json(results)
+    else:
+        render.action_lines(results)
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="agents/services to stop (default: all)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Stop agents and services (all of them, and the watchdog, when none are named)."""
+    rt = _ctx(ctx).runtime()
+    results = control.down(rt, names or [])
+    if json_out:
+        render.print_json(results)
+    else:
+        render.action_lines(results)
+
+
+@app.command()
+def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """One table: every agent and service with its state, pid and uptime."""
+    from .status import collect
+
+    report = collect(_ctx(ctx).runtime())
+    if json_out:
+        render.print_json(report.to_json())
+    else:
+        render.print_status(report)
+
+
+@app.command()
+def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Validate agents.toml and summarise it. Exit code 2 when it is invalid."""
+    cfg = _ctx(ctx).load()
+    summary = {
+        "config": str(cfg.path),
+        "agents": [{"name": a.name, "kind": a.kind, "backend": a.backend, "model": a.model or "default",
+                    "watch": a.watch, "enabled": a.enabled, "session": a.session} for a in cfg.agents.values()],
+        "services": [{"name": s.name, "session": s.session, "argv": list(s.argv)} for s in cfg.services.values()],
+        "backends": sorted({a.backend for a in cfg.agents.values()}),
+        "phases": [p.id for p in cfg.loop.phases],
+        "overrides": dict(cfg.overrides),
+    }
+    if json_out:
+        render.print_json(summary)
+        return
+    out.print(f"[green]ok[/green] {cfg.path}")
+    out.print(f"  agents:   {len(cfg.agents)}  " + ", ".join(
+        f"{a.name} ({a.kind}, {a.backend})" for a in cfg.agents.values()))
+    out.print(f"  services: {len(cfg.services)}  " + ", ".join(cfg.services))
+    out.print(f"  backends: {', '.join(summary['backends']) or '-'}")  # type: ignore[arg-type]
+    out.print(f"  phases:   {' '.join(summary['phases']) or '-'}")  # type: ignore[arg-type]
+    for key, value in cfg.overrides.items():
+        out.print(f"  override: {key}={value}")
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="agent, service or 'watchdog'")],
+    follow_: Annotated[bool, typer.Option("-f", "--follow", help="keep printing new output")] = False,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="lines to show")] = 50,
+) -> None:
+    """Show an agent's session log (ANSI-stripped output captured from its pane)."""
+    from .logs import follow, tail_lines
+
+    cfg = _ctx(ctx).load()
+    path = control.log_path(cfg, control.session_of(cfg, name))
+    if not path.exists() and not follow_:
+        raise AgentsupError(f"no log yet for {name!r} ({path})")
+    for line in tail_lines(path, lines):
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if follow_:
+        try:
+            for chunk in follow(path):
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def attach(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent or service")]) -> None:
+    """Attach your terminal to an agent's tmux session (detach with the tmux prefix, then d)."""
+    rt = _ctx(ctx).runtime()
+    session = control.session_of(rt.cfg, name)
+    if rt.tmux.pane(session) is None:
+        raise AgentsupError(f"{name} is not running (session {session!r}); start it with `agentsup up {name}`")
+    argv = rt.tmux.attach_argv(session)
+    os.environ.pop("TMUX", None)
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def ping(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="agent to message")],
+    message: Annotated[str, typer.Argument(help="text to type and submit")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Type MESSAGE into an agent and submit it, verified. Exit 1 when it could not be submitted."""
+    rt = _ctx(ctx).runtime()
+    if name not in rt.cfg.agents:
+        raise control.unknown_name(rt.cfg, name)
+    agent = rt.cfg.agents[name]
+    result = rt.deliverer.deliver(agent.session, message, submit_key=rt.cfg.backend_of(agent).submit_key)
+    if json_out:
+        render.print_json({"agent": name, "result": result.result.value, "attempts": result.attempts,
+                           "detail": result.detail})
+    else:
+        style = "green" if result.ok else "red"
+        out.print(f"[{style}]{result.result.value}[/{style}] {name}: {result.detail}")
+    if result.result is not DeliveryResult.DELIVERED:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sim(ctx: typer.Context) -> None:
+    """Run the simulated agent TUI (see `agentsup sim --help`)."""
+    from .sim import main as sim_main
+
+    raise typer.Exit(sim_main(list(ctx.args)))
+
+
+@app.command()
+def demo(
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")] = None,
+    keep: Annotated[bool, typer.Option(help="keep the scratch directory")] = False,
+) -> None:
+    """Start three sim agents on a private tmux socket, show them live, clean up on Ctrl-C."""
+    from .demo import write_demo
+    from .status import collect
+
+    workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
+    cfg = load_config(write_demo(workdir))
+    rt = control.make_runtime(cfg)
+    out.print(f"demo project: {workdir}  (tmux socket {cfg.socket()!r})")
+    try:
+        render.action_lines(control.up(rt, []))
+        out.print(f"attach with: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here to stop)")
+        deadline = None if duration is None else time.monotonic() + duration
+        pinged = False
+        with Live(render.status_table(collect(rt)), console=out, refresh_per_second=2) as live:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(1)
+                if not pinged:
+                    pinged = True
+                    rt.deliverer.deliver("demo-builder", "Hello from agentsup ping: start the first gate.")
+                live.update(render.status_table(collect(rt)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        control.down(rt, [])
+        rt.tmux.kill_server()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        out.print("demo stopped; agents and its tmux server are gone" + (f"; kept {workdir}" if keep else ""))
+
+
+@app.command("config-reference", hidden=True)
+def config_reference() -> None:
+    """Print the Markdown reference of every agents.toml key (used for the README)."""
+    from .reference import markdown
+
+    sys.stdout.write(markdown())
+
+
+def main() -> None:
+    try:
+        app()
+    except AgentsupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(exc.exit_code)

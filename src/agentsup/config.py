@@ -1,0 +1,388 @@
+"""Load agents.toml into an immutable, fully resolved Config, or fail with a ConfigError that names
+the file, the key path (`agent[2].backend`) and what was expected."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .backends import PRESETS, Backend, resolve_backend
+from .errors import ConfigError
+from .schema import (
+    AgentSpec,
+    ConfigFile,
+    Kind,
+    LoopSpec,
+    TmuxSettings,
+    Watch,
+    WatchdogSettings,
+    check_session,
+)
+
+RESERVED_NAMES = frozenset({"watchdog"})
+
+
+@dataclass(frozen=True)
+class Wake:
+    interval: float
+    prompt_file: Path | None
+    prompt: str | None
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    session: str
+    kind: Kind
+    role: str | None
+    backend: str
+    model: str
+    enabled: bool
+    watch: Watch
+    resume: bool
+    dir: Path
+    prompt: str | None
+    prompt_file: Path | None
+    wake: Wake | None
+    after: tuple[str, ...]
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    session: str
+    argv: tuple[str, ...]
+    dir: Path
+    enabled: bool
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    base_dir: Path
+    log_dir: Path
+    state_dir: Path
+    session_prefix: str
+    log_max_bytes: int
+    log_backups: int
+    tmux: TmuxSettings
+    watchdog: WatchdogSettings
+    loop: LoopSpec
+    backends: Mapping[str, Backend]
+    agents: Mapping[str, Agent]
+    services: Mapping[str, Service]
+    prompts_dir: Path
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def watchdog_session(self) -> str:
+        return self.session_prefix + "watchdog"
+
+    def socket(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        return env.get("AGENTSUP_SOCKET") or self.tmux.socket
+
+    def backend_of(self, agent: Agent) -> Backend:
+        return self.backends[agent.backend]
+
+    def resolve(self, relative: str) -> Path:
+        return resolve_path(self.base_dir, relative)
+
+
+def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """`-c/--config`, then $AGENTSUP_CONFIG, then ./agents.toml."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("AGENTSUP_CONFIG"):
+        return Path(env["AGENTSUP_CONFIG"])
+    return Path("agents.toml")
+
+
+def resolve_path(base: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base / path)
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (use -c PATH, $AGENTSUP_CONFIG, or ./agents.toml)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    apply_overrides: bool = True,
+) -> Config:
+    """Read, validate and resolve agents.toml. AGENT_MODEL_<name>/AGENT_BACKEND_<name> apply unless
+    `apply_overrides` is false (the watchdog ignores one-off overrides, as the seed does)."""
+    cfg_path = Path(path).expanduser().absolute()
+    raw = read_raw(cfg_path)
+    try:
+        model = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(cfg_path, exc, raw)) from None
+    env = os.environ if environ is None else environ
+    return build_config(cfg_path, model, env if apply_overrides else {})
+
+
+def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) -> Config:
+    base = cfg_path.parent
+    problems: list[str] = []
+    defaults = model.defaults
+
+    backends: dict[str, Backend] = {}
+    for name in sorted(set(PRESETS) | set(model.backend)):
+        try:
+            backends[name] = resolve_backend(name, model.backend.get(name))
+        except KeyError:
+            problems.append(f"backend.{name}.bin: required for a backend that is not a preset "
+                            f"({', '.join(sorted(PRESETS))})")
+
+    overrides: dict[str, str] = {}
+    agents: dict[str, Agent] = {}
+    taken: dict[str, str] = {}
+    for i, spec in enumerate(model.agent):
+        where = f"agent[{i}] ({spec.name})"
+        agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides)
+        if spec.name in agents or spec.name in RESERVED_NAMES:
+            problems.append(f"{where}.name: duplicate or reserved name {spec.name!r}")
+        if agent.backend not in backends and agent.backend not in model.backend:
+            problems.append(f"{where}.backend: unknown backend {agent.backend!r}"
+                            f"{_suggest(agent.backend, list(backends))}")
+        _check_session(where, agent.session, taken, problems)
+        problems += _check_agent_files(where, agent, base)
+        agents[spec.name] = agent
+
+    services: dict[str, Service] = {}
+    for i, svc in enumerate(model.service):
+        where = f"service[{i}] ({svc.name})"
+        if svc.name in agents or svc.name in services or svc.name in RESERVED_NAMES:
+            problems.append(f"{where}.name: duplicate or reserved name {svc.name!r}")
+        argv = tuple(_split_command(svc.command, f"{where}.command", problems))
+        session = svc.session or defaults.session_prefix + svc.name
+        _check_session(where, session, taken, problems)
+        services[svc.name] = Service(
+            name=svc.name, session=session, argv=argv, enabled=svc.enabled, env=dict(svc.env),
+            dir=resolve_path(base, svc.dir if "dir" in svc.model_fields_set else (defaults.dir or ".")),
+        )
+    _check_session("defaults.session_prefix", defaults.session_prefix + "watchdog", taken, problems)
+    problems += _check_loop(model, agents)
+    if problems:
+        raise ConfigError(f"{cfg_path}: invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    log_dir = resolve_path(base, defaults.log_dir)
+    return Config(
+        path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
+        session_prefix=defaults.session_prefix, log_max_bytes=defaults.log_max_bytes,
+        log_backups=defaults.log_backups, tmux=model.tmux, watchdog=model.watchdog, loop=model.loop,
+        backends=backends, agents=agents, services=services, prompts_dir=base / "prompts",
+        overrides=overrides,
+    )
+
+
+def _resolve_agent(
+    spec: AgentSpec, base: Path, prefix: str, environ: Mapping[str, str], overrides: dict[str, str]
+) -> Agent:
+    model, backend = spec.model, spec.backend
+    if environ.get(f"AGENT_MODEL_{spec.name}"):
+        model = overrides[f"AGENT_MODEL_{spec.name}"] = environ[f"AGENT_MODEL_{spec.name}"]
+    if environ.get(f"AGENT_BACKEND_{spec.name}"):
+        backend = overrides[f"AGENT_BACKEND_{spec.name}"] = environ[f"AGENT_BACKEND_{spec.name}"]
+    wake = None
+    if spec.wake is not None:
+        wake = Wake(
+            interval=spec.wake.interval,
+            prompt_file=resolve_path(base, spec.wake.prompt_file) if spec.wake.prompt_file else None,
+            prompt=spec.wake.prompt,
+        )
+    return Agent(
+        name=spec.name, session=spec.session or prefix + spec.name, kind=spec.kind, role=spec.role,
+        backend=backend, model=model, enabled=spec.enabled, watch=spec.watch, resume=spec.resume,
+        dir=resolve_path(base, spec.dir), prompt=spec.prompt,
+        prompt_file=resolve_path(base, spec.prompt_file) if spec.prompt_file else None,
+        wake=wake, after=tuple(spec.after), env=dict(spec.env),
+    )
+
+
+def _check_session(where: str, session: str, taken: dict[str, str], problems: list[str]) -> None:
+    try:
+        check_session(session)
+    except ValueError as exc:
+        problems.append(f"{where}: session {exc}")
+        return
+    if session in taken:
+        problems.append(f"{where}: session {session!r} is also used by {taken[session]}")
+    taken[session] = where
+
+
+def _check_agent_files(where: str, agent: Agent, base: Path) -> list[str]:
+    problems: list[str] = []
+    if agent.prompt_file is not None and not agent.prompt_file.is_file():
+        problems.append(f"{where}.prompt_file: file not found: {agent.prompt_file}")
+    if agent.prompt is not None and agent.prompt_file is not None:
+        problems.append(f"{where}: set prompt or prompt_file, not both")
+    if agent.wake is not None:
+        if agent.wake.prompt_file is not None and not agent.wake.prompt_file.is_file():
+            problems.append(f"{where}.wake.prompt_file: file not found: {agent.wake.prompt_file}")
+        if agent.wake.prompt_file is None and not agent.wake.prompt:
+            problems.append(f"{where}.wake: needs prompt_file or prompt")
+    if agent.kind == "loop":
+        if not agent.role:
+            problems.append(f"{where}.role: a loop agent needs a role (prompts/<role>.md)")
+        elif not (base / "prompts" / f"{agent.role}.md").is_file():
+            problems.append(f"{where}.role: prompt file not found: {base / 'prompts' / (agent.role + '.md')}")
+    if agent.after and agent.kind != "task":
+        problems.append(f"{where}.after: only task agents can wait for other tasks")
+    return problems
+
+
+def _check_loop(model: ConfigFile, agents: Mapping[str, Agent]) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, phase in enumerate(model.loop.phases):
+        if phase.id in seen:
+            problems.append(f"loop.phases[{i}].id: duplicate phase id {phase.id!r}")
+        seen.add(phase.id)
+    for name, agent in agents.items():
+        for j, dep in enumerate(agent.after):
+            if dep not in agents:
+                problems.append(f"agent ({name}).after[{j}]: unknown agent {dep!r}{_suggest(dep, list(agents))}")
+            elif agents[dep].kind != "task":
+                problems.append(f"agent ({name}).after[{j}]: {dep!r} is not a task")
+    problems += _dependency_cycles(agents)
+    oc = model.loop.on_complete
+    if oc is not None and oc.run not in agents:
+        problems.append(f"loop.on_complete.run: unknown agent {oc.run!r}{_suggest(oc.run, list(agents))}")
+    return problems
+
+
+def _dependency_cycles(agents: Mapping[str, Agent]) -> list[str]:
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> str | None:
+        if state.get(name) == 2 or name not in agents:
+            return None
+        if state.get(name) == 1:
+            return " -> ".join([*trail[trail.index(name):], name])
+        state[name] = 1
+        for dep in agents[name].after:
+            found = visit(dep, [*trail, name])
+            if found:
+                return found
+        state[name] = 2
+        return None
+
+    for name in agents:
+        cycle = visit(name, [])
+        if cycle:
+            return [f"agent ({name}).after: dependency cycle {cycle}"]
+    return []
+
+
+def _split_command(command: str | list[str], where: str, problems: list[str]) -> list[str]:
+    import shlex
+
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+    except ValueError as exc:
+        problems.append(f"{where}: cannot split {command!r}: {exc}")
+        return []
+    if not argv:
+        problems.append(f"{where}: empty command")
+    return argv
+
+
+# ── pydantic error → "file: agent[2].backend: message" ────────────────────────────────────────
+
+
+def format_validation_error(path: Path, exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = _loc_text(loc, raw)
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            fields = _fields_at(loc[:-1])
+            lines.append(f"{where}: unknown key {key!r}{_suggest(key, fields)}")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: required key is missing")
+        else:
+            got = err.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            lines.append(f"{where}: {err['msg']}{shown}")
+    return f"{path}: invalid config:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def _loc_text(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
+    out = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                out += f" ({node['name']})"
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model that sits at `loc`, for did-you-mean suggestions."""
+    annotation: Any = ConfigFile
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(part, int):
+            continue
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(str(part))
+            annotation = info.annotation if info else None
+        else:
+            continue  # a dict key (e.g. a backend name): the value type is already unwrapped
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin in (list, dict) and args:
+            annotation = args[-1]
+        elif origin in (typing.Union, types.UnionType):
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not models:
+                return annotation
+            annotation = models[0]
+        else:
+            return annotation
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

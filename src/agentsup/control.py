@@ -1,0 +1,232 @@
+"""Start and stop agents and services in tmux. Shared by the CLI and the watchdog; returns results,
+never prints."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .backends import LaunchPlan, render_launch
+from .config import Agent, Config, Service
+from .delivery import Deliverer, Delivery
+from .errors import UnknownNameError
+from .phases import role_model
+from .prompts import agent_prompt
+from .state import StateDir, atomic_write_text
+from .tmux import PaneInfo, Tmux, log_pipe_command
+
+# The launch wrapper: a constant script; every value reaches it as a positional argument, so no
+# config value or prompt is ever parsed by a shell. It records the program's exit code in a file
+# because tmux's pane_dead_status can go missing.
+WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; shift 3
+if [ -n "$preamble" ]; then eval "$preamble"; fi
+if [ -n "$prompt_file" ]; then "$@" "$(cat "$prompt_file")"; else "$@"; fi
+rc=$?
+printf '%s\n' "$rc" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"
+exit "$rc"
+"""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    name: str
+    session: str
+    action: str  # started | restarted | already-running | stopped | not-running
+    detail: str = ""
+    argv: tuple[str, ...] = ()
+    typed_prompt: Delivery | None = None
+
+
+@dataclass
+class Runtime:
+    """The adapters one command works with."""
+
+    cfg: Config
+    tmux: Tmux
+    state: StateDir
+    sleep: Callable[[float], None] = time.sleep
+    deliverer: Deliverer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deliverer = Deliverer(self.tmux, self.state.root / "locks",
+                                   retries=self.cfg.watchdog.delivery_retries)
+
+
+def make_runtime(cfg: Config) -> Runtime:
+    tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout)
+    state = StateDir(cfg.state_dir)
+    state.ensure()
+    return Runtime(cfg, tmux, state)
+
+
+def log_path(cfg: Config, session: str) -> Path:
+    return cfg.log_dir / f"{session}.log"
+
+
+def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str]) -> list[str]:
+    return ["/bin/sh", "-c", WRAPPER, "agentsup-launch", str(exit_file),
+            str(prompt_file) if prompt_file else "", preamble, *argv]
+
+
+def launch_plan(rt: Runtime, agent: Agent) -> tuple[LaunchPlan, Path]:
+    """Render the agent's argv and save its kickoff prompt (so a user can read what it was told)."""
+    cfg = rt.cfg
+    backend = cfg.backend_of(agent)
+    prompt = agent_prompt(cfg, agent)
+    kickoff = rt.state.kickoff_file(agent.session)
+    atomic_write_text(kickoff, prompt)
+    resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
+    plan = render_launch(
+        backend, session=agent.session, cwd=str(agent.dir), model=role_model(cfg, agent),
+        prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id,
+    )
+    return plan, kickoff
+
+
+def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInfo | None = None,
+                known: bool = False) -> ActionResult:
+    """Start `agent` unless it already runs. `force` kills a running one first. A dead pane (the
+    program exited) is replaced. `known=True` means `pane` is the caller's fresh observation."""
+    cfg = rt.cfg
+    if not known:
+        pane = rt.tmux.pane(agent.session)
+    if pane is not None and not pane.dead and not force:
+        return ActionResult(agent.name, agent.session, "already-running")
+    replaced = pane is not None
+    if replaced:
+        rt.tmux.kill_session(agent.session)
+    plan, kickoff = launch_plan(rt, agent)
+    backend = cfg.backend_of(agent)
+    exit_file = rt.state.exit_file(agent.session)
+    exit_file.parent.mkdir(parents=True, exist_ok=True)
+    exit_file.unlink(missing_ok=True)
+    agent.dir.mkdir(parents=True, exist_ok=True)
+    env = {**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session}
+    argv = wrapper_argv(exit_file, kickoff if plan.prompt_as_arg else None, backend.preamble, plan.argv)
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    rt.tmux.new_session(
+        agent.session, argv, cwd=agent.dir, env=env, width=cfg.tmux.width, height=cfg.tmux.height,
+        log_command=log_pipe_command(log_path(cfg, agent.session), cfg.log_max_bytes, cfg.log_backups),
+    )
+    typed = None
+    if plan.typed_prompt:
+        rt.sleep(backend.connect_delay)
+        typed = rt.deliverer.deliver(agent.session, plan.typed_prompt, submit_key=backend.submit_key)
+    return ActionResult(agent.name, agent.session, "restarted" if replaced else "started",
+                        argv=tuple(plan.argv), typed_prompt=typed)
+
+
+def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
+    cfg = rt.cfg
+    if not known:
+        pane = rt.tmux.pane(svc.session)
+    if pane is not None and not pane.dead:
+        return ActionResult(svc.name, svc.session, "already-running")
+    if pane is not None:
+        rt.tmux.kill_session(svc.session)
+    exit_file = rt.state.exit_file(svc.session)
+    exit_file.parent.mkdir(parents=True, exist_ok=True)
+    exit_file.unlink(missing_ok=True)
+    svc.dir.mkdir(parents=True, exist_ok=True)
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    rt.tmux.new_session(
+        svc.session, wrapper_argv(exit_file, None, "", svc.argv), cwd=svc.dir,
+        env={**svc.env, "AGENTSUP_SERVICE": svc.name}, width=cfg.tmux.width, height=cfg.tmux.height,
+        log_command=log_pipe_command(log_path(cfg, svc.session), cfg.log_max_bytes, cfg.log_backups),
+    )
+    return ActionResult(svc.name, svc.session, "started", argv=svc.argv)
+
+
+def watchdog_argv(cfg: Config) -> list[str]:
+    return [sys.executable, "-m", "agentsup", "--config", str(cfg.path), "watchdog"]
+
+
+def start_watchdog(rt: Runtime, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
+    """Run the watchdog in its own session on the same socket, unless one runs (session or lock)."""
+    from .state import FileLock  # local: only `up` needs it
+
+    cfg = rt.cfg
+    session = cfg.watchdog_session
+    if not known:
+        pane = rt.tmux.pane(session)
+    if (pane is not None and not pane.dead) or FileLock(rt.state.watchdog_lock()).is_held():
+        return ActionResult("watchdog", session, "already-running")
+    if pane is not None:
+        rt.tmux.kill_session(session)
+    exit_file = rt.state.exit_file(session)
+    exit_file.parent.mkdir(parents=True, exist_ok=True)
+    env = {"AGENTSUP_SOCKET": cfg.socket()}
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    rt.tmux.new_session(
+        session, wrapper_argv(exit_file, None, "", watchdog_argv(cfg)), cwd=cfg.base_dir, env=env,
+        width=cfg.tmux.width, height=cfg.tmux.height,
+        log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),
+    )
+    return ActionResult("watchdog", session, "started")
+
+
+def session_of(cfg: Config, name: str) -> str:
+    if name in cfg.agents:
+        return cfg.agents[name].session
+    if name in cfg.services:
+        return cfg.services[name].session
+    if name == "watchdog":
+        return cfg.watchdog_session
+    raise unknown_name(cfg, name)
+
+
+def unknown_name(cfg: Config, name: str) -> UnknownNameError:
+    from .config import _suggest
+
+    names = [*cfg.agents, *cfg.services, "watchdog"]
+    return UnknownNameError(f"unknown agent or service {name!r}{_suggest(name, names)}; "
+                            f"known: {', '.join(names)}")
+
+
+def check_names(cfg: Config, names: Iterable[str]) -> None:
+    for name in names:
+        session_of(cfg, name)
+
+
+def up(rt: Runtime, names: list[str], *, with_watchdog: bool = True) -> list[ActionResult]:
+    """Start the named agents/services (all enabled ones when none are named) that are not running."""
+    cfg = rt.cfg
+    check_names(cfg, names)
+    panes = rt.tmux.snapshot()
+    results: list[ActionResult] = []
+    if not names:
+        targets = [a.name for a in cfg.agents.values() if a.enabled and a.kind != "task"]
+        targets += [s.name for s in cfg.services.values() if s.enabled]
+    else:
+        targets = [n for n in names if n != "watchdog"]
+    for name in targets:
+        if name in cfg.agents:
+            agent = cfg.agents[name]
+            results.append(start_agent(rt, agent, pane=panes.get(agent.session), known=True))
+        else:
+            svc = cfg.services[name]
+            results.append(start_service(rt, svc, pane=panes.get(svc.session), known=True))
+    if (not names and with_watchdog) or "watchdog" in names:
+        results.append(start_watchdog(rt, pane=panes.get(cfg.watchdog_session), known=True))
+    return results
+
+
+def down(rt: Runtime, names: list[str]) -> list[ActionResult]:
+    """Stop the named sessions (everything the config declares, and the watchdog, when none are named)."""
+    cfg = rt.cfg
+    check_names(cfg, names)
+    if not names:
+        names = [*cfg.agents, *cfg.services, "watchdog"]
+    panes = rt.tmux.snapshot()
+    results = []
+    for name in names:
+        session = session_of(cfg, name)
+        if session in panes and rt.tmux.kill_session(session):
+            results.append(ActionResult(name, session, "stopped"))
+        else:
+            results.append(ActionResult(name, session, "not-running"))
+    return results
+

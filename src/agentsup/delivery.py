@@ -1,0 +1,135 @@
+"""Verified delivery of a message into an agent's input box (DESIGN.md §4).
+
+Paste the text as one bracketed paste, press the submit key on its own, and check that the text
+left the input box. The input box is found relative to the cursor: after the paste, the row that
+holds the text's tail sits `offset` rows above the cursor; after a submit that row must no longer
+hold it. TUIs that collapse a long paste into a placeholder never show the tail: for them a screen
+change after the submit key counts. Deliveries to one pane are serialised by a file lock, so two
+processes (the watchdog and a user's `agentsup ping`) never interleave keystrokes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from .state import FileLock
+from .tmux import NoSessionError, Tmux
+
+PROBE_CHARS = 24
+
+
+class DeliveryResult(StrEnum):
+    DELIVERED = "delivered"
+    STRANDED = "stranded"
+    NO_SESSION = "no-session"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    result: DeliveryResult
+    attempts: int  # submit-key presses
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.result is DeliveryResult.DELIVERED
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def probe_of(text: str) -> str:
+    return _norm(text)[-PROBE_CHARS:]
+
+
+def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
+    """Indices of rows whose text (joined with the row above, for a wrap) contains the probe."""
+    hits = []
+    for i, row in enumerate(rows):
+        joined = _norm((rows[i - 1] if i else "") + row)
+        if probe in joined and (probe in _norm(row) or probe not in _norm(rows[i - 1] if i else "")):
+            hits.append(i)
+    return hits
+
+
+@dataclass
+class Deliverer:
+    tmux: Tmux
+    lock_dir: Path
+    retries: int = 3
+    wait: float = 2.0  # seconds to wait for each visible effect
+    poll: float = 0.1
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+    def deliver(self, session: str, text: str, *, submit_key: str = "Enter") -> Delivery:
+        lock = FileLock(self.lock_dir / f"deliver-{session}.lock")
+        lock.acquire(blocking=True)
+        try:
+            return self._deliver(session, text, submit_key)
+        except NoSessionError:
+            return Delivery(DeliveryResult.NO_SESSION, 0, f"session {session!r} went away")
+        finally:
+            lock.release()
+
+    def _screen(self, session: str) -> tuple[list[str], int] | None:
+        pane = self.tmux.pane(session)
+        if pane is None or pane.dead:
+            return None
+        raw = self.tmux.run(["capture-pane", "-p", "-t", pane.pane_id])
+        return [line.rstrip() for line in raw.split("\n")], pane.cursor_y
+
+    def _wait_for(self, session: str, done: Callable[[list[str], int], bool]) -> tuple[list[str], int] | None:
+        deadline = self.monotonic() + self.wait
+        while True:
+            shot = self._screen(session)
+            if shot is None or done(*shot) or self.monotonic() >= deadline:
+                return shot
+            self.sleep(self.poll)
+
+    def _deliver(self, session: str, text: str, submit_key: str) -> Delivery:
+        pane = self.tmux.pane(session)
+        if pane is None or pane.dead:
+            return Delivery(DeliveryResult.NO_SESSION, 0, f"no live session {session!r}")
+        if pane.in_mode:
+            self.tmux.leave_mode(pane.pane_id)  # keys sent in copy mode never reach the program
+        before = self._screen(session)
+        if before is None:
+            return Delivery(DeliveryResult.NO_SESSION, 0, f"no live session {session!r}")
+        probe = probe_of(text)
+        self.tmux.paste(pane.pane_id, text)
+
+        def pasted(rows: list[str], cursor: int) -> bool:
+            return bool(_rows_with_probe(rows, probe)) or rows != before[0]
+
+        shot = self._wait_for(session, pasted)
+        if shot is None:
+            return Delivery(DeliveryResult.NO_SESSION, 0, "session ended during delivery")
+        if shot[0] == before[0] and not _rows_with_probe(*shot[:1], probe):
+            return Delivery(DeliveryResult.STRANDED, 0, "the pasted text never appeared; the program is not reading")
+        hits = [i for i in _rows_with_probe(shot[0], probe) if i <= shot[1]]
+        offset = shot[1] - hits[-1] if hits else None
+        after_paste = shot[0]
+
+        def submitted(rows: list[str], cursor: int) -> bool:
+            if offset is None:
+                return rows != after_paste
+            row = cursor - offset
+            return not (0 <= row < len(rows) and row in _rows_with_probe(rows, probe))
+
+        for attempt in range(1, self.retries + 1):
+            self.tmux.send_keys(pane.pane_id, [submit_key])
+            shot = self._wait_for(session, submitted)
+            if shot is None:
+                return Delivery(DeliveryResult.NO_SESSION, attempt, "session ended during delivery")
+            if submitted(*shot):
+                return Delivery(DeliveryResult.DELIVERED, attempt, "submitted")
+        return Delivery(
+            DeliveryResult.STRANDED, self.retries,
+            f"text still in the input box after {self.retries} presses of {submit_key}",
+        )

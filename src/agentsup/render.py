@@ -1,0 +1,112 @@
+"""Turn result objects into human text (rich) or stable JSON. Only the CLI calls this."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .control import ActionResult
+from .status import StatusReport
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+STATE_STYLES = {
+    "RUNNING": "green", "STARTING": "cyan", "STOPPED": "dim", "EXITED": "yellow", "STALLED": "yellow",
+    "BACKOFF": "yellow", "FATAL": "bold red", "LIMITED": "magenta", "WAITING": "cyan", "SLEEPING": "blue",
+    "DONE": "green", "FAILED": "red", "CANCELLED": "dim", "PENDING": "dim",
+}
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def duration(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def action_lines(results: Sequence[ActionResult]) -> None:
+    styles = {"started": "green", "restarted": "yellow", "stopped": "yellow", "already-running": "dim",
+              "not-running": "dim"}
+    for r in results:
+        line = Text.assemble((f"{r.action:<16}", styles.get(r.action, "")), f"{r.name}  ({r.session})")
+        if r.detail:
+            line.append(f"  {r.detail}", style="dim")
+        if r.typed_prompt is not None:
+            line.append(f"  kickoff {r.typed_prompt.result.value}",
+                        style="green" if r.typed_prompt.ok else "red")
+        out.print(line)
+
+
+def status_table(report: StatusReport) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("AGENT", "KIND", "BACKEND", "MODEL", "WATCH", "STATE", "PID", "UPTIME"):
+        table.add_column(col)
+    for a in report.agents:
+        state = Text(a.state, style=STATE_STYLES.get(a.state, ""))
+        extra = a.detail
+        if a.exit_code is not None and a.state in ("EXITED", "FATAL", "FAILED", "DONE"):
+            extra = f"{extra} exit {a.exit_code}".strip()
+        if a.reset_at:
+            extra = f"{extra} until {a.reset_at}".strip()
+        if extra:
+            state.append(f" ({extra})", style="dim")
+        table.add_row(a.name, a.kind, a.backend, a.model, a.watch, state,
+                      str(a.pid) if a.pid else "-", duration(a.uptime_s))
+    for s in report.services:
+        state = Text(s.state, style=STATE_STYLES.get(s.state, ""))
+        if s.exit_code is not None and s.state == "EXITED":
+            state.append(f" (exit {s.exit_code})", style="dim")
+        table.add_row(s.name, "service", "-", "-", "-", state, str(s.pid) if s.pid else "-", duration(s.uptime_s))
+    return table
+
+
+def status_header(report: StatusReport) -> list[Text]:
+    lines = []
+    if report.phase is not None:
+        p = report.phase
+        verdict = "sequence complete" if p.complete else ("DONE" if p.done else "in progress")
+        lines.append(Text(f"phase {p.id} [{p.index + 1}/{p.count}] plan={p.plan} ({verdict})"))
+    wd = report.watchdog
+    if wd.running:
+        tick = f", last tick {wd.last_tick} {wd.tick_ms:.1f} ms" if wd.last_tick and wd.tick_ms is not None else ""
+        lines.append(Text(f"watchdog running (pid {wd.pid}{tick})", style="green"))
+    else:
+        lines.append(Text("watchdog not running", style="yellow"))
+    if wd.config_error:
+        lines.append(Text(f"config error (last good config in force): {wd.config_error}", style="red"))
+    return lines
+
+
+def print_status(report: StatusReport) -> None:
+    for line in status_header(report):
+        out.print(line)
+    out.print(status_table(report))

@@ -1,0 +1,150 @@
+"""`agentsup status` as data: observed tmux state merged with what the watchdog persisted.
+
+The JSON form (`status --json`) is a stable, documented shape (README "status --json"); bump
+`STATUS_VERSION` when a key changes meaning or goes away.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .config import Config
+from .control import Runtime
+from .phases import complete_marker, current_index, current_phase, phase_done, role_model
+from .proctree import ProcTree
+from .state import FileLock, read_json
+from .tmux import PaneInfo
+
+STATUS_VERSION = 1
+# Recorded states that outlive the session (the watchdog decided them; tmux alone cannot show them).
+STICKY_STATES = frozenset({"FATAL", "BACKOFF", "DONE", "FAILED", "CANCELLED", "PENDING"})
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    name: str
+    kind: str
+    backend: str
+    model: str
+    watch: str
+    enabled: bool
+    session: str
+    state: str
+    detail: str
+    pid: int | None
+    uptime_s: int | None
+    exit_code: int | None
+    reset_at: str | None = None
+    restarts: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    session: str
+    enabled: bool
+    state: str
+    pid: int | None
+    uptime_s: int | None
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class PhaseStatus:
+    id: str
+    index: int
+    count: int
+    plan: str
+    status_file: str
+    done: bool
+    complete: bool
+
+
+@dataclass(frozen=True)
+class WatchdogStatus:
+    running: bool
+    pid: int | None
+    last_tick: str | None = None
+    tick_ms: float | None = None
+    tick_cpu_ms: float | None = None
+    tmux_calls: int | None = None
+    config_error: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    config: str
+    socket: str
+    phase: PhaseStatus | None
+    watchdog: WatchdogStatus
+    agents: list[AgentStatus] = field(default_factory=list)
+    services: list[ServiceStatus] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": STATUS_VERSION, **asdict(self)}
+
+
+def _observed(pane: PaneInfo | None, tree: ProcTree, now: float, exit_code: int | None
+              ) -> tuple[str, int | None, int | None, int | None]:
+    """(state, pid, uptime, exit code) of a session as tmux and /proc show it."""
+    if pane is None:
+        return "STOPPED", None, None, exit_code
+    if pane.dead:
+        code = exit_code if exit_code is not None else pane.dead_status
+        return "EXITED", None, None, code
+    program = tree.program(pane.pane_pid)
+    return "RUNNING", program.pid if program else pane.pane_pid, max(0, int(now - pane.created)), None
+
+
+def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
+    cfg = rt.cfg
+    now = time.time() if now is None else now
+    panes = rt.tmux.snapshot()
+    tree = ProcTree.read()
+    agents = []
+    for agent in cfg.agents.values():
+        state, pid, uptime, code = _observed(
+            panes.get(agent.session), tree, now, rt.state.read_exit_code(agent.session))
+        record: dict[str, Any] = read_json(rt.state.record_file(agent.name), {}) or {}
+        detail = ""
+        if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES):
+            state, detail = record["state"], record.get("detail", "")
+        if not agent.enabled and state == "STOPPED":
+            detail = "disabled"
+        agents.append(AgentStatus(
+            name=agent.name, kind=agent.kind, backend=agent.backend, model=role_model(cfg, agent) or "default",
+            watch=agent.watch, enabled=agent.enabled, session=agent.session, state=state, detail=detail,
+            pid=pid, uptime_s=uptime, exit_code=code, reset_at=record.get("reset_at"),
+            restarts=len(record.get("restarts", [])),
+        ))
+    services = []
+    for svc in cfg.services.values():
+        state, pid, uptime, code = _observed(
+            panes.get(svc.session), tree, now, rt.state.read_exit_code(svc.session))
+        services.append(ServiceStatus(svc.name, svc.session, svc.enabled, state, pid, uptime, code))
+    return StatusReport(
+        config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),
+        watchdog=watchdog_status(rt, panes), agents=agents, services=services,
+    )
+
+
+def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
+    lock = FileLock(rt.state.watchdog_lock())
+    running = lock.is_held()
+    info: dict[str, Any] = read_json(rt.state.watchdog_status(), {}) or {}
+    return WatchdogStatus(
+        running=running, pid=lock.holder_pid() if running else None,
+        last_tick=info.get("last_tick"), tick_ms=info.get("tick_ms"), tick_cpu_ms=info.get("tick_cpu_ms"),
+        tmux_calls=info.get("tmux_calls"), config_error=info.get("config_error"),
+    )
+
+
+def phase_line(cfg: Config) -> PhaseStatus | None:
+    phase = current_phase(cfg)
+    if phase is None:
+        return None
+    return PhaseStatus(id=phase.id, index=current_index(cfg), count=len(cfg.loop.phases), plan=phase.plan,
+                       status_file=phase.status, done=phase_done(cfg, phase),
+                       complete=complete_marker(cfg).exists())

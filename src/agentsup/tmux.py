@@ -1,0 +1,215 @@
+"""The only module that runs tmux.
+
+Every call goes through `Tmux.run`: argv lists (never a shell string), a dedicated socket, exact
+`=name` targets, and a timeout so a wedged server cannot hang the watchdog. libtmux's command
+runner has no timeout, so we keep libtmux for version checks and run the client ourselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TmuxError, TmuxNotFoundError, TmuxUnreachableError
+
+_FIELDS = (
+    "session_name", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "pane_in_mode",
+    "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "pane_current_command",
+)
+SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
+_NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
+_buffer_ids = itertools.count()
+
+
+class NoSessionError(TmuxError):
+    """The target session does not exist."""
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    """One pane's state from the batched snapshot."""
+
+    session: str
+    pane_id: str
+    pane_pid: int
+    dead: bool
+    dead_status: int | None
+    in_mode: bool
+    width: int
+    height: int
+    cursor_x: int
+    cursor_y: int
+    created: int
+    current_command: str
+
+
+def exact(session: str) -> str:
+    """Exact session target: a bare name would prefix-match (`agent` hits `agent2`)."""
+    return "=" + session
+
+
+def exact_pane(session: str) -> str:
+    return "=" + session + ":"
+
+
+def _tmux_arg(arg: str) -> str:
+    # tmux splits commands at any argument that ends in ';'; an escaped '\;' stays literal.
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+class Tmux:
+    """A tmux server on a private socket. `calls` counts client processes spawned (benchmarks)."""
+
+    def __init__(self, socket: str, *, binary: str = "tmux", timeout: float = 5.0) -> None:
+        self.socket = socket
+        self.binary = binary
+        self.timeout = timeout
+        self.calls = 0
+
+    def base_argv(self) -> list[str]:
+        flag = "-S" if "/" in self.socket else "-L"
+        return [self.binary, flag, self.socket]
+
+    def run(self, args: Sequence[str], *, input: str | None = None, check: bool = True) -> str:
+        argv = self.base_argv() + list(args)
+        self.calls += 1
+        try:
+            proc = subprocess.run(
+                argv, input=input, capture_output=True, text=True, timeout=self.timeout,
+                env=_client_env(),
+            )
+        except FileNotFoundError:
+            raise TmuxNotFoundError(
+                f"tmux binary {self.binary!r} not found: install tmux (e.g. apt-get install tmux)"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise TmuxUnreachableError(
+                f"tmux server on socket {self.socket!r} did not answer within {self.timeout:g}s"
+            ) from None
+        if check and proc.returncode != 0:
+            err = proc.stderr.strip()
+            if "can't find session" in err or "can't find pane" in err or "can't find window" in err:
+                raise NoSessionError(err)
+            if any(marker in err for marker in _NO_SERVER):
+                raise NoSessionError(err)
+            if "Permission denied" in err or "server exited" in err:
+                raise TmuxUnreachableError(f"tmux socket {self.socket!r}: {err}")
+            raise TmuxError(f"tmux {' '.join(args[:1])} failed: {err or 'exit ' + str(proc.returncode)}")
+        return proc.stdout
+
+    # ── observation ────────────────────────────────────────────────────────────────────────
+
+    def snapshot(self) -> dict[str, PaneInfo]:
+        """Every session's first pane, from one `list-panes -a` call. No server = no sessions."""
+        try:
+            out = self.run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT])
+        except NoSessionError:
+            return {}
+        panes: dict[str, PaneInfo] = {}
+        for line in out.splitlines():
+            info = _parse_pane(line)
+            if info is not None and info.session not in panes:
+                panes[info.session] = info
+        return panes
+
+    def pane(self, session: str) -> PaneInfo | None:
+        """One session's pane via a single targeted `list-panes` (no global snapshot)."""
+        try:
+            out = self.run(["list-panes", "-t", exact_pane(session), "-F", SNAPSHOT_FORMAT])
+        except NoSessionError:
+            return None
+        infos = [_parse_pane(line) for line in out.splitlines()]
+        return next((i for i in infos if i is not None), None)
+
+    def capture(self, target: str) -> str:
+        """The visible screen, wrapped lines joined (-J), no escapes, trailing blanks trimmed."""
+        out = self.run(["capture-pane", "-p", "-J", "-t", target])
+        return "\n".join(line.rstrip() for line in out.splitlines())
+
+    # ── actions ────────────────────────────────────────────────────────────────────────────
+
+    def new_session(
+        self,
+        session: str,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        width: int,
+        height: int,
+        log_command: Sequence[str] | None = None,
+    ) -> None:
+        """Start `argv` (no shell) in a detached session. remain-on-exit is set in the same client
+        call, before the server can reap a program that exits at once, so its pane stays readable."""
+        args = ["new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd)]
+        for key, value in env.items():
+            args += ["-e", _tmux_arg(f"{key}={value}")]
+        args += [_tmux_arg(a) for a in argv]
+        args += [";", "set-option", "-w", "-t", exact_pane(session), "remain-on-exit", "on"]
+        if log_command:
+            args += [";", "pipe-pane", "-o", "-t", exact_pane(session), _tmux_arg(shlex.join(log_command))]
+        self.run(args)
+
+    def kill_session(self, session: str) -> bool:
+        """Kill exactly `session`. False when it did not exist."""
+        try:
+            self.run(["kill-session", "-t", exact(session)])
+        except NoSessionError:
+            return False
+        return True
+
+    def kill_server(self) -> None:
+        with contextlib.suppress(NoSessionError):
+            self.run(["kill-server"])
+
+    def send_keys(self, target: str, keys: Iterable[str]) -> None:
+        self.run(["send-keys", "-t", target, *keys])
+
+    def leave_mode(self, target: str) -> None:
+        self.run(["send-keys", "-t", target, "-X", "cancel"], check=False)
+
+    def paste(self, target: str, text: str) -> None:
+        """Paste `text` as one bracketed paste through a uniquely named buffer (deleted after)."""
+        name = f"agentsup-{os.getpid()}-{next(_buffer_ids)}"
+        self.run(["load-buffer", "-b", name, "-"], input=text)
+        self.run(["paste-buffer", "-p", "-d", "-b", name, "-t", target])
+
+    def attach_argv(self, session: str) -> list[str]:
+        return [*self.base_argv(), "attach-session", "-t", exact(session)]
+
+
+def _parse_pane(line: str) -> PaneInfo | None:
+    parts = line.split("\t", len(_FIELDS) - 1)
+    if len(parts) != len(_FIELDS):
+        return None
+    return PaneInfo(
+        session=parts[0], pane_id=parts[1], pane_pid=_int(parts[2]), dead=parts[3] == "1",
+        dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
+        in_mode=parts[5] == "1", width=_int(parts[6]), height=_int(parts[7]),
+        cursor_x=_int(parts[8]), cursor_y=_int(parts[9]), created=_int(parts[10]),
+        current_command=parts[11],
+    )
+
+
+def _int(text: str) -> int:
+    return int(text) if text.lstrip("-").isdigit() else 0
+
+
+def _client_env() -> dict[str, str]:
+    # A tmux client started inside another tmux must not treat that one as "its" server.
+    env = dict(os.environ)
+    env.pop("TMUX", None)
+    env.pop("TMUX_PANE", None)
+    return env
+
+
+def log_pipe_command(log_path: Path, max_bytes: int, backups: int) -> list[str]:
+    """argv of the per-session log writer that `pipe-pane` feeds."""
+    return [sys.executable, "-m", "agentsup.logpipe", str(log_path), str(max_bytes), str(backups)]
