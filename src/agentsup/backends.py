@@ -231,6 +231,7 @@ def render_launch(
     prompt: str,
     prompt_file: str,
     resume_id: str | None,
+    extra_args: tuple[str, ...] = (),
 ) -> LaunchPlan:
     """Build the argv of an agent. Every value stays one argv element; nothing is shell-parsed."""
     argv = backend.program_argv()
@@ -248,6 +249,7 @@ def render_launch(
     if model and backend.model_flag:
         argv += [backend.model_flag, model]
     argv += shlex.split(backend.flags)
+    argv += extra_args
     prompt_as_arg = bool(prompt) and backend.prompt_mode == "arg" and not backend.server
     typed: str | None = None
     if prompt and not prompt_as_arg and backend.prompt_mode != "none":

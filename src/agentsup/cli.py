@@ -227,11 +227,16 @@ def demo(
 
 
 @app.command("config-reference", hidden=True)
-def config_reference() -> None:
-    """Print the Markdown reference of every agents.toml key (used for the README)."""
-    from .reference import markdown
+def config_reference(
+    write: Annotated[Path | None, typer.Option(help="replace the reference block in this Markdown file")] = None,
+) -> None:
+    """Print the Markdown reference of every agents.toml key, or refresh it inside README.md."""
+    from .reference import embed, markdown
 
-    sys.stdout.write(markdown())
+    if write is None:
+        sys.stdout.write(markdown())
+    else:
+        write.write_text(embed(write.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ class Agent:
     wake: Wake | None
     after: tuple[str, ...]
     env: Mapping[str, str]
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def _resolve_agent(
         backend=backend, model=model, enabled=spec.enabled, watch=spec.watch, resume=spec.resume,
         dir=resolve_path(base, spec.dir), prompt=spec.prompt,
         prompt_file=resolve_path(base, spec.prompt_file) if spec.prompt_file else None,
-        wake=wake, after=tuple(spec.after), env=dict(spec.env),
+        wake=wake, after=tuple(spec.after), env=dict(spec.env), args=tuple(spec.args),
     )
 
 
@@ -351,36 +352,29 @@ def _loc_text(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
 
 
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model that sits at `loc`, for did-you-mean suggestions."""
+    """Field names of the model that sits at `loc`, for did-you-mean suggestions. Each part of
+    `loc` consumes one level: a model field, a list index or a dict key."""
     annotation: Any = ConfigFile
     for part in loc:
-        annotation = _unwrap(annotation)
-        if isinstance(part, int):
-            continue
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        annotation = _without_none(annotation)
+        if typing.get_origin(annotation) in (list, dict):
+            annotation = typing.get_args(annotation)[-1]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             info = annotation.model_fields.get(str(part))
             annotation = info.annotation if info else None
         else:
-            continue  # a dict key (e.g. a backend name): the value type is already unwrapped
-    annotation = _unwrap(annotation)
+            return []
+    annotation = _without_none(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
     return []
 
 
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = typing.get_origin(annotation)
-        args = typing.get_args(annotation)
-        if origin in (list, dict) and args:
-            annotation = args[-1]
-        elif origin in (typing.Union, types.UnionType):
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            if not models:
-                return annotation
-            annotation = models[0]
-        else:
-            return annotation
+def _without_none(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        return models[0] if models else annotation
+    return annotation
 
 
 def _suggest(word: str, choices: list[str]) -> str:

@@ -81,7 +81,7 @@ def launch_plan(rt: Runtime, agent: Agent) -> tuple[LaunchPlan, Path]:
     resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
     plan = render_launch(
         backend, session=agent.session, cwd=str(agent.dir), model=role_model(cfg, agent),
-        prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id,
+        prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id, extra_args=agent.args,
     )
     return plan, kickoff
 

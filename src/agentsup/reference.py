@@ -54,3 +54,15 @@ def markdown() -> str:
             lines.append(f"| `{name}` | {typ} | {_default(field)} | {desc} |")
         lines.append("")
     return "\n".join(lines)
+
+
+START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
+
+def embed(document: str) -> str:
+    """`document` with the block between the reference markers replaced by the current reference."""
+    head, sep, rest = document.partition(START)
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise ValueError(f"markers {START} / {END} not found")
+    return f"{head}{START}\n{markdown()}{END}{tail}"

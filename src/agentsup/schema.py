@@ -139,6 +139,7 @@ class AgentSpec(Model):
     wake: WakeSpec | None = Field(None, description="scheduled ping while idle")
     after: list[str] = Field(default_factory=list, description="task: start after these tasks succeed")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    args: list[str] = Field(default_factory=list, description="extra program arguments after the backend's flags")
 
     _n = field_validator("name")(check_name)
 

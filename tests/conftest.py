@@ -1,0 +1,137 @@
+"""Fixtures: a private tmux server per test, HOME and SHELL pinned, and a scratch project.
+
+The tmux server lives on a socket path inside a per-test temp directory and is killed by that
+socket at teardown, so no test can touch the default tmux server or another test's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentsup.config import Config, load_config
+from agentsup.control import Runtime, make_runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
+    """Poll until `predicate()` is truthy; fail the test with the last value on timeout."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+@dataclass
+class Project:
+    """A scratch project directory with its own agents.toml, log dir and tmux socket."""
+
+    root: Path
+    socket: str
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "agents.toml"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    def write(self, body: str, *, header: bool = True) -> Path:
+        text = textwrap.dedent(body)
+        if header and "[defaults]" not in text:
+            text = '[defaults]\nlog_dir = "logs"\nsession_prefix = "t-"\n\n' + text
+        if header and "[tmux]" not in text:
+            text = f'[tmux]\nsocket = "{self.socket}"\n\n' + text
+        self.config_path.write_text(text, encoding="utf-8")
+        return self.config_path
+
+    def file(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def cfg(self, **kwargs: Any) -> Config:
+        return load_config(self.config_path, **kwargs)
+
+    def rt(self) -> Runtime:
+        rt = make_runtime(self.cfg())
+        rt.deliverer.wait = 1.5
+        return rt
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `agentsup -c agents.toml ARGS` as a user would, in a subprocess."""
+        return subprocess.run(
+            [sys.executable, "-m", "agentsup", "-c", str(self.config_path), *args],
+            capture_output=True, text=True, timeout=timeout, input=input, cwd=self.root,
+            env={**os.environ, **(env or {})},
+        )
+
+    def cli_json(self, *args: str) -> Any:
+        proc = self.cli(*args, "--json")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        path = self.root / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, timeout=10)
+
+    def screen(self, session: str) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-t", f"={session}:").stdout
+
+    def sessions(self) -> set[str]:
+        out = self.tmux("list-sessions", "-F", "#{session_name}")
+        return set(out.stdout.split()) if out.returncode == 0 else set()
+
+
+@pytest.fixture
+def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed; .ci/run installs it (apt-get install tmux)")
+    # A short path: unix socket paths are limited to ~108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="as-"))
+    home = root / "home"
+    home.mkdir()
+    socket = str(root / "tmux.sock")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("AGENTSUP_CONFIG", raising=False)
+    monkeypatch.delenv("AGENTSUP_SOCKET", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))
+    proj = Project(root=root, socket=socket)
+    try:
+        yield proj
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> str:
+    """An [[agent]] table on the sim backend whose received prompts/messages go to <name>.jsonl."""
+    argv = [*(["--record", f"{name}.jsonl"] if record else []), *args]
+    return (f'[[agent]]\nname = "{name}"\nbackend = "sim"\nargs = {json.dumps(argv)}\n' + extra + "\n\n")
