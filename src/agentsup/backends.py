@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "resume_flag": "--resume",
         "prompt_flag": "",
         "prompt_mode": "arg",
-        "active_re": r"(esc to interrupt|esc to cancel)",
+        "active_re": r"esc to interrupt",
         "limit_re": _CLAUDE_LIMIT,
         "fatal_re": r"(Unable to connect to Anthropic services|OAuth token has expired|Invalid API key"
         r"|API Error: 401|Please run /login)",

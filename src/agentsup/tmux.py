@@ -21,7 +21,8 @@ from .errors import TmuxError, TmuxNotFoundError, TmuxUnreachableError
 
 _FIELDS = (
     "session_name", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "pane_in_mode",
-    "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "pane_current_command",
+    "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "window_activity",
+    "pane_current_command",
 )
 SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
@@ -47,6 +48,7 @@ class PaneInfo:
     cursor_x: int
     cursor_y: int
     created: int
+    activity: int  # epoch second of the window's last output
     current_command: str
 
 
@@ -194,7 +196,7 @@ def _parse_pane(line: str) -> PaneInfo | None:
         dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
         in_mode=parts[5] == "1", width=_int(parts[6]), height=_int(parts[7]),
         cursor_x=_int(parts[8]), cursor_y=_int(parts[9]), created=_int(parts[10]),
-        current_command=parts[11],
+        activity=_int(parts[11]), current_command=parts[12],
     )
 
 

@@ -1,0 +1,334 @@
+"""The per-agent state machine (pure): transition(record, view, now, policy) → decision.
+
+States follow supervisord (STARTING, RUNNING, BACKOFF, FATAL) plus what agents need: LIMITED
+(held until a usage limit resets), WAITING (a question for a human), SLEEPING (its own
+WAITING-UNTIL), STALLED. Restarts share one budget: exponential backoff for programs that die
+soon after starting, and a sliding window that leads to FATAL. A limited agent is never
+restarted, stall-killed or pinged; pings for it queue and are delivered after the limit lifts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .detect import Observation
+
+STARTING, RUNNING, BACKOFF, FATAL = "STARTING", "RUNNING", "BACKOFF", "FATAL"
+LIMITED, WAITING, SLEEPING, STALLED, STOPPED, EXITED = (
+    "LIMITED", "WAITING", "SLEEPING", "STALLED", "STOPPED", "EXITED")
+VOLATILE = ("idle_since",)  # not persisted: a restarted watchdog re-measures idleness from scratch
+
+
+@dataclass
+class Record:
+    """What the watchdog remembers about one agent (persisted as JSON, atomically)."""
+
+    state: str = STOPPED
+    detail: str = ""
+    started_at: float | None = None
+    restarts: list[float] = field(default_factory=list)
+    backoff_delay: float = 0.0
+    backoff_until: float | None = None
+    fatal_since: float | None = None
+    fatal_retry: bool = False
+    last_reason: str = ""
+    last_exit: int | None = None
+    last_lines: list[str] = field(default_factory=list)
+    limit_until: float | None = None
+    limit_nudges: int = 0
+    limit_probe: float = 0.0
+    reset_at: str | None = None
+    queue: list[str] = field(default_factory=list)
+    wake_due: float | None = None
+    idle_since: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in VOLATILE:
+            data.pop(key)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def copy(self) -> Record:
+        return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
+                                   queue=list(self.queue))
+
+
+@dataclass(frozen=True)
+class View:
+    """One tick's observation of an agent's session."""
+
+    present: bool
+    dead: bool = False
+    exit_code: int | None = None
+    obs: Observation | None = None
+    screen_changed: bool = False
+    foreign: str | None = None  # another known program runs in the pane
+    last_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings that govern one agent (from [watchdog], its backend and its own table)."""
+
+    watch: str = "heal+stall"
+    kind: str = "persistent"
+    stall_idle: float = 300
+    stall_grace: float = 180
+    limit_fallback: float = 300
+    limit_slack: float = 45
+    limit_max_hold: float = 6 * 3600
+    limit_probe_max: float = 1800
+    backoff_initial: float = 5
+    backoff_max: float = 300
+    window: float = 3600
+    restart_max: int = 10
+    fatal_cooldown: float = 1800
+    start_grace: float = 20
+    wake_interval: float | None = None
+    wake_text: str = ""
+    wakes_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Start:
+    reason: str
+    kill: bool  # a session exists and must be replaced
+
+
+@dataclass(frozen=True)
+class Deliver:
+    text: str
+    purpose: str  # nudge | queued | wake
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    record: Record
+    actions: list[Start | Deliver] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def note(self, event: str, **fields: Any) -> None:
+        self.events.append(Event(event, fields))
+
+
+def nudge_text(kind: str) -> str:
+    if kind == "loop":
+        return ("watchdog probe: if your usage limit has reset, resume your loop now: pull the latest, "
+                "re-read this phase's status and review files, and continue where you stopped.")
+    return ("watchdog probe: if your usage limit has reset, resume now: re-check your status and continue "
+            "where you stopped.")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def transition(record: Record, view: View, now: float, pol: Policy) -> Decision:
+    d = Decision(record.copy())
+    rec = d.record
+    if not view.present or view.dead:
+        if pol.watch == "none":
+            rec.state, rec.detail = (EXITED if view.dead else STOPPED), ""
+            rec.limit_until = None
+            return d
+        _not_running(d, view, now, pol)
+        return d
+    if rec.state == FATAL:
+        if rec.fatal_since is not None and now < rec.fatal_since + pol.fatal_cooldown:
+            return d  # alive but out of budget: leave it alone until the cooldown ends
+        _end_fatal(d, now)
+    if rec.state == BACKOFF:
+        if rec.backoff_until is not None and now < rec.backoff_until:
+            return d
+        _start(d, now, rec.last_reason or "backoff over", kill=True)
+        return d
+    if rec.started_at is None or rec.state in (STOPPED, EXITED):
+        rec.started_at = rec.started_at if rec.state == STARTING else now  # adopted (e.g. started by `up`)
+    if rec.state == STARTING and now - (rec.started_at or now) >= pol.start_grace:
+        rec.backoff_delay, rec.fatal_retry = 0.0, False  # it survived its start: a good start resets backoff
+    if view.foreign and pol.watch != "none":
+        _schedule_start(d, now, pol, f"wrong program in the pane: {view.foreign}", kill=True)
+        return d
+    obs = view.obs
+    if obs is None:
+        _set(rec, STARTING if _starting(rec, now, pol) else RUNNING, rec.detail)
+        return d
+    if pol.watch == "none":  # observed only: never restarted, never nudged
+        limited = (obs.limited or obs.auto_continue) and not obs.active
+        _set(rec, LIMITED if limited else RUNNING, "usage limit" if limited else "")
+        if not limited:
+            _wake(d, obs, now, pol)
+        return d
+    if _limit(d, obs, now, pol):
+        return d
+    if obs.waiting_input:
+        if rec.state != WAITING:
+            d.note("waiting-input", detail="a question or permission prompt waits for a human")
+        _set(rec, WAITING, "waiting for input")
+        rec.idle_since = None
+        return d
+    if obs.fatal and pol.watch != "none":
+        _schedule_start(d, now, pol, f"fatal pattern on screen ({obs.rule})", kill=True)
+        return d
+    busy = obs.active or view.screen_changed
+    if busy or rec.idle_since is None:
+        rec.idle_since = now
+    idle_for = now - rec.idle_since
+    if obs.waiting_until is not None and not obs.active:
+        until = obs.waiting_until.timestamp()
+        if now <= until + pol.stall_grace:
+            if rec.state != SLEEPING:
+                d.note("sleeping", until=obs.waiting_until.isoformat())
+            _set(rec, SLEEPING, f"until {obs.waiting_until.isoformat()}")
+            return d
+        if pol.watch == "heal+stall" and not busy:
+            _schedule_start(d, now, pol, f"past its WAITING-UNTIL by {int(now - until)}s", kill=True)
+            return d
+    elif pol.watch == "heal+stall" and not busy and idle_for >= pol.stall_idle:
+        rec.state = STALLED
+        _schedule_start(d, now, pol, f"stalled: no activity for {int(idle_for)}s", kill=True)
+        return d
+    _set(rec, STARTING if _starting(rec, now, pol) else RUNNING, "working" if busy else "idle")
+    _wake(d, obs, now, pol)
+    return d
+
+
+def _starting(rec: Record, now: float, pol: Policy) -> bool:
+    return rec.state == STARTING and now - (rec.started_at or now) < pol.start_grace
+
+
+def _set(rec: Record, state: str, detail: str) -> None:
+    rec.state, rec.detail = state, detail
+
+
+def _end_fatal(d: Decision, now: float) -> None:
+    rec = d.record
+    rec.state, rec.fatal_since, rec.restarts, rec.fatal_retry = RUNNING, None, [], True
+    d.note("fatal-cooldown-over", detail="retrying once with a fresh budget")
+
+
+def _not_running(d: Decision, view: View, now: float, pol: Policy) -> None:
+    rec = d.record
+    rec.limit_until, rec.reset_at, rec.idle_since = None, None, None  # a dead agent is not held
+    if rec.state == FATAL:
+        if rec.fatal_since is not None and now < rec.fatal_since + pol.fatal_cooldown:
+            return
+        _end_fatal(d, now)
+        _start(d, now, "FATAL cooldown over", kill=view.present)
+        return
+    if rec.state == BACKOFF:
+        if rec.backoff_until is not None and now < rec.backoff_until:
+            return
+        _start(d, now, rec.last_reason or "backoff over", kill=view.present)
+        return
+    if view.dead or rec.started_at is not None:
+        rec.last_exit = view.exit_code
+        rec.last_lines = list(view.last_lines)
+        ran = now - rec.started_at if rec.started_at is not None else None
+        d.note("exited", exit_code=view.exit_code, ran_s=None if ran is None else round(ran, 1))
+        reason = f"exited with code {view.exit_code}" if view.dead else "session gone"
+    else:
+        reason = "not running"
+    _schedule_start(d, now, pol, reason, kill=view.present)
+
+
+def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: bool) -> None:
+    """Restart now, after a backoff, or not at all (FATAL), as the restart budget allows."""
+    rec = d.record
+    rec.last_reason = reason
+    quick = rec.started_at is not None and now - rec.started_at < pol.start_grace
+    rec.restarts = [t for t in rec.restarts if now - t < pol.window]
+    if (rec.fatal_retry and quick) or len(rec.restarts) >= pol.restart_max:
+        why = "still failing after the FATAL cooldown" if rec.fatal_retry and quick else (
+            f"{len(rec.restarts)} restarts within {int(pol.window)}s")
+        rec.state, rec.fatal_since, rec.backoff_until = FATAL, now, None
+        rec.detail = f"{why}; last: {reason}"
+        d.note("fatal", reason=rec.detail, exit_code=rec.last_exit, last_lines=rec.last_lines[-5:])
+        return
+    if quick:
+        rec.backoff_delay = pol.backoff_initial if rec.backoff_delay <= 0 else min(rec.backoff_delay * 2,
+                                                                                   pol.backoff_max)
+    else:
+        rec.backoff_delay = 0.0
+    if rec.backoff_delay > 0:
+        rec.state, rec.backoff_until = BACKOFF, now + rec.backoff_delay
+        rec.detail = f"retry in {rec.backoff_delay:g}s: {reason}"
+        d.note("backoff", delay_s=rec.backoff_delay, reason=reason)
+        return
+    _start(d, now, reason, kill=kill)
+
+
+def _start(d: Decision, now: float, reason: str, *, kill: bool) -> None:
+    rec = d.record
+    rec.restarts.append(now)
+    rec.started_at, rec.backoff_until, rec.idle_since = now, None, None
+    rec.limit_until, rec.reset_at, rec.limit_nudges = None, None, 0
+    rec.state, rec.detail = STARTING, reason
+    d.actions.append(Start(reason, kill))
+    d.note("restart" if kill else "start", reason=reason)
+
+
+def _limit(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
+    """Usage-limit hold. True while the agent is held (the caller does nothing else)."""
+    rec = d.record
+    shows_limit = (obs.limited or obs.auto_continue) and not obs.active
+    promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
+    trusted = promised is not None and promised > now - pol.limit_slack and promised - now <= pol.limit_max_hold
+    if rec.limit_until is None:
+        if not shows_limit:
+            return False
+        rec.limit_until = promised + pol.limit_slack if trusted and promised else now + pol.limit_fallback
+        rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
+        rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
+        _set(rec, LIMITED, "auto-continue pending" if obs.auto_continue else "usage limit")
+        d.note("limit-hold", until=_iso(rec.limit_until), reset_at=rec.reset_at, parsed=trusted,
+               auto_continue=obs.auto_continue)
+        return True
+    if not shows_limit:
+        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue))
+        rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
+        d.actions += [Deliver(text, "queued") for text in rec.queue]
+        rec.queue = []
+        _set(rec, RUNNING, "working" if obs.active else "idle")
+        return True
+    if obs.auto_continue and trusted and promised is not None and now < promised + pol.limit_slack:
+        rec.limit_until = max(rec.limit_until, promised + pol.limit_slack)  # it resumes by itself: no nudge
+    if now < rec.limit_until:
+        return True
+    rec.limit_nudges += 1
+    d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
+    if trusted and promised is not None and promised > now:
+        rec.limit_until = promised + pol.limit_slack
+    else:
+        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
+                                                                               pol.limit_probe_max)
+        rec.limit_until = now + rec.limit_probe
+    rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
+    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(rec.limit_until))
+    return True
+
+
+def _wake(d: Decision, obs: Observation, now: float, pol: Policy) -> None:
+    rec = d.record
+    if pol.wake_interval is None or not pol.wakes_enabled:
+        return
+    if rec.wake_due is None:
+        rec.wake_due = now + pol.wake_interval
+    elif now >= rec.wake_due and not obs.active:
+        rec.wake_due = now + pol.wake_interval
+        d.actions.append(Deliver(pol.wake_text, "wake"))
+        d.note("wake")

@@ -1,0 +1,117 @@
+"""Screen classification, table-driven over real-looking screens of each backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agentsup.backends import resolve_backend
+from agentsup.detect import classify
+
+NOW = datetime(2026, 6, 10, 11, 0, tzinfo=UTC)
+DUBLIN = ZoneInfo("Europe/Dublin")
+CHICAGO = ZoneInfo("America/Chicago")
+
+CLAUDE_BUSY = """
+● Reading src/parser.py
+✻ Cogitating… (12s · ↑ 1.2k tokens · esc to interrupt)
+╭──────────────────────────────────────────╮
+│ >                                        │
+╰──────────────────────────────────────────╯
+"""
+CLAUDE_IDLE = """
+● Done. All 42 tests pass.
+╭──────────────────────────────────────────╮
+│ >                                        │
+╰──────────────────────────────────────────╯
+  ? for shortcuts
+"""
+CLAUDE_LIMIT = """
+● Working on the parser
+  ⎿  You've hit your session limit · resets 3pm (Europe/Dublin)
+     /upgrade to increase your usage limit.
+╭──────────────────────────────────────────╮
+│ >                                        │
+╰──────────────────────────────────────────╯
+"""
+CLAUDE_AUTO = """
+  ⎿  Usage limit reached · set to continue automatically at 4pm (Europe/Dublin)
+     Continuing automatically at 4pm · Esc to cancel
+"""
+CLAUDE_QUESTION = """
+ Bash command
+   rm -rf build/
+ Do you want to proceed?
+ ❯ 1. Yes
+   2. No, and tell Claude what to do differently (esc)
+"""
+CLAUDE_FATAL = """
+  ⎿  API Error: Unable to connect to Anthropic services
+     Failed to connect to api.anthropic.com: ERR_NETWORK
+"""
+CODEX_LIMIT = """
+■ You've hit your usage limit. Upgrade to Pro (https://openai.com/chatgpt/pricing) or try again
+at 6:44 PM.
+› Ask Codex to do anything
+"""
+GEMINI_LIMIT = """
+✕ Usage limit reached for gemini-2.5-pro.
+  Access resets at 6:44 PM PDT.
+> Type your message
+"""
+OPENCODE_LIMIT = """
+  Usage limit reached. It will reset in 3 hours 5 minutes.
+  ▣ Build · GPT-5.4 · 2m 19s
+"""
+OPENCODE_IDLE = "\n ▣ Build · GPT-5.4 · 2m 19s\n 178.4K (17%) ctrl+p commands\n"
+OPENCODE_ACTIVE = "\n ~ Preparing patch...\n ⬝⬝⬝■■ esc interrupt 137.6K\n"
+FALSE_FRIEND = """
+● I added retry logic: on HTTP 429 or a rate limit response we back off.
+● The usage limit of the free tier is documented in docs/limits.md.
+  Tests: test_rate_limit_retry PASSED
+╭──────────────────────────────────────────╮
+│ >                                        │
+╰──────────────────────────────────────────╯
+"""
+STALE_BANNER = "You've hit your session limit · resets 3pm (Europe/Dublin)\n" + "\n".join(
+    f"● step {i} done" for i in range(20)) + "\n│ >   │"
+WRAPPED = """
+  ⎿  You've hit your weekly limit · resets Jun
+16, 10pm (America/Chicago)
+│ >   │
+"""
+
+
+@pytest.mark.parametrize(
+    ("backend", "screen", "expected"),
+    [
+        ("claude", CLAUDE_BUSY, {"active": True, "limited": False, "rule": "active_re"}),
+        ("claude", CLAUDE_IDLE, {"active": False, "limited": False, "waiting_input": False, "rule": None}),
+        ("claude", CLAUDE_LIMIT, {"limited": True, "reset_at": datetime(2026, 6, 10, 15, tzinfo=DUBLIN),
+                                  "rule": "limit_re"}),
+        ("claude", CLAUDE_AUTO, {"limited": True, "auto_continue": True,
+                                 "reset_at": datetime(2026, 6, 10, 16, tzinfo=DUBLIN)}),
+        ("claude", CLAUDE_QUESTION, {"waiting_input": True, "active": False, "rule": "waiting_input_re"}),
+        ("claude", CLAUDE_FATAL, {"fatal": True, "rule": "fatal_re"}),
+        ("claude", CLAUDE_IDLE + "\nWAITING-UNTIL: 2026-06-10T14:00:00Z\n",
+         {"waiting_until": datetime(2026, 6, 10, 14, tzinfo=UTC), "rule": "waiting_until"}),
+        ("codex", CODEX_LIMIT, {"limited": True, "reset_at": datetime(2026, 6, 10, 18, 44, tzinfo=DUBLIN)}),
+        ("gemini", GEMINI_LIMIT, {"limited": True, "reset_at": datetime(2026, 6, 11, 1, 44, tzinfo=UTC)}),
+        ("opencode", OPENCODE_LIMIT, {"limited": True, "reset_at": datetime(2026, 6, 10, 14, 5, tzinfo=UTC)}),
+        ("opencode", OPENCODE_IDLE, {"active": False, "limited": False}),
+        ("opencode", OPENCODE_ACTIVE, {"active": True}),
+        ("opencode", OPENCODE_IDLE + "\nYou've hit your weekly limit · resets Jun 16, 10pm\n", {"active": False}),
+        ("claude", FALSE_FRIEND, {"limited": False, "fatal": False, "active": False}),
+        ("claude", STALE_BANNER, {"limited": False}),
+        ("claude", WRAPPED, {"limited": True, "reset_at": datetime(2026, 6, 16, 22, tzinfo=CHICAGO)}),
+        ("claude", CLAUDE_BUSY + "\n  ⎿  You've hit your session limit · resets 3pm\n✻ Working (esc to interrupt)",
+         {"active": True, "limited": False}),
+        ("claude", "\x1b[1m✻ Working…\x1b[0m (esc to interrupt)\n", {"active": True}),
+    ],
+)
+def test_classify(backend: str, screen: str, expected: dict[str, object]) -> None:
+    obs = classify(screen, resolve_backend(backend, None), NOW, DUBLIN)
+    got = {key: getattr(obs, key) for key in expected}
+    assert got == expected

@@ -1,0 +1,293 @@
+"""The per-agent state machine, transition by transition, with an injected clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from agentsup.detect import Observation
+from agentsup.policy import (
+    BACKOFF,
+    FATAL,
+    LIMITED,
+    RUNNING,
+    SLEEPING,
+    STARTING,
+    WAITING,
+    Decision,
+    Deliver,
+    Policy,
+    Record,
+    Start,
+    View,
+    transition,
+)
+
+T0 = 1_800_000_000.0
+POL = Policy(stall_idle=300, stall_grace=180, limit_fallback=300, limit_slack=45, backoff_initial=5,
+             backoff_max=40, window=3600, restart_max=4, fatal_cooldown=1800, start_grace=20)
+IDLE = Observation()
+BUSY = Observation(active=True)
+
+
+def at(offset: float) -> datetime:
+    return datetime.fromtimestamp(T0 + offset, UTC)
+
+
+def alive(obs: Observation = IDLE, changed: bool = False, **kw: object) -> View:
+    return View(present=True, obs=obs, screen_changed=changed, **kw)  # type: ignore[arg-type]
+
+
+def running(started: float = -1000) -> Record:
+    return Record(state=RUNNING, started_at=T0 + started)
+
+
+def starts(d: Decision) -> list[Start]:
+    return [a for a in d.actions if isinstance(a, Start)]
+
+
+def delivers(d: Decision) -> list[Deliver]:
+    return [a for a in d.actions if isinstance(a, Deliver)]
+
+
+def events(d: Decision) -> list[str]:
+    return [e.event for e in d.events]
+
+
+# ── heal ───────────────────────────────────────────────────────────────────────────────────────
+
+def test_gone_session_is_started_at_once() -> None:
+    d = transition(running(), View(present=False), T0, POL)
+    assert starts(d) == [Start("session gone", kill=False)]
+    assert d.record.state == STARTING and d.record.restarts == [T0]
+    assert events(d) == ["exited", "start"]
+
+
+def test_never_started_agent_is_started() -> None:
+    d = transition(Record(), View(present=False), T0, POL)
+    assert starts(d) == [Start("not running", kill=False)]
+
+
+def test_dead_pane_after_a_long_run_restarts_without_backoff() -> None:
+    d = transition(running(), View(present=True, dead=True, exit_code=1, last_lines=("boom",)), T0, POL)
+    assert starts(d) == [Start("exited with code 1", kill=True)]
+    assert d.record.last_exit == 1 and d.record.last_lines == ["boom"]
+
+
+def test_starting_becomes_running_after_start_grace() -> None:
+    rec = transition(Record(), View(present=False), T0, POL).record
+    d = transition(rec, alive(BUSY, changed=True), T0 + 5, POL)
+    assert d.record.state == STARTING
+    d = transition(d.record, alive(BUSY, changed=True), T0 + 21, POL)
+    assert d.record.state == RUNNING and d.record.detail == "working"
+
+
+def test_agent_started_by_hand_is_adopted() -> None:
+    d = transition(Record(), alive(BUSY, changed=True), T0, POL)
+    assert d.record.state == RUNNING and d.record.started_at == T0 and not d.actions
+
+
+def test_foreign_program_is_replaced() -> None:
+    d = transition(running(), alive(foreign="codex"), T0, POL)
+    assert starts(d) == [Start("wrong program in the pane: codex", kill=True)]
+
+
+def test_fatal_pattern_restarts() -> None:
+    d = transition(running(), alive(Observation(fatal=True, rule="fatal_re")), T0, POL)
+    assert len(starts(d)) == 1 and "fatal pattern" in starts(d)[0].reason
+
+
+# ── restart budget ─────────────────────────────────────────────────────────────────────────────
+
+def test_crash_loop_backs_off_exponentially_then_goes_fatal() -> None:
+    rec, now, delays = Record(), T0, []
+    rec = transition(rec, View(present=False), now, POL).record  # first start
+    for _ in range(10):
+        now += 1  # dies one second after each start
+        d = transition(rec, View(present=True, dead=True, exit_code=1), now, POL)
+        rec = d.record
+        if rec.state == FATAL:
+            break
+        assert rec.state == BACKOFF and not d.actions
+        delays.append(rec.backoff_delay)
+        assert transition(rec, View(present=True, dead=True), now + rec.backoff_delay - 0.5, POL).actions == []
+        now += rec.backoff_delay
+        d = transition(rec, View(present=True, dead=True, exit_code=1), now, POL)
+        assert starts(d) and d.record.state == STARTING
+        rec = d.record
+    assert delays == [5, 10, 20]  # doubling
+    assert rec.state == FATAL and "4 restarts within 3600s" in rec.detail and rec.last_exit == 1
+    # FATAL holds through the cooldown, then retries once with a fresh budget
+    assert transition(rec, View(present=True, dead=True), now + 1799, POL).actions == []
+    d = transition(rec, View(present=True, dead=True), now + 1800, POL)
+    assert starts(d) and d.record.fatal_retry and d.record.restarts == [now + 1800]
+    # ... and a quick death after that retry is FATAL again at once
+    d2 = transition(d.record, View(present=True, dead=True, exit_code=1), now + 1801, POL)
+    assert d2.record.state == FATAL and "after the FATAL cooldown" in d2.record.detail
+
+
+def test_backoff_caps_at_backoff_max() -> None:
+    rec = Record(state=STARTING, started_at=T0, backoff_delay=40)
+    d = transition(rec, View(present=False), T0 + 1, POL)
+    assert d.record.backoff_delay == 40
+
+
+def test_window_slides() -> None:
+    old = [T0 - 4000, T0 - 3900, T0 - 3800, T0 - 3700]  # all outside the hour
+    d = transition(Record(state=RUNNING, started_at=T0 - 3000, restarts=old), View(present=False), T0, POL)
+    assert starts(d) and d.record.restarts == [T0]
+
+
+def test_a_good_start_resets_the_backoff() -> None:
+    rec = Record(state=STARTING, started_at=T0, backoff_delay=20)
+    d = transition(rec, alive(BUSY, changed=True), T0 + 25, POL)
+    assert d.record.backoff_delay == 0 and d.record.state == RUNNING
+
+
+# ── stall and WAITING-UNTIL ────────────────────────────────────────────────────────────────────
+
+def test_silent_agent_is_restarted_after_stall_idle() -> None:
+    rec = transition(running(), alive(), T0, POL).record
+    assert rec.idle_since == T0
+    assert transition(rec, alive(), T0 + 299, POL).actions == []
+    d = transition(rec, alive(), T0 + 300, POL)
+    assert starts(d) and "stalled: no activity for 300s" in starts(d)[0].reason
+
+
+def test_activity_or_screen_change_resets_the_idle_timer() -> None:
+    rec = transition(running(), alive(), T0, POL).record
+    rec = transition(rec, alive(changed=True), T0 + 250, POL).record
+    assert transition(rec, alive(), T0 + 400, POL).actions == []
+    rec = transition(rec, alive(BUSY), T0 + 500, POL).record
+    assert rec.idle_since == T0 + 500
+
+
+def test_heal_only_agents_are_never_stall_killed() -> None:
+    pol = Policy(watch="heal", stall_idle=10)
+    rec = transition(running(), alive(), T0, pol).record
+    assert transition(rec, alive(), T0 + 10_000, pol).actions == []
+
+
+def test_waiting_until_in_the_future_is_respected_then_restarted_past_grace() -> None:
+    wake = Observation(waiting_until=at(3600), rule="waiting_until")
+    rec = transition(running(), alive(wake), T0, POL).record
+    assert rec.state == SLEEPING
+    assert transition(rec, alive(wake), T0 + 3600 + 180, POL).actions == []  # inside the grace
+    d = transition(rec, alive(wake), T0 + 3600 + 181, POL)
+    assert starts(d) and "past its WAITING-UNTIL by 181s" in starts(d)[0].reason
+
+
+def test_waiting_until_past_but_still_working_is_left_alone() -> None:
+    stale = Observation(waiting_until=at(-10_000))
+    rec = transition(running(), alive(stale, changed=True), T0, POL).record
+    assert transition(rec, alive(stale, changed=True), T0 + 10, POL).actions == []
+
+
+def test_question_on_screen_is_never_stall_killed() -> None:
+    ask = Observation(waiting_input=True, rule="waiting_input_re")
+    d = transition(running(), alive(ask), T0, POL)
+    assert d.record.state == WAITING and events(d) == ["waiting-input"]
+    d2 = transition(d.record, alive(ask), T0 + 100_000, POL)
+    assert d2.actions == [] and d2.events == []  # reported once, never killed
+
+
+# ── usage limits ───────────────────────────────────────────────────────────────────────────────
+
+def limited(reset_offset: float | None, **kw: object) -> Observation:
+    return Observation(limited=True, reset_at=at(reset_offset) if reset_offset is not None else None,
+                       rule="limit_re", **kw)  # type: ignore[arg-type]
+
+
+def test_limit_with_reset_time_holds_until_reset_plus_slack_then_nudges() -> None:
+    d = transition(running(), alive(limited(3600)), T0, POL)
+    rec = d.record
+    assert rec.state == LIMITED and rec.limit_until == T0 + 3645 and not d.actions
+    assert rec.reset_at == at(3600).isoformat()
+    for t in (60, 1000, 3644):  # held: no restart, no stall, no nudge
+        assert transition(rec, alive(limited(3600)), T0 + t, POL).actions == []
+    d = transition(rec, alive(limited(3600)), T0 + 3645, POL)
+    assert delivers(d) and delivers(d)[0].purpose == "nudge" and not starts(d)
+    assert d.record.limit_nudges == 1 and d.record.limit_until == T0 + 3645 + 300
+
+
+def test_still_limited_after_nudges_probes_with_backoff_and_never_restarts() -> None:
+    rec = transition(running(), alive(limited(None)), T0, POL).record
+    assert rec.limit_until == T0 + 300  # no time parsed: flat probe period
+    now, gaps = T0, []
+    for _ in range(4):
+        now = rec.limit_until  # type: ignore[assignment]
+        d = transition(rec, alive(limited(None)), now, POL)
+        assert [a.purpose for a in delivers(d)] == ["nudge"] and not starts(d)
+        rec = d.record
+        gaps.append(rec.limit_until - now)  # type: ignore[operator]
+    assert gaps == [300, 600, 1200, 1800]  # doubling up to limit_probe_max
+
+
+def test_distant_reset_time_is_distrusted() -> None:
+    rec = transition(running(), alive(limited(7 * 3600)), T0, POL).record
+    assert rec.limit_until == T0 + 300 and rec.reset_at is None
+
+
+def test_limit_lifts_when_agent_works_and_queued_pings_go_out_in_order() -> None:
+    rec = transition(running(), alive(limited(600)), T0, POL).record
+    rec.queue = ["first ping", "second ping"]
+    d = transition(rec, alive(BUSY, changed=True), T0 + 700, POL)
+    assert [(a.text, a.purpose) for a in delivers(d)] == [("first ping", "queued"), ("second ping", "queued")]
+    assert d.record.queue == [] and d.record.state == RUNNING and d.record.limit_until is None
+    assert transition(d.record, alive(BUSY, changed=True), T0 + 701, POL).actions == []  # once
+
+
+def test_auto_continue_is_not_nudged_before_its_time() -> None:
+    auto = Observation(limited=True, auto_continue=True, reset_at=at(1800))
+    rec = transition(running(), alive(auto), T0, POL).record
+    assert rec.detail == "auto-continue pending" and rec.limit_until == T0 + 1845
+    assert transition(rec, alive(auto), T0 + 1844, POL).actions == []
+    # it did not resume by itself: now it gets nudged
+    assert delivers(transition(rec, alive(auto), T0 + 1845, POL))
+
+
+def test_limited_agent_that_dies_is_healed_and_no_longer_held() -> None:
+    rec = transition(running(), alive(limited(3600)), T0, POL).record
+    d = transition(rec, View(present=False), T0 + 10, POL)
+    assert starts(d) and d.record.limit_until is None
+
+
+def test_limit_beats_stall_and_fatal() -> None:
+    rec = transition(running(), alive(limited(3000, fatal=True)), T0, POL).record
+    assert transition(rec, alive(limited(3000, fatal=True)), T0 + 2000, POL).actions == []
+
+
+# ── wakes ──────────────────────────────────────────────────────────────────────────────────────
+
+def test_wake_fires_on_schedule_only_when_idle() -> None:
+    pol = Policy(watch="heal", wake_interval=3600, wake_text="supervise")
+    rec = transition(running(), alive(), T0, pol).record
+    assert rec.wake_due == T0 + 3600
+    assert transition(rec, alive(BUSY, changed=True), T0 + 3600, pol).actions == []  # busy: later
+    d = transition(rec, alive(), T0 + 3601, pol)
+    assert [(a.text, a.purpose) for a in delivers(d)] == [("supervise", "wake")]
+    assert d.record.wake_due == T0 + 3601 + 3600
+
+
+def test_wakes_suppressed_when_disabled() -> None:
+    pol = Policy(watch="heal", wake_interval=10, wake_text="x", wakes_enabled=False)
+    rec = transition(running(), alive(), T0, pol).record
+    assert transition(rec, alive(), T0 + 100, pol).actions == []
+
+
+def test_unwatched_agent_is_observed_but_never_restarted() -> None:
+    pol = Policy(watch="none")
+    assert transition(running(), View(present=False), T0, pol).actions == []
+    assert transition(running(), alive(limited(60)), T0 + 10_000, pol).actions == []
+
+
+def test_record_round_trips_without_volatile_fields() -> None:
+    rec = Record(state=LIMITED, limit_until=T0, queue=["a"], idle_since=T0)
+    data = rec.to_json()
+    assert "idle_since" not in data
+    assert Record.from_json({**data, "unknown_future_key": 1}) == Record(state=LIMITED, limit_until=T0, queue=["a"])
+
+
+def test_waiting_until_grace_uses_timedelta_semantics() -> None:
+    wake = Observation(waiting_until=at(0) + timedelta(seconds=10))
+    rec = transition(running(), alive(wake), T0, POL).record
+    assert rec.state == SLEEPING
