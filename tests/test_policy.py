@@ -291,3 +291,12 @@ def test_waiting_until_grace_uses_timedelta_semantics() -> None:
     wake = Observation(waiting_until=at(0) + timedelta(seconds=10))
     rec = transition(running(), alive(wake), T0, POL).record
     assert rec.state == SLEEPING
+
+
+def test_a_tick_without_a_screen_keeps_held_states() -> None:
+    for state in (LIMITED, WAITING, SLEEPING):
+        rec = Record(state=state, started_at=T0 - 1000, limit_until=T0 + 100 if state == LIMITED else None)
+        d = transition(rec, View(present=True), T0, POL)
+        assert d.record.state == state and not d.actions
+    d = transition(Record(state=STARTING, started_at=T0), View(present=True), T0 + 30, POL)
+    assert d.record.state == RUNNING

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -61,7 +62,11 @@ def up(
     json_out: JsonOpt = False,
 ) -> None:
     """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
+    from .watchdog import mark_stopped
+
     rt = _ctx(ctx).runtime()
+    control.check_names(rt.cfg, names or [])
+    mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
     if json_out:
         render.print_json(results)
@@ -75,8 +80,14 @@ def down(
     names: Annotated[list[str] | None, typer.Argument(help="agents/services to stop (default: all)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Stop agents and services (all of them, and the watchdog, when none are named)."""
+    """Stop agents and services (all of them, and the watchdog, when none are named). The watchdog
+    leaves what you stopped alone until you `up` it again."""
+    from .watchdog import mark_stopped
+
     rt = _ctx(ctx).runtime()
+    control.check_names(rt.cfg, names or [])
+    mark_stopped(rt.state, [n for n in names or [*rt.cfg.agents, *rt.cfg.services] if n != "watchdog"],
+                 stopped=True)
     results = control.down(rt, names or [])
     if json_out:
         render.print_json(results)
@@ -183,6 +194,117 @@ def ping(
         raise typer.Exit(1)
 
 
+@app.command()
+def watchdog(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="run one full tick and exit")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print decisions, act on nothing")] = False,
+) -> None:
+    """Run the reconcile loop that keeps every declared agent working (usually via `up` or systemd)."""
+    from .watchdog import Watchdog
+
+    def emit(entry: dict[str, object]) -> None:
+        fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
+        who = f"{entry['agent']}: " if entry.get("agent") else ""
+        prefix = "would: " if dry_run else ""
+        out.print(f"[{time.strftime('%H:%M:%S')}] {prefix}{who}{entry['event']} {fields}".rstrip(), markup=False)
+
+    path = find_config(_ctx(ctx).config)
+    dog = Watchdog(path, dry_run=dry_run, emit=emit)
+    if once:
+        stats = dog.once()
+        out.print(f"tick: {stats.wall_ms:.1f} ms, {stats.tmux_calls} tmux calls, {stats.captures} captures, "
+                  f"{stats.agents} agents", markup=False)
+    else:
+        dog.run()
+
+
+@app.command()
+def detect(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="screen capture file, or - for stdin")] = "-",
+    backend: Annotated[str, typer.Option("--backend", help="backend whose patterns apply")] = "claude",
+    now: Annotated[str | None, typer.Option("--now", help="reference time, ISO-8601 (default: now)")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone for times that name none")] = None,
+    config: Annotated[str | None, typer.Option("-c", "--config", help="use this config's backends")] = None,
+) -> None:
+    """Classify a screen capture and print one JSON object (debug your patterns)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .backends import PRESETS, resolve_backend
+    from .detect import classify
+    from .reconcile import local_zone
+    from .resettime import parse_iso
+
+    explicit = config or _ctx(ctx).config or os.environ.get("AGENTSUP_CONFIG")
+    if explicit:
+        backends = dict(load_config(explicit).backends)
+    else:
+        backends = {name: resolve_backend(name, None) for name in PRESETS}
+    if backend not in backends:
+        raise AgentsupError(f"unknown backend {backend!r}; known: {', '.join(sorted(backends))}")
+    try:
+        zone = ZoneInfo(tz) if tz else local_zone()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AgentsupError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Dublin)") from None
+    ref = parse_iso(now, zone) if now else datetime.now(zone)
+    if ref is None:
+        raise AgentsupError(f"--now: not an ISO-8601 time: {now!r}")
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8", errors="replace")
+    render.print_json(classify(text, backends[backend], ref, zone).to_json())
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Option("--agent", help="only this agent's events")] = None,
+    follow_: Annotated[bool, typer.Option("-f", "--follow", help="keep printing new events")] = False,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="events to show")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the watchdog's journal: every start, restart, hold, nudge, ping and error."""
+    from .journal import follow_events, read_events
+
+    cfg = _ctx(ctx).load()
+    if agent is not None:
+        control.session_of(cfg, agent)  # validates the name
+    path = cfg.log_dir / "events.jsonl"
+
+    def show(entry: dict[str, object]) -> None:
+        if json_out:
+            sys.stdout.write(json.dumps(entry) + "\n")
+            sys.stdout.flush()
+            return
+        fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
+        out.print(f"{entry.get('ts', '')}  {entry.get('agent', '-'):<14} {entry.get('event')}  {fields}",
+                  markup=False)
+
+    for entry in read_events(path, agent=agent, limit=lines):
+        show(entry)
+    if follow_:
+        try:
+            for entry in follow_events(path, agent=agent):
+                show(entry)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to revive")]) -> None:
+    """Clear an agent's FATAL state and restart budget; the watchdog restarts it at once."""
+    from .watchdog import request_reset
+
+    cfg = _ctx(ctx).load()
+    if name not in cfg.agents:
+        raise control.unknown_name(cfg, name)
+    how = request_reset(cfg, name)
+    if how == "requested":
+        out.print(f"reset {name}: handed to the running watchdog (it acts within a second)")
+    else:
+        out.print(f"reset {name}: cleared (no watchdog running; start it with `agentsup up`)")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sim(ctx: typer.Context) -> None:
     """Run the simulated agent TUI (see `agentsup sim --help`)."""
@@ -243,5 +365,5 @@ def main() -> None:
     try:
         app()
     except AgentsupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         sys.exit(exc.exit_code)

@@ -72,6 +72,7 @@ class View:
     screen_changed: bool = False
     foreign: str | None = None  # another known program runs in the pane
     last_lines: tuple[str, ...] = ()
+    created: float | None = None  # when tmux created the session (for agents started by someone else)
 
 
 @dataclass(frozen=True)
@@ -157,15 +158,16 @@ def transition(record: Record, view: View, now: float, pol: Policy) -> Decision:
         _start(d, now, rec.last_reason or "backoff over", kill=True)
         return d
     if rec.started_at is None or rec.state in (STOPPED, EXITED):
-        rec.started_at = rec.started_at if rec.state == STARTING else now  # adopted (e.g. started by `up`)
+        rec.started_at = view.created if view.created is not None else now  # adopted (started by `up`)
     if rec.state == STARTING and now - (rec.started_at or now) >= pol.start_grace:
         rec.backoff_delay, rec.fatal_retry = 0.0, False  # it survived its start: a good start resets backoff
     if view.foreign and pol.watch != "none":
         _schedule_start(d, now, pol, f"wrong program in the pane: {view.foreign}", kill=True)
         return d
     obs = view.obs
-    if obs is None:
-        _set(rec, STARTING if _starting(rec, now, pol) else RUNNING, rec.detail)
+    if obs is None:  # alive, screen not looked at this tick: only settle STARTING/adopted states
+        if rec.state in (STOPPED, EXITED) or (rec.state == STARTING and not _starting(rec, now, pol)):
+            _set(rec, RUNNING, "")
         return d
     if pol.watch == "none":  # observed only: never restarted, never nudged
         limited = (obs.limited or obs.auto_continue) and not obs.active

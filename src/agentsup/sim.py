@@ -278,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while True:
             now = time.time()
+            if not sim.hung:
+                screen = sim.render()
+                if screen != last:
+                    sys.stdout.write("\x1b[H\x1b[2J" + screen)
+                    sys.stdout.flush()
+                    last = screen
             if sim.exit_at is not None and now >= sim.exit_at:
                 return sim.exit_code
             if args.hang_after is not None and now - started >= args.hang_after:
@@ -285,11 +291,6 @@ def main(argv: list[str] | None = None) -> int:
             if sim.hung:
                 time.sleep(3600)
                 continue
-            screen = sim.render()
-            if screen != last:
-                sys.stdout.write("\x1b[H\x1b[2J" + screen)
-                sys.stdout.flush()
-                last = screen
             ready, _, _ = select.select([fd], [], [], 0.1)
             if not ready:
                 continue

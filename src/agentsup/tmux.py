@@ -97,7 +97,7 @@ class Tmux:
             ) from None
         if check and proc.returncode != 0:
             err = proc.stderr.strip()
-            if "can't find session" in err or "can't find pane" in err or "can't find window" in err:
+            if "can't find" in err or "no current target" in err:
                 raise NoSessionError(err)
             if any(marker in err for marker in _NO_SERVER):
                 raise NoSessionError(err)
@@ -130,9 +130,11 @@ class Tmux:
         infos = [_parse_pane(line) for line in out.splitlines()]
         return next((i for i in infos if i is not None), None)
 
-    def capture(self, target: str) -> str:
-        """The visible screen, wrapped lines joined (-J), no escapes, trailing blanks trimmed."""
-        out = self.run(["capture-pane", "-p", "-J", "-t", target])
+    def capture(self, target: str, *, history: int = 0) -> str:
+        """The visible screen (plus `history` scrollback lines), wrapped lines joined (-J), no escapes,
+        trailing blanks trimmed."""
+        extra = ["-S", str(-history)] if history else []
+        out = self.run(["capture-pane", "-p", "-J", *extra, "-t", target])
         return "\n".join(line.rstrip() for line in out.splitlines())
 
     # ── actions ────────────────────────────────────────────────────────────────────────────

@@ -1,0 +1,253 @@
+"""One watchdog tick: observe every watched agent, decide with the pure policy, act, persist.
+
+Observation is batched: one `list-panes -a` snapshot per tick, and a `capture-pane` only for panes
+whose window saw output since we last looked (tmux's `window_activity`), so an idle fleet costs a
+single tmux call. Ticks come in three weights: poll (deaths only, every second), signal (screens,
+limits, stalls, wakes, pings) and heavy (adds the process-tree check for a wrong program).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from . import control
+from .config import Agent, Config
+from .delivery import DeliveryResult
+from .detect import Observation, classify
+from .errors import AgentsupError
+from .journal import Journal
+from .phases import complete_marker
+from .policy import Decision, Deliver, Policy, Record, Start, View, transition
+from .proctree import ProcTree
+from .state import read_json, write_json
+from .tmux import NoSessionError, PaneInfo
+
+POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
+LAST_LINES = 15
+
+
+@dataclass
+class Screen:
+    """The last capture of a pane, reused while the pane shows no new output."""
+
+    activity: int
+    captured_at: float
+    digest: int
+    obs: Observation
+    lines: tuple[str, ...]
+
+
+@dataclass
+class TickStats:
+    kind: str
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    tmux_calls: int = 0
+    captures: int = 0
+    agents: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def local_zone() -> tzinfo:
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
+
+
+def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
+    w, backend = cfg.watchdog, cfg.backend_of(agent)
+    wake_text = ""
+    if agent.wake is not None:
+        if agent.wake.prompt_file is not None:
+            try:
+                wake_text = " ".join(agent.wake.prompt_file.read_text(encoding="utf-8").split())
+            except OSError:
+                wake_text = ""
+        else:
+            wake_text = agent.wake.prompt or ""
+    return Policy(
+        watch=agent.watch, kind=agent.kind, stall_idle=backend.stall_idle, stall_grace=w.stall_grace,
+        limit_fallback=w.limit_probe_fallback, limit_slack=w.limit_reset_slack, limit_max_hold=w.limit_max_hold,
+        limit_probe_max=w.limit_probe_max, backoff_initial=w.backoff_initial, backoff_max=w.backoff_max,
+        window=w.restart_window, restart_max=w.restart_max, fatal_cooldown=w.fatal_cooldown,
+        start_grace=w.start_grace, wake_interval=agent.wake.interval if agent.wake and wake_text else None,
+        wake_text=wake_text, wakes_enabled=wakes_enabled,
+    )
+
+
+class Reconciler:
+    """Holds the per-agent records and screen cache across ticks."""
+
+    def __init__(self, rt: control.Runtime, journal: Journal, *, clock: Callable[[], float] = time.time,
+                 dry_run: bool = False, emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
+        self.rt = rt
+        self.journal = journal
+        self.clock = clock
+        self.dry_run = dry_run
+        self.emit = emit
+        self.zone = local_zone()
+        self.records: dict[str, Record] = {}
+        self.saved: dict[str, dict[str, Any]] = {}
+        self.screens: dict[str, Screen] = {}
+
+    # ── records ────────────────────────────────────────────────────────────────────────────
+
+    def record(self, name: str) -> Record:
+        if name not in self.records:
+            data = read_json(self.rt.state.record_file(name), None)
+            self.records[name] = Record.from_json(data) if isinstance(data, dict) else Record()
+            self.saved[name] = self.records[name].to_json()
+        return self.records[name]
+
+    def persist(self, name: str) -> None:
+        data = self.records[name].to_json()
+        if data != self.saved.get(name) and not self.dry_run:
+            write_json(self.rt.state.record_file(name), data)
+            self.saved[name] = data
+
+    def log(self, event: str, agent: str | None = None, **fields: Any) -> None:
+        entry = {"event": event, **({"agent": agent} if agent else {}), **fields}
+        if not self.dry_run:
+            entry = self.journal.write(event, agent, **fields)
+        self.emit(entry)
+
+    # ── the tick ───────────────────────────────────────────────────────────────────────────
+
+    def tick(self, kind: str, *, stopped_by_hand: set[str]) -> TickStats:
+        stats = TickStats(kind)
+        cfg, tmux = self.rt.cfg, self.rt.tmux
+        calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
+        panes = tmux.snapshot()
+        tree = ProcTree.read() if kind == HEAVY else None
+        now = self.clock()
+        sequence_done = complete_marker(cfg).exists()
+        for agent in cfg.agents.values():
+            if not agent.enabled or agent.kind == "task":
+                continue
+            if agent.watch == "none" and agent.wake is None:
+                continue
+            if agent.name in stopped_by_hand or (agent.kind == "loop" and sequence_done):
+                continue
+            stats.agents += 1
+            pane = panes.get(agent.session)
+            rec = self.record(agent.name)
+            view = self.observe(agent, pane, rec, kind, tree, stats)
+            decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done))
+            self.records[agent.name] = decision.record
+            self.act(agent, pane, decision, stats)
+            self.persist(agent.name)
+        stats.tmux_calls = tmux.calls - calls0
+        stats.wall_ms = (time.perf_counter() - t0) * 1000
+        stats.cpu_ms = (_cpu() - cpu0) * 1000
+        return stats
+
+    def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: ProcTree | None,
+                stats: TickStats) -> View:
+        tmux = self.rt.tmux
+        if pane is None:
+            self.screens.pop(agent.session, None)
+            return View(present=False)
+        if pane.dead:
+            code = self.rt.state.read_exit_code(agent.session)
+            lines: tuple[str, ...] = ()
+            if rec.state not in ("BACKOFF", "FATAL"):  # first notice: keep its last words for `status`
+                try:
+                    # tmux scrolls a dead pane up a line to print "Pane is dead": read some history too.
+                    lines = last_lines(tmux.capture(pane.pane_id, history=LAST_LINES))
+                    stats.captures += 1
+                except NoSessionError:
+                    pass
+            return View(present=True, dead=True, exit_code=code if code is not None else pane.dead_status,
+                        last_lines=lines)
+        foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
+        if kind == POLL:
+            return View(present=True, foreign=foreign, created=pane.created)
+        cached = self.screens.get(agent.session)
+        changed = False
+        if cached is None or pane.activity >= int(cached.captured_at) or pane.activity != cached.activity:
+            try:
+                text = tmux.capture(pane.pane_id)
+            except NoSessionError:
+                return View(present=False)
+            stats.captures += 1
+            digest = zlib.crc32(text.encode("utf-8", "replace"))
+            changed = cached is not None and digest != cached.digest
+            obs = classify(text, self.rt.cfg.backend_of(agent), datetime.fromtimestamp(self.clock(), self.zone),
+                           self.zone)
+            cached = Screen(pane.activity, time.time(), digest, obs, last_lines(text))
+            self.screens[agent.session] = cached
+        return View(present=True, obs=cached.obs, screen_changed=changed, foreign=foreign,
+                    last_lines=cached.lines, created=pane.created)
+
+    def foreign_program(self, agent: Agent, pane: PaneInfo, tree: ProcTree) -> str | None:
+        """Another backend's program in this agent's pane (and not its own): the seed's mismatch."""
+        cfg = self.rt.cfg
+        mine = set(cfg.backend_of(agent).process_names)
+        if not mine:
+            return None
+        others = {n for b in cfg.backends.values() for n in b.process_names} - mine
+        names = tree.names_under(pane.pane_pid)
+        if names & mine:
+            return None
+        found = sorted(names & others)
+        return found[0] if found else None
+
+    # ── acting ─────────────────────────────────────────────────────────────────────────────
+
+    def act(self, agent: Agent, pane: PaneInfo | None, decision: Decision, stats: TickStats) -> None:
+        for event in decision.events:
+            self.log(event.event, agent.name, **event.fields)
+            stats.decisions.append({"agent": agent.name, "event": event.event, **event.fields})
+        if self.dry_run:
+            return
+        for action in decision.actions:
+            if isinstance(action, Start):
+                self.screens.pop(agent.session, None)
+                try:
+                    control.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True)
+                except AgentsupError as exc:
+                    self.log("start-failed", agent.name, error=str(exc))
+            elif isinstance(action, Deliver):
+                self.deliver(agent, action.text, action.purpose)
+
+    def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
+        backend = self.rt.cfg.backend_of(agent)
+        result = self.rt.deliverer.deliver(agent.session, text, submit_key=backend.submit_key)
+        self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
+                 text=text[:200])
+        return result.result
+
+    def ping(self, name: str, text: str, *, reason: str) -> str:
+        """Deliver `text` to agent `name` now, or queue it while the agent is held by a usage limit."""
+        agent = self.rt.cfg.agents.get(name)
+        if agent is None:
+            self.log("ping-dropped", name, reason=reason, detail="no such agent")
+            return "no-agent"
+        rec = self.record(name)
+        if rec.limit_until is not None:
+            rec.queue.append(text)
+            self.persist(name)
+            self.log("ping-queued", name, reason=reason, queued=len(rec.queue))
+            return "queued"
+        if self.dry_run:
+            self.log("ping-would-deliver", name, reason=reason)
+            return "dry-run"
+        return self.deliver(agent, text, "ping").value
+
+
+def last_lines(screen: str) -> tuple[str, ...]:
+    """The last non-blank lines of a screen: what a user wants to see of an agent that died."""
+    return tuple([line for line in screen.split("\n") if line.strip()][-LAST_LINES:])
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the tmux clients it ran)."""
+    import os
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

@@ -1,0 +1,381 @@
+"""The watchdog end to end: sim agents on a real tmux server, short timers, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agentsup.journal import read_events
+from agentsup.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.state import read_json
+from agentsup.watchdog import Watchdog
+
+from .conftest import Project, sim_agent, wait_for
+
+FAST = """
+[watchdog]
+signal_interval = 0.3
+heavy_interval = 1
+poll_interval = 0.2
+stall_grace = 1
+limit_probe_fallback = 1
+limit_reset_slack = 0.5
+backoff_initial = 0.2
+backoff_max = 1
+restart_max = 3
+restart_window = 120
+fatal_cooldown = 3600
+start_grace = 1.5
+delivery_retries = 2
+
+[backend.sim]
+stall_idle = {stall_idle}
+"""
+
+
+def setup(project: Project, *agents: str, stall_idle: float = 60) -> Watchdog:
+    project.write(FAST.format(stall_idle=stall_idle) + "".join(agents))
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 1.0
+    return dog
+
+
+def watched(name: str, *args: str, watch: str = "heal+stall", extra: str = "") -> str:
+    return sim_agent(name, *args, extra=f'watch = "{watch}"\n' + extra)
+
+
+def pane_pid(project: Project, session: str) -> int | None:
+    out = project.tmux("display-message", "-p", "-t", f"={session}:", "#{pane_pid}")
+    return int(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def events(project: Project, agent: str | None = None) -> list[str]:
+    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent=agent)]
+
+
+def record(project: Project, name: str) -> dict[str, Any]:
+    data = read_json(project.log_dir / "state" / "agents" / f"{name}.json", {})
+    assert isinstance(data, dict)
+    return data
+
+
+def run_ticks(dog: Watchdog, seconds: float, kind: str = SIGNAL, every: float = 0.2) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        dog.tick(kind)
+        time.sleep(every)
+
+
+def tick_until(dog: Watchdog, predicate: Any, timeout: float = 15, kind: str = SIGNAL) -> Any:
+    def step() -> Any:
+        dog.tick(kind)
+        return predicate()
+
+    return wait_for(step, timeout=timeout, interval=0.2)
+
+
+def messages(project: Project, name: str) -> list[str]:
+    return [r["text"] for r in project.records(name) if r["kind"] == "message"]
+
+
+def test_killed_session_is_restarted(project: Project) -> None:
+    dog = setup(project, watched("a"))
+    dog.tick(HEAVY)  # not running yet: the watchdog starts it
+    first = wait_for(lambda: pane_pid(project, "t-a"))
+    time.sleep(1.6)  # past start_grace: a death now is a crash, not a failed start
+    project.tmux("kill-session", "-t", "=t-a")
+    dog.tick(POLL)  # no backoff for an agent that ran: restarted on the very next poll
+    second = wait_for(lambda: pane_pid(project, "t-a"))
+    assert second != first
+    assert events(project, "a") == ["start", "exited", "start"]
+
+
+def test_crash_loop_reaches_fatal_and_reset_revives(project: Project) -> None:
+    crashing = watched("a", "--exit-after", "0.1", "--exit-code", "3")
+    dog = setup(project, crashing)
+    tick_until(dog, lambda: record(project, "a").get("state") == "FATAL", timeout=30, kind=POLL)
+    rec = record(project, "a")
+    assert events(project, "a").count("start") + events(project, "a").count("restart") == 3  # restart_max
+    assert "backoff" in events(project, "a")
+    assert rec["last_exit"] == 3 and "3 restarts within 120s" in rec["detail"]
+    assert any("agentsup sim" in line for line in rec["last_lines"]), rec["last_lines"]
+    status = project.cli_json("status")["agents"][0]
+    assert (status["state"], status["exit_code"]) == ("FATAL", 3)
+    run_ticks(dog, 1.0, POLL)  # FATAL: nothing more is started
+    assert record(project, "a")["state"] == "FATAL"
+    assert events(project, "a").count("fatal") == 1
+    # fix the program, reset by hand: it comes back at once and stays up
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    proc = project.cli("reset", "a")  # no watchdog holds the lock: the state file is cleared directly
+    assert proc.returncode == 0 and "cleared" in proc.stdout
+    dog = Watchdog(project.config_path)  # the next watchdog starts from the cleared record
+    tick_until(dog, lambda: record(project, "a").get("state") in ("STARTING", "RUNNING"), kind=POLL)
+    time.sleep(2)
+    dog.tick(SIGNAL)
+    assert record(project, "a")["state"] == "RUNNING"
+    assert "reset" in events(project, "a")
+
+
+def test_reset_is_handed_to_a_running_watchdog(project: Project) -> None:
+    dog = setup(project, watched("a", "--exit-after", "0.1", "--exit-code", "1"))
+    tick_until(dog, lambda: record(project, "a").get("state") == "FATAL", timeout=30, kind=POLL)
+    with dog._locked():  # the watchdog holds its lock, as while running
+        proc = project.cli("reset", "a")
+        assert "handed to the running watchdog" in proc.stdout
+        dog.tick(POLL)
+    assert record(project, "a")["state"] in ("STARTING", "BACKOFF")
+    assert "reset" in events(project, "a")
+
+
+def test_limit_holds_then_nudges_and_queued_ping_arrives_once_after(project: Project) -> None:
+    resume_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    agent = watched("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at)
+    dog = setup(project, agent, stall_idle=1)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    tick_until(dog, lambda: record(project, "a").get("state") == "LIMITED")
+    assert record(project, "a")["reset_at"] is not None
+    assert dog.reconciler.ping("a", "handoff: review gate 2", reason="test") == "queued"
+    run_ticks(dog, 2.0)  # idle past stall_idle, yet held: no restart, no ping, no nudge yet
+    assert pane_pid(project, "t-a") == pid
+    assert messages(project, "a") == []
+    assert "restart" not in events(project, "a") and "limit-nudge" not in events(project, "a")
+    status = project.cli_json("status")["agents"][0]
+    assert status["state"] == "LIMITED" and status["reset_at"]
+    tick_until(dog, lambda: "limit-lifted" in events(project, "a"), timeout=15)
+    assert pane_pid(project, "t-a") == pid  # never rebooted
+    got = messages(project, "a")
+    assert len(got) == 2 and got[0].startswith("watchdog probe") and got[1] == "handoff: review gate 2"
+    run_ticks(dog, 1.0)
+    assert messages(project, "a") == got  # delivered once
+    assert events(project, "a").count("limit-nudge") == 1
+
+
+def test_still_limited_agent_is_probed_again_and_never_restarted(project: Project) -> None:
+    dog = setup(project, watched("a", "--limit", "codex", "--reset", "Jan 1st, 2099 6:44 PM"), stall_idle=1)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    tick_until(dog, lambda: events(project, "a").count("limit-nudge") >= 2, timeout=20)
+    assert record(project, "a")["reset_at"] is None  # a reset decades away is not trusted
+    assert pane_pid(project, "t-a") == pid and "restart" not in events(project, "a")
+
+
+def test_waiting_until_is_respected_then_restarted_past_grace(project: Project) -> None:
+    until = (datetime.now(UTC) + timedelta(seconds=2.5)).isoformat()
+    dog = setup(project, watched("a", "--waiting-until", until), stall_idle=0.5)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    tick_until(dog, lambda: record(project, "a").get("state") == "SLEEPING")
+    run_ticks(dog, 1.5)
+    assert pane_pid(project, "t-a") == pid, "an agent sleeping on purpose is left alone"
+    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
+    restart = [e for e in read_events(project.log_dir / "events.jsonl", agent="a") if e["event"] == "restart"]
+    assert "past its WAITING-UNTIL" in restart[0]["reason"]
+
+
+def test_silent_agent_is_restarted_after_stall_idle(project: Project) -> None:
+    dog = setup(project, watched("a"), stall_idle=1)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
+    assert wait_for(lambda: pane_pid(project, "t-a")) != pid
+    restart = next(e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "restart")
+    assert "stalled: no activity" in restart["reason"]
+
+
+def test_working_agent_is_not_stalled(project: Project) -> None:
+    dog = setup(project, watched("a", "--work", "30"), stall_idle=1)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    run_ticks(dog, 3)
+    assert pane_pid(project, "t-a") == pid and "restart" not in events(project, "a")
+
+
+def test_question_on_screen_is_never_stall_killed(project: Project) -> None:
+    dog = setup(project, watched("a", "--question"), stall_idle=0.5)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    run_ticks(dog, 3)
+    assert pane_pid(project, "t-a") == pid
+    assert events(project, "a").count("waiting-input") == 1
+    status = project.cli_json("status")["agents"][0]
+    assert (status["state"], status["detail"]) == ("WAITING", "waiting for input")
+
+
+def test_fatal_pattern_restarts_the_agent(project: Project) -> None:
+    dog = setup(project, watched("a", "--fatal", "session corrupted"))
+    dog.tick(HEAVY)
+    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
+
+
+def test_wrong_program_in_the_pane_is_replaced(project: Project) -> None:
+    other = '[backend.other]\nbin = "sleep 300"\nprocess_names = ["sleep"]\n'
+    project.write(FAST.format(stall_idle=60) + other + '[[agent]]\nname = "a"\nbackend = "other"\nwatch = "heal"\n')
+    proc = project.cli("up", "a", env={"AGENT_BACKEND_a": "sim"})  # a one-off override runs the sim
+    assert proc.returncode == 0
+    wait_for(lambda: "agentsup sim" in project.screen("t-a"))
+    time.sleep(1.6)  # past start_grace, so the replacement is a plain restart, not a failed start
+    dog = Watchdog(project.config_path)
+    dog.tick(SIGNAL)
+    assert "restart" not in events(project, "a"), "the process tree is checked on heavy ticks"
+    dog.tick(HEAVY)
+    restart = [e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "restart"]
+    assert restart and "wrong program in the pane: agentsup-sim" in restart[0]["reason"]
+    wait_for(lambda: "agentsup sim" not in project.screen("t-a"))
+
+
+def test_config_broken_mid_run_keeps_the_last_good_one(project: Project) -> None:
+    dog = setup(project, watched("a"), watched("b"))
+    dog.tick(HEAVY)
+    pids = wait_for(lambda: (p := (pane_pid(project, "t-a"), pane_pid(project, "t-b"))) and all(p) and p)
+    project.config_path.write_text(project.config_path.read_text() + "\n[[agent]]\nname = 'c'\nbakend = 1\n")
+    for _ in range(3):
+        dog.tick(HEAVY)
+    assert events(project).count("config-error") == 1  # once per distinct error
+    assert (pane_pid(project, "t-a"), pane_pid(project, "t-b")) == pids
+    assert "did you mean 'backend'" in (dog.config_error or "")
+    status = project.cli("status", "--json")  # the CLI itself refuses the broken file...
+    assert status.returncode == 2
+    assert read_json(project.log_dir / "state" / "watchdog.json")["config_error"]
+    # ...and a fixed file is taken up again
+    project.write(FAST.format(stall_idle=60) + watched("a") + watched("b"))
+    dog.tick(SIGNAL)
+    assert events(project)[-2:] == ["config-ok", "config-reloaded"]
+    assert dog.config_error is None
+
+
+def test_wake_pings_an_idle_agent_on_schedule(project: Project) -> None:
+    dog = setup(project, watched("o", watch="heal", extra='wake = { interval = 1, prompt = "supervision pass" }'))
+    dog.tick(HEAVY)
+    wait_for(lambda: pane_pid(project, "t-o"))
+    tick_until(dog, lambda: messages(project, "o") == ["supervision pass"], timeout=10)
+    assert "wake-delivered" in events(project, "o")
+
+
+def test_agent_stopped_by_hand_is_not_revived(project: Project) -> None:
+    dog = setup(project, watched("a"), watched("b"))
+    dog.tick(HEAVY)
+    wait_for(lambda: project.sessions() >= {"t-a", "t-b"})
+    assert project.cli("down", "a").returncode == 0
+    run_ticks(dog, 1.0, POLL)
+    assert "t-a" not in project.sessions() and "t-b" in project.sessions()
+    assert project.cli("up", "a").returncode == 0
+    dog.tick(POLL)
+    assert "t-a" in project.sessions()
+
+
+def test_dry_run_decides_but_acts_on_nothing(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    proc = project.cli("watchdog", "--once", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "would: a: start reason=not running" in proc.stdout
+    assert project.sessions() == set()
+    assert not (project.log_dir / "events.jsonl").exists()
+
+
+# ── the real loop in its own process ──────────────────────────────────────────────────────────
+
+def start_watchdog(project: Project) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
+
+
+def test_second_watchdog_refuses_and_sigterm_leaves_agents_running(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    first = start_watchdog(project)
+    try:
+        wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        second = project.cli("watchdog", timeout=20)
+        assert second.returncode == 75
+        assert f"pid {first.pid}" in second.stderr
+        agent_pid = pane_pid(project, "t-a")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=10) == 0
+        assert pane_pid(project, "t-a") == agent_pid, "SIGTERM must not touch agents"
+        assert "watchdog-stop" in events(project)
+    finally:
+        first.kill()
+        first.wait()
+    third = start_watchdog(project)  # the lock is free again
+    try:
+        wait_for(lambda: read_json(project.log_dir / "state" / "watchdog.json", {}).get("pid") == third.pid)
+    finally:
+        third.kill()
+        third.wait()
+
+
+def test_killed_watchdog_leaves_no_stale_lock(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    first = start_watchdog(project)
+    wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    proc = project.cli("watchdog", "--once")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_death_is_healed_within_two_seconds_by_the_running_loop(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60).replace("poll_interval = 0.2", "poll_interval = 1")
+                  .replace("signal_interval = 0.3", "signal_interval = 30")
+                  .replace("heavy_interval = 1", "heavy_interval = 300") + watched("a"))
+    dog = start_watchdog(project)
+    try:
+        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        time.sleep(2)
+        program = int(json.loads(project.cli("status", "--json").stdout)["agents"][0]["pid"])
+        killed = time.monotonic()
+        os.kill(program, signal.SIGKILL)
+        new = wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old and p, timeout=5, interval=0.05)
+        assert time.monotonic() - killed < 2.5
+        assert new != old
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
+def test_config_change_wakes_the_loop_at_once(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60).replace("signal_interval = 0.3", "signal_interval = 60")
+                  .replace("heavy_interval = 1", "heavy_interval = 600") + watched("a"))
+    dog = start_watchdog(project)
+    try:
+        wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        project.write(project.config_path.read_text() + watched("b"))
+        changed = time.monotonic()
+        wait_for(lambda: pane_pid(project, "t-b"), timeout=10)
+        assert time.monotonic() - changed < 5
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
+def test_up_runs_the_watchdog_in_its_own_session_and_down_stops_it(project: Project) -> None:
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    assert project.cli("up").returncode == 0
+    wait_for(lambda: {"t-a", "t-watchdog"} <= project.sessions())
+    wait_for(lambda: project.cli_json("status")["watchdog"]["running"], timeout=15)
+    again = project.cli("up")
+    assert "already-running" in again.stdout and again.stdout.count("started") == 0
+    assert project.cli("down").returncode == 0
+    assert project.sessions() == set()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP])
+def test_sighup_reloads(project: Project, sig: signal.Signals) -> None:
+    project.write(FAST.format(stall_idle=60) + watched("a"))
+    dog = start_watchdog(project)
+    try:
+        wait_for(lambda: "watchdog-start" in events(project), timeout=15)
+        dog.send_signal(sig)
+        wait_for(lambda: "config-reloaded" in events(project), timeout=5)
+        assert dog.poll() is None
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
