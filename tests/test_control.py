@@ -272,3 +272,27 @@ def test_commands_never_touch_the_default_tmux_server(project: Project) -> None:
     assert project.rt().tmux.base_argv()[1:] == ["-S", project.socket]
     default = subprocess.run(["tmux", "-L", "agentsup", "has-session", "-t", "=t-a"], capture_output=True)
     assert default.returncode != 0
+
+
+def test_capture_many_reads_every_screen_in_one_tmux_call(project: Project) -> None:
+    # five panes, so pane ids reach %3 and %4 (tmux runs display-message text through strftime)
+    project.write(sim_agent("a", "--work", "30") + sim_agent("b") + sim_agent("c", "--question")
+                  + sim_agent("d") + sim_agent("e", "--fatal", "disk on fire"))
+    rt = project.rt()
+    control.up(rt, [], with_watchdog=False)
+    panes = wait_for(lambda: (s := rt.tmux.snapshot()) and len(s) == 5 and s)
+    wait_for(lambda: all("agentsup sim" in project.screen(f"t-{n}") for n in "abcde"))
+    calls = rt.tmux.calls
+    screens = rt.tmux.capture_many([panes[f"t-{n}"].pane_id for n in "abcde"])
+    assert rt.tmux.calls == calls + 1
+    assert len(screens) == 5
+    assert "FATAL: disk on fire" in screens[panes["t-e"].pane_id]
+    assert "esc to interrupt" in screens[panes["t-a"].pane_id]
+    assert "Do you want to proceed?" in screens[panes["t-c"].pane_id]
+    assert "Do you want to proceed?" not in screens[panes["t-b"].pane_id]
+    for n in "bcde":  # still screens read the same either way (a's spinner moves)
+        assert screens[panes[f"t-{n}"].pane_id] == rt.tmux.capture(panes[f"t-{n}"].pane_id)
+    # a pane that vanished meanwhile costs only its own screen
+    project.tmux("kill-session", "-t", "=t-b")
+    screens = rt.tmux.capture_many([panes[f"t-{n}"].pane_id for n in "abc"])
+    assert set(screens) == {panes["t-a"].pane_id, panes["t-c"].pane_id}

@@ -318,26 +318,42 @@ def demo(
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")] = None,
     keep: Annotated[bool, typer.Option(help="keep the scratch directory")] = False,
 ) -> None:
-    """Start three sim agents on a private tmux socket, show them live, clean up on Ctrl-C."""
-    from .demo import write_demo
+    """Start three sim agents and a watchdog on a private tmux socket, ping one, crash one and watch
+    it healed; Ctrl-C stops everything and removes the scratch directory."""
+    from rich.console import Group
+
+    from .demo import crash, write_demo
+    from .journal import read_events
     from .status import collect
 
     workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
     cfg = load_config(write_demo(workdir))
     rt = control.make_runtime(cfg)
+    journal = cfg.log_dir / "events.jsonl"
+    notes: list[str] = []
+
+    def view() -> Group:
+        recent = [f"  {e['ts'][11:19]} {e.get('agent', '-'):<12} {e['event']} {e.get('reason', '')}"
+                  for e in read_events(journal, limit=6)]
+        return Group(render.status_table(collect(rt)), "", *notes[-3:], "watchdog events:", *recent)
+
     out.print(f"demo project: {workdir}  (tmux socket {cfg.socket()!r})")
     try:
         render.action_lines(control.up(rt, []))
-        out.print(f"attach with: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here to stop)")
-        deadline = None if duration is None else time.monotonic() + duration
-        pinged = False
-        with Live(render.status_table(collect(rt)), console=out, refresh_per_second=2) as live:
-            while deadline is None or time.monotonic() < deadline:
+        out.print(f"look inside: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here stops the demo)")
+        started = time.monotonic()
+        steps = {3: "ping", 6: "crash"}
+        with Live(view(), console=out, refresh_per_second=2) as live:
+            while duration is None or time.monotonic() - started < duration:
                 time.sleep(1)
-                if not pinged:
-                    pinged = True
-                    rt.deliverer.deliver("demo-builder", "Hello from agentsup ping: start the first gate.")
-                live.update(render.status_table(collect(rt)))
+                step = steps.pop(int(time.monotonic() - started), None)
+                if step == "ping":
+                    result = rt.deliverer.deliver("demo-builder", "Hello from agentsup: start the first gate.")
+                    notes.append(f"ping builder: {result.result.value}")
+                elif step == "crash":
+                    pid = crash(rt, "adversary")
+                    notes.append(f"killed the adversary's program (pid {pid}); the watchdog restarts it")
+                live.update(view())
     except KeyboardInterrupt:
         pass
     finally:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+
+from .control import Runtime
+from .proctree import ProcTree
 
 DEMO_TOML = """\
 # agentsup demo: three simulated agents on their own tmux socket.
@@ -22,6 +26,7 @@ heavy_interval = 4
 poll_interval = 1
 stall_grace = 5
 backoff_initial = 1
+start_grace = 3
 
 [backend.sim]
 stall_idle = 30
@@ -62,3 +67,16 @@ def write_demo(directory: Path, socket: str | None = None) -> Path:
     path = directory / "agents.toml"
     path.write_text(DEMO_TOML.format(socket=socket or f"agentsup-demo-{os.getpid()}"), encoding="utf-8")
     return path
+
+
+def crash(rt: Runtime, name: str) -> int | None:
+    """Kill one demo agent's program (by its pid, never by name) so the watchdog has work to do."""
+    agent = rt.cfg.agents[name]
+    pane = rt.tmux.pane(agent.session)
+    if pane is None:
+        return None
+    program = ProcTree.read().program(pane.pane_pid)
+    if program is None:
+        return None
+    os.kill(program.pid, signal.SIGKILL)
+    return program.pid

@@ -126,17 +126,17 @@ class Reconciler:
         tree = ProcTree.read() if kind == HEAVY else None
         now = self.clock()
         sequence_done = complete_marker(cfg).exists()
-        for agent in cfg.agents.values():
-            if not agent.enabled or agent.kind == "task":
-                continue
-            if agent.watch == "none" and agent.wake is None:
-                continue
-            if agent.name in stopped_by_hand or (agent.kind == "loop" and sequence_done):
-                continue
+        agents = [a for a in cfg.agents.values() if a.enabled and a.kind != "task"
+                  and (a.watch != "none" or a.wake is not None)
+                  and a.name not in stopped_by_hand and not (a.kind == "loop" and sequence_done)]
+        stale = [p.pane_id for a in agents if (p := panes.get(a.session)) is not None and self.stale(p, kind)]
+        screens = tmux.capture_many(stale) if stale else {}  # one tmux call for every changed screen
+        stats.captures = len(stale)
+        for agent in agents:
             stats.agents += 1
             pane = panes.get(agent.session)
             rec = self.record(agent.name)
-            view = self.observe(agent, pane, rec, kind, tree, stats)
+            view = self.observe(agent, pane, rec, kind, tree, screens, stats)
             decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done))
             self.records[agent.name] = decision.record
             self.act(agent, pane, decision, stats)
@@ -146,8 +146,15 @@ class Reconciler:
         stats.cpu_ms = (_cpu() - cpu0) * 1000
         return stats
 
+    def stale(self, pane: PaneInfo, kind: str) -> bool:
+        """Does this live pane need a fresh capture? Only if its window printed since we looked."""
+        if kind == POLL or pane.dead:
+            return False
+        cached = self.screens.get(pane.session)
+        return cached is None or pane.activity >= int(cached.captured_at) or pane.activity != cached.activity
+
     def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: ProcTree | None,
-                stats: TickStats) -> View:
+                screens: dict[str, str], stats: TickStats) -> View:
         tmux = self.rt.tmux
         if pane is None:
             self.screens.pop(agent.session, None)
@@ -169,18 +176,16 @@ class Reconciler:
             return View(present=True, foreign=foreign, created=pane.created)
         cached = self.screens.get(agent.session)
         changed = False
-        if cached is None or pane.activity >= int(cached.captured_at) or pane.activity != cached.activity:
-            try:
-                text = tmux.capture(pane.pane_id)
-            except NoSessionError:
-                return View(present=False)
-            stats.captures += 1
+        text = screens.get(pane.pane_id)
+        if text is not None:
             digest = zlib.crc32(text.encode("utf-8", "replace"))
             changed = cached is not None and digest != cached.digest
             obs = classify(text, self.rt.cfg.backend_of(agent), datetime.fromtimestamp(self.clock(), self.zone),
                            self.zone)
             cached = Screen(pane.activity, time.time(), digest, obs, last_lines(text))
             self.screens[agent.session] = cached
+        if cached is None:  # it vanished between the snapshot and the capture: next tick will tell
+            return View(present=True, foreign=foreign, created=pane.created)
         return View(present=True, obs=cached.obs, screen_changed=changed, foreign=foreign,
                     last_lines=cached.lines, created=pane.created)
 
@@ -247,7 +252,7 @@ def last_lines(screen: str) -> tuple[str, ...]:
 
 def _cpu() -> float:
     """CPU seconds of this process and its reaped children (the tmux clients it ran)."""
-    import os
+    import resource
 
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -135,7 +136,42 @@ class Tmux:
         trailing blanks trimmed."""
         extra = ["-S", str(-history)] if history else []
         out = self.run(["capture-pane", "-p", "-J", *extra, "-t", target])
-        return "\n".join(line.rstrip() for line in out.splitlines())
+        return "\n".join(line.rstrip() for line in out.splitlines()).rstrip("\n")
+
+    def capture_many(self, targets: Sequence[str]) -> dict[str, str]:
+        """Visible screens of several panes from one tmux client call (a command list with a marker
+        line before each capture). Falls back to one call per pane if a pane vanished meanwhile."""
+        if len(targets) <= 1:
+            return {t: self.capture(t) for t in targets}
+        token = f"@@agentsup-{secrets.token_hex(6)}@@"
+        args: list[str] = []
+        for index, target in enumerate(targets):
+            # The marker names the pane by index: display-message runs its text through strftime,
+            # which would mangle a pane id like %3.
+            args += ["display-message", "-p", "-t", target, f"{token} {index}", ";",
+                     "capture-pane", "-p", "-J", "-t", target, ";"]
+        try:
+            out = self.run(args[:-1])
+        except NoSessionError:
+            single: dict[str, str] = {}
+            for target in targets:
+                with contextlib.suppress(NoSessionError):
+                    single[target] = self.capture(target)
+            return single
+        screens: dict[str, str] = {}
+        current: str | None = None
+        lines: list[str] = []
+        for line in out.split("\n"):
+            mark = line[len(token) + 1:] if line.startswith(token + " ") else ""
+            if mark.isdigit() and int(mark) < len(targets):
+                if current is not None:
+                    screens[current] = "\n".join(lines).rstrip("\n")
+                current, lines = targets[int(mark)], []
+            else:
+                lines.append(line.rstrip())
+        if current is not None:
+            screens[current] = "\n".join(lines).rstrip("\n")
+        return screens
 
     # ── actions ────────────────────────────────────────────────────────────────────────────
 
