@@ -128,7 +128,11 @@ def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
         yield proj
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+        for _ in range(50):  # dying wrappers may still write an exit-code file: retry, bounded
+            shutil.rmtree(root, ignore_errors=True)
+            if not root.exists():
+                break
+            time.sleep(0.1)
 
 
 def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> str:

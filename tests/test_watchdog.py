@@ -363,8 +363,11 @@ def test_up_runs_the_watchdog_in_its_own_session_and_down_stops_it(project: Proj
     wait_for(lambda: project.cli_json("status")["watchdog"]["running"], timeout=15)
     again = project.cli("up")
     assert "already-running" in again.stdout and again.stdout.count("started") == 0
+    pid = project.cli_json("status")["watchdog"]["pid"]
     assert project.cli("down").returncode == 0
     assert project.sessions() == set()
+    assert not os.path.exists(f"/proc/{pid}"), "the watchdog process itself is gone, not just its session"
+    assert not project.cli_json("status")["watchdog"]["running"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP])

@@ -360,7 +360,12 @@ def demo(
         control.down(rt, [])
         rt.tmux.kill_server()
         if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            # The dying sessions' wrappers and log pipes may still write a last file: retry, bounded.
+            for _ in range(50):
+                shutil.rmtree(workdir, ignore_errors=True)
+                if not workdir.exists():
+                    break
+                time.sleep(0.1)
         out.print("demo stopped; agents and its tmux server are gone" + (f"; kept {workdir}" if keep else ""))
 
 

@@ -3,6 +3,8 @@ never prints."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -224,9 +226,31 @@ def down(rt: Runtime, names: list[str]) -> list[ActionResult]:
     results = []
     for name in names:
         session = session_of(cfg, name)
-        if session in panes and rt.tmux.kill_session(session):
+        if name == "watchdog" and stop_watchdog(rt):
+            rt.tmux.kill_session(session)
+            results.append(ActionResult(name, session, "stopped"))
+        elif session in panes and rt.tmux.kill_session(session):
             results.append(ActionResult(name, session, "stopped"))
         else:
             results.append(ActionResult(name, session, "not-running"))
     return results
 
+
+
+def stop_watchdog(rt: Runtime, timeout: float = 10.0) -> bool:
+    """SIGTERM the running watchdog (the pid in its lock file) and wait until it let go of the lock.
+    Killing its tmux session is not enough: that sends SIGHUP, which a watchdog takes as "reload"."""
+    from .state import FileLock
+
+    lock = FileLock(rt.state.watchdog_lock())
+    pid = lock.holder_pid()
+    if not lock.is_held() or pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while lock.is_held() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
