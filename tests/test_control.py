@@ -296,3 +296,10 @@ def test_capture_many_reads_every_screen_in_one_tmux_call(project: Project) -> N
     project.tmux("kill-session", "-t", "=t-b")
     screens = rt.tmux.capture_many([panes[f"t-{n}"].pane_id for n in "abc"])
     assert set(screens) == {panes["t-a"].pane_id, panes["t-c"].pane_id}
+
+
+def test_prompt_arrives_byte_for_byte_with_trailing_newlines(project: Project) -> None:
+    text = "line one\n\n  indented $HOME `x` \\ backslash\n\n\n"
+    project.write(sim_agent("a", extra=f"prompt = {json.dumps(text)}"))
+    control.up(project.rt(), ["a"])
+    assert wait_for(lambda: project.records("a"))[0]["text"] == text

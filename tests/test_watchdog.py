@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentsup.journal import read_events
+from agentsup.proctree import running
 from agentsup.reconcile import HEAVY, POLL, SIGNAL
 from agentsup.state import read_json
 from agentsup.watchdog import Watchdog
@@ -366,7 +367,7 @@ def test_up_runs_the_watchdog_in_its_own_session_and_down_stops_it(project: Proj
     pid = project.cli_json("status")["watchdog"]["pid"]
     assert project.cli("down").returncode == 0
     assert project.sessions() == set()
-    assert not os.path.exists(f"/proc/{pid}"), "the watchdog process itself is gone, not just its session"
+    assert not running(pid), "the watchdog process itself is gone, not just its session"
     assert not project.cli_json("status")["watchdog"]["running"]
 
 

@@ -18,7 +18,7 @@ from rich.live import Live
 from . import control, render
 from .config import Config, find_config, load_config
 from .delivery import DeliveryResult
-from .errors import AgentsupError
+from .errors import AgentsupError, ConfigError
 from .render import err, out
 
 app = typer.Typer(
@@ -68,6 +68,14 @@ def up(
     control.check_names(rt.cfg, names or [])
     mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
+    from .watchdog import send_request
+
+    tasks = [a for a in rt.cfg.agents.values() if a.kind == "task" and (a.name in (names or []) or
+                                                                        (not names and a.enabled))]
+    for task in tasks:  # tasks run once, in dependency order, started by the watchdog
+        send_request(rt.cfg, "queue", task.name)
+        results.append(control.ActionResult(task.name, task.session, "queued",
+                                            detail=f"after {', '.join(task.after)}" if task.after else ""))
     if json_out:
         render.print_json(results)
     else:
@@ -293,16 +301,87 @@ def events(
 @app.command()
 def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to revive")]) -> None:
     """Clear an agent's FATAL state and restart budget; the watchdog restarts it at once."""
-    from .watchdog import request_reset
+    from .watchdog import send_request
 
     cfg = _ctx(ctx).load()
     if name not in cfg.agents:
         raise control.unknown_name(cfg, name)
-    how = request_reset(cfg, name)
-    if how == "requested":
+    if send_request(cfg, "reset", name) == "requested":
         out.print(f"reset {name}: handed to the running watchdog (it acts within a second)")
     else:
         out.print(f"reset {name}: cleared (no watchdog running; start it with `agentsup up`)")
+
+
+@app.command()
+def run(ctx: typer.Context, task: Annotated[str, typer.Argument(help="task agent to start now")]) -> None:
+    """Start a task agent by hand, now (its `after` dependencies are not waited for)."""
+    from .journal import read_events
+    from .watchdog import send_request
+
+    cfg = _ctx(ctx).load()
+    if task not in cfg.agents:
+        raise control.unknown_name(cfg, task)
+    if cfg.agents[task].kind != "task":
+        raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
+    how = send_request(cfg, "start", task)
+    if how == "requested":
+        out.print(f"run {task}: handed to the running watchdog")
+        return
+    last = read_events(cfg.log_dir / "events.jsonl", agent=task, limit=1)
+    if last and last[0]["event"] == "task-failed":
+        raise AgentsupError(f"{task} could not start: {last[0].get('error')}")
+    out.print(f"run {task}: started (session {cfg.agents[task].session})")
+
+
+@app.command()
+def phase(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="show | list | next | set")] = "show",
+    value: Annotated[str | None, typer.Argument(help="for set: a 0-based index or a phase id")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="restart the loop agents on the new phase")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Inspect or move the build loop's phase."""
+    from .phases import current_index, phase_done, resolve_index, set_index
+
+    cfg = _ctx(ctx).load()
+    phases = cfg.loop.phases
+    if not phases:
+        raise ConfigError(f"{cfg.path}: no [loop].phases are declared")
+    if action == "next":
+        index = current_index(cfg) + 1
+        if index >= len(phases):
+            raise ConfigError(f"already at the last phase ({phases[-1].id}); `agentsup phase set N` to go back")
+        set_index(cfg, index)
+    elif action == "set":
+        if value is None:
+            raise ConfigError("usage: agentsup phase set N|ID")
+        set_index(cfg, resolve_index(cfg, value))
+    elif action not in ("show", "list"):
+        raise ConfigError(f"unknown phase action {action!r}: use show, list, next or set")
+    index = current_index(cfg)
+    rows = [{"index": i, "id": p.id, "plan": p.plan, "status": p.status, "current": i == index,
+             "done": phase_done(cfg, p)} for i, p in enumerate(phases)]
+    if action in ("next", "set") and restart:
+        from .watchdog import mark_stopped
+
+        rt = control.make_runtime(cfg)
+        loops = [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]
+        mark_stopped(rt.state, [a.name for a in loops], stopped=False)
+        render.action_lines([control.start_agent(rt, a, force=True) for a in loops])
+    if json_out:
+        render.print_json({"index": index, "id": phases[index].id, "phases": rows})
+    elif action == "list":
+        for r in rows:
+            mark = ">" if r["current"] else " "
+            out.print(f"{mark} {r['index']}  {r['id']:<12} {r['plan']:<24} {r['status']}"
+                      f"{'  (DONE)' if r['done'] else ''}", markup=False)
+    else:
+        out.print(f"phase {phases[index].id} [{index + 1}/{len(phases)}] sequence: "
+                  + " ".join(p.id for p in phases), markup=False)
+        if action in ("next", "set") and not restart:
+            out.print("loop agents get the new kickoff when they next start (add --restart to restart them now)",
+                      markup=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -25,7 +25,7 @@ from .tmux import PaneInfo, Tmux, log_pipe_command
 # because tmux's pane_dead_status can go missing.
 WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; shift 3
 if [ -n "$preamble" ]; then eval "$preamble"; fi
-if [ -n "$prompt_file" ]; then "$@" "$(cat "$prompt_file")"; else "$@"; fi
+if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "${prompt%x}"; else "$@"; fi
 rc=$?
 printf '%s\n' "$rc" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"
 exit "$rc"
@@ -203,7 +203,7 @@ def up(rt: Runtime, names: list[str], *, with_watchdog: bool = True) -> list[Act
         targets = [a.name for a in cfg.agents.values() if a.enabled and a.kind != "task"]
         targets += [s.name for s in cfg.services.values() if s.enabled]
     else:
-        targets = [n for n in names if n != "watchdog"]
+        targets = [n for n in names if n != "watchdog" and not (n in cfg.agents and cfg.agents[n].kind == "task")]
     for name in targets:
         if name in cfg.agents:
             agent = cfg.agents[name]
@@ -250,7 +250,9 @@ def stop_watchdog(rt: Runtime, timeout: float = 10.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
+    from .proctree import running
+
     deadline = time.monotonic() + timeout
-    while lock.is_held() and time.monotonic() < deadline:
+    while (lock.is_held() or running(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return True

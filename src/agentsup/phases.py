@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Agent, Config
+from .errors import ConfigError
 from .schema import PhaseSpec
 from .state import atomic_write_text, read_text
 
@@ -39,7 +41,7 @@ def role_model(cfg: Config, agent: Agent) -> str:
 
 # A done marker followed by one of these is a template placeholder, not a real verdict.
 DONE_PLACEHOLDER_RE = re.compile(
-    r"^\s*(not yet|not done|not complete|incomplete|pending\b|tbd\b|todo\b|n/?a\b|written here only"
+    r"^\s*[(\[*_>~`-]*\s*(not yet|not done|not complete|incomplete|pending\b|tbd\b|todo\b|n/?a\b|written here only"
     r"|only when|to be (written|filled)|when all|<.*>|\.\.\.\s*$|_+\s*$)",
     re.IGNORECASE,
 )
@@ -71,3 +73,47 @@ def phase_done(cfg: Config, phase: PhaseSpec) -> bool:
 
 def complete_marker(cfg: Config) -> Path:
     return cfg.log_dir / "SEQUENCE-COMPLETE"
+
+
+@dataclass(frozen=True)
+class PhaseStep:
+    """What the done marker asks for: move to the next phase, or finish the sequence."""
+
+    kind: str  # advance | complete
+    done_id: str
+    index: int  # the index to store (unchanged for complete)
+    next_id: str | None = None
+
+
+def next_step(cfg: Config) -> PhaseStep | None:
+    """None while the current phase is not done, or once a finished sequence was already handled
+    (the completion marker exists and no phase was appended since)."""
+    phases = cfg.loop.phases
+    if not phases or not cfg.loop.auto_advance:
+        return None
+    index = current_index(cfg)
+    phase = phases[index]
+    if not phase_done(cfg, phase):
+        return None
+    if index + 1 < len(phases):
+        return PhaseStep("advance", phase.id, index + 1, phases[index + 1].id)
+    if complete_marker(cfg).exists():
+        return None
+    return PhaseStep("complete", phase.id, index)
+
+
+def resolve_index(cfg: Config, value: str) -> int:
+    """A phase given as a 0-based index or an id, validated against the sequence."""
+    phases = cfg.loop.phases
+    if not phases:
+        raise ConfigError(f"{cfg.path}: no [loop].phases are declared")
+    ids = [p.id for p in phases]
+    if value in ids:
+        return ids.index(value)
+    if value.lstrip("-").isdigit():
+        index = int(value)
+        if 0 <= index < len(phases):
+            return index
+        raise ConfigError(f"phase index {index} is out of range: the sequence has {len(phases)} phases "
+                          f"(0..{len(phases) - 1}: {' '.join(ids)})")
+    raise ConfigError(f"unknown phase {value!r}; phases are: {' '.join(ids)}")

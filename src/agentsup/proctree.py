@@ -74,3 +74,12 @@ class ProcTree:
         if pane_pid in self.procs:
             names.add(self.procs[pane_pid].comm)
         return names
+
+
+def running(pid: int, proc_root: Path = Path("/proc")) -> bool:
+    """True while `pid` exists and is not a zombie (an exited process nobody reaped yet)."""
+    try:
+        raw = (proc_root / str(pid) / "stat").read_text(errors="replace")
+    except OSError:
+        return False
+    return raw[raw.rfind(")") + 2:][:1] not in ("Z", "X")

@@ -94,6 +94,7 @@ class Reconciler:
         self.records: dict[str, Record] = {}
         self.saved: dict[str, dict[str, Any]] = {}
         self.screens: dict[str, Screen] = {}
+        self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
@@ -122,7 +123,7 @@ class Reconciler:
         stats = TickStats(kind)
         cfg, tmux = self.rt.cfg, self.rt.tmux
         calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
-        panes = tmux.snapshot()
+        panes = self.panes = tmux.snapshot()
         tree = ProcTree.read() if kind == HEAVY else None
         now = self.clock()
         sequence_done = complete_marker(cfg).exists()

@@ -55,7 +55,7 @@ def duration(seconds: float | int | None) -> str:
 
 def action_lines(results: Sequence[ActionResult]) -> None:
     styles = {"started": "green", "restarted": "yellow", "stopped": "yellow", "already-running": "dim",
-              "not-running": "dim"}
+              "not-running": "dim", "queued": "cyan"}
     for r in results:
         line = Text.assemble((f"{r.action:<16}", styles.get(r.action, "")), f"{r.name}  ({r.session})")
         if r.detail:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from . import control
+from .buildloop import BuildLoop, request_tasks, watched_files
 from .config import Config, load_config
 from .errors import ConfigError, LockedError
 from .journal import Journal
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, StateDir, read_json, write_json
+from .state import FileLock, StateDir, write_json
 from .watcher import FileWatcher
 
 
@@ -63,6 +64,7 @@ class Watchdog:
         self.rt = control.make_runtime(cfg)
         self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, clock)
         self.reconciler = Reconciler(self.rt, self.journal, clock=clock, dry_run=dry_run, emit=emit)
+        self.loop = BuildLoop(self.reconciler)
         self.stamp = self._stamp()
         self.config_error: str | None = None
         self.force_reload = False
@@ -109,21 +111,32 @@ class Watchdog:
     def handle_requests(self) -> None:
         folder = requests_dir(self.rt.state)
         try:
-            files = sorted(folder.iterdir())
+            files = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
         except FileNotFoundError:
             return
         for path in files:
             kind, _, name = path.name.partition("-")
             path.unlink(missing_ok=True)
-            if kind == "reset" and name in self.cfg.agents:
+            agent = self.cfg.agents.get(name)
+            if agent is None:
+                continue
+            if kind == "reset":
                 reset_record(self.reconciler, name)
+            elif kind == "start" and agent.kind == "task":
+                self.loop.start_task(agent, reason="started by hand")
+            elif kind == "queue" and agent.kind == "task":
+                request_tasks(self.reconciler, [name])
 
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 
     def tick(self, kind: str) -> TickStats:
         self.reload_if_changed()
         self.handle_requests()
+        if kind != POLL:
+            self.loop.check_handoff()
+            self.loop.check_phase()
         stats = self.reconciler.tick(kind, stopped_by_hand=stopped_by_hand(self.rt.state))
+        self.loop.tick_tasks(self.reconciler.panes)
         self.last[kind] = stats
         self.write_status(stats)
         return stats
@@ -148,7 +161,8 @@ class Watchdog:
 
     def run(self) -> None:
         with self._locked():
-            watcher = FileWatcher([self.config_path], self.wake)
+            watched = self.watch_list()
+            watcher = FileWatcher(watched, self.wake)
             watcher.start()
             self._install_signals()
             w = self.cfg.watchdog
@@ -167,13 +181,22 @@ class Watchdog:
                     elif kind == SIGNAL:
                         next_signal = now + w.signal_interval
                     wait = min(w.poll_interval, next_signal - time.monotonic())
+                    if self.watch_list() != watched:  # a new phase, or its docs directory appeared
+                        watcher.stop()
+                        watched = self.watch_list()
+                        watcher = FileWatcher(watched, self.wake)
+                        watcher.start()
                     if self.wake.wait(timeout=max(0.0, wait)):
                         self.wake.clear()
                         if watcher.take():
-                            next_signal = time.monotonic()  # config changed: reload and look now
+                            next_signal = time.monotonic()  # config or status file changed: look now
             finally:
                 watcher.stop()
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
+
+    def watch_list(self) -> list[Path]:
+        files = [self.config_path, *watched_files(self.cfg)]
+        return [f for f in files if f.parent.is_dir()]
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -209,8 +232,9 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
     reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
 
 
-def request_reset(cfg: Config, name: str) -> str:
-    """`agentsup reset NAME`: via the running watchdog (picked up within a poll), or directly."""
+def send_request(cfg: Config, kind: str, name: str) -> str:
+    """Hand `kind` (reset | start | queue) for agent `name` to the running watchdog, which acts on it
+    within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
     try:
@@ -218,15 +242,17 @@ def request_reset(cfg: Config, name: str) -> str:
     except LockedError:  # a watchdog runs: hand it the request
         folder = requests_dir(state)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"reset-{name}").touch()
+        (folder / f"{kind}-{name}").touch()
         return "requested"
     try:
-        data = read_json(state.record_file(name), None)
-        if isinstance(data, dict):
-            write_json(state.record_file(name), {**data, "state": "STOPPED", "detail": "reset by hand",
-                                                  "restarts": [], "backoff_delay": 0.0, "backoff_until": None,
-                                                  "fatal_since": None, "fatal_retry": False})
-        Journal(cfg.log_dir / "events.jsonl").write("reset", name, detail="cleared without a running watchdog")
-        return "cleared"
+        rt = control.make_runtime(cfg)
+        reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
+        if kind == "reset":
+            reset_record(reconciler, name)
+        elif kind == "start":
+            BuildLoop(reconciler).start_task(cfg.agents[name], reason="started by hand")
+        elif kind == "queue":
+            request_tasks(reconciler, [name])
+        return "done"
     finally:
         lock.release()

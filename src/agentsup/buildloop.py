@@ -1,0 +1,182 @@
+"""The build loop inside the watchdog: phase advance on the done marker, handoff pings between the
+builder and the adversary, and one-shot tasks with dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import control
+from .config import Agent, Config
+from .errors import AgentsupError
+from .git import Git, GitError
+from .handoff import HandoffState, commit_pings, inbox_pings
+from .phases import complete_marker, current_phase, next_step, set_index, status_path
+from .policy import Record
+from .reconcile import Reconciler
+from .state import read_json, write_json
+from .tasks import PENDING, RUNNING, TaskView, plan
+from .tmux import PaneInfo
+
+
+def loop_agents(cfg: Config) -> list[Agent]:
+    return [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]
+
+
+def watched_files(cfg: Config) -> list[Path]:
+    """The files whose change should wake the watchdog: the current phase's status file (both places
+    it may live) besides agents.toml."""
+    phase = current_phase(cfg)
+    if phase is None:
+        return []
+    repo = cfg.resolve(cfg.loop.handoff.repo) if cfg.loop.handoff else cfg.base_dir
+    found = status_path(cfg, phase.status)
+    return sorted({found, repo / cfg.loop.docs_dir / phase.status, repo / phase.status})
+
+
+class BuildLoop:
+    def __init__(self, reconciler: Reconciler) -> None:
+        self.rec = reconciler
+
+    @property
+    def rt(self) -> control.Runtime:
+        return self.rec.rt
+
+    @property
+    def cfg(self) -> Config:
+        return self.rec.rt.cfg
+
+    # ── phases ─────────────────────────────────────────────────────────────────────────────
+
+    def check_phase(self) -> bool:
+        """Advance or complete when the current status file is done. True when something happened."""
+        step = next_step(self.cfg)
+        if step is None:
+            return False
+        if self.rec.dry_run:
+            self.rec.log("phase-" + step.kind, done=step.done_id, next=step.next_id)
+            return False
+        if step.kind == "advance":
+            self.stop_loops()
+            set_index(self.cfg, step.index)
+            complete_marker(self.cfg).unlink(missing_ok=True)  # resuming into an appended phase
+            self.save_handoff(HandoffState())  # a new phase starts from the remote's current head
+            self.rec.log("phase-advance", done=step.done_id, next=step.next_id, index=step.index)
+            self.start_loops(f"phase {step.next_id}")
+            return True
+        self.stop_loops()
+        from datetime import UTC, datetime
+
+        complete_marker(self.cfg).write_text(
+            f"phase sequence complete {datetime.now(UTC).isoformat(timespec='seconds')}; loops stopped\n")
+        self.rec.log("sequence-complete", last=step.done_id)
+        oc = self.cfg.loop.on_complete
+        if oc is not None:
+            trigger = self.cfg.log_dir / oc.trigger_file
+            if trigger.exists():
+                trigger.unlink()
+                self.rec.log("on-complete", task=oc.run)
+                self.start_task(self.cfg.agents[oc.run], reason="on_complete")
+        return True
+
+    def stop_loops(self) -> None:
+        for agent in loop_agents(self.cfg):
+            if self.rt.tmux.kill_session(agent.session):
+                self.rec.log("stop", agent.name, reason="phase change")
+
+    def start_loops(self, reason: str) -> None:
+        for agent in loop_agents(self.cfg):
+            try:
+                control.start_agent(self.rt, agent, force=True)
+            except AgentsupError as exc:
+                self.rec.log("start-failed", agent.name, error=str(exc))
+                continue
+            now = self.rec.clock()
+            self.rec.records[agent.name] = Record(state="STARTING", detail=reason, started_at=now)
+            self.rec.persist(agent.name)
+            self.rec.log("start", agent.name, reason=reason)
+
+    # ── handoff ────────────────────────────────────────────────────────────────────────────
+
+    def handoff_file(self) -> Path:
+        return self.rt.state.root / "handoff.json"
+
+    def save_handoff(self, state: HandoffState) -> None:
+        if not self.rec.dry_run:
+            write_json(self.handoff_file(), state.to_json())
+
+    def check_handoff(self) -> None:
+        spec = self.cfg.loop.handoff
+        if spec is None or not loop_agents(self.cfg) or complete_marker(self.cfg).exists():
+            return
+        git = Git(self.cfg.resolve(spec.repo), timeout=spec.fetch_timeout)
+        ref = f"{spec.remote}/{spec.branch}"
+        state = HandoffState.from_json(read_json(self.handoff_file(), {}))
+        try:
+            git.fetch(spec.remote)
+            head = git.rev_parse(ref)
+            subjects: list[str] = []
+            if head and state.head and head != state.head:
+                subjects = git.subjects(state.head, head) or []
+            docs = self.cfg.loop.docs_dir
+            contents = {}
+            for name in spec.inboxes[:2]:
+                shown = git.show(ref, f"{docs}/{name}") if docs else None
+                contents[name] = shown if shown is not None else git.show(ref, name)
+        except GitError as exc:
+            self.rec.log("handoff-error", error=str(exc))
+            return
+        pings = commit_pings(spec, subjects) if state.head else []  # the first look only sets a baseline
+        pings += inbox_pings(spec, state, contents)
+        state.head = head or state.head
+        self.save_handoff(state)  # saved before pinging: a crash now may lose a ping, never repeat one
+        for ping in pings:
+            self.rec.log("handoff", ping.target, kind=ping.reason)
+            self.rec.ping(ping.target, ping.text, reason=ping.reason)
+
+    # ── tasks ──────────────────────────────────────────────────────────────────────────────
+
+    def tasks(self) -> dict[str, Agent]:
+        return {a.name: a for a in self.cfg.agents.values() if a.kind == "task"}
+
+    def tick_tasks(self, panes: dict[str, PaneInfo]) -> None:
+        tasks = self.tasks()
+        if not tasks:
+            return
+        views = {}
+        for name, task in tasks.items():
+            pane = panes.get(task.session)
+            views[name] = TaskView(self.rec.record(name).state, alive=pane is not None and not pane.dead,
+                                   exit_code=self.rt.state.read_exit_code(task.session))
+        result = plan({n: t.after for n, t in tasks.items()}, views)
+        for name, event, fields in result.events:
+            self.rec.log(event, name, **fields)
+        for name, state in result.states.items():
+            record = self.rec.record(name)
+            record.state = state
+            record.detail = next((str(f.get("reason", "")) for n, e, f in result.events if n == name), "")
+            if name in result.start:
+                self.start_task(tasks[name], reason="dependencies done" if tasks[name].after else "requested")
+            else:
+                self.rec.persist(name)
+
+    def start_task(self, task: Agent, *, reason: str) -> None:
+        if self.rec.dry_run:
+            return
+        record = self.rec.record(task.name)
+        try:
+            control.start_agent(self.rt, task, force=True)
+        except AgentsupError as exc:
+            record.state, record.detail = "FAILED", f"could not start: {exc}"
+            self.rec.log("task-failed", task.name, error=str(exc))
+        else:
+            record.state, record.detail, record.started_at = RUNNING, reason, self.rec.clock()
+            self.rec.log("task-start", task.name, reason=reason)
+        self.rec.persist(task.name)
+
+
+def request_tasks(reconciler: Reconciler, names: list[str]) -> None:
+    """Mark tasks PENDING: the next tick starts each one whose dependencies are done."""
+    for name in names:
+        record = reconciler.record(name)
+        record.state, record.detail = PENDING, "waiting for its dependencies"
+        reconciler.persist(name)

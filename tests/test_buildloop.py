@@ -1,0 +1,239 @@
+"""The build loop end to end: a real git repo with a bare origin, sim builder and adversary, two phases."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentsup.journal import read_events
+from agentsup.reconcile import HEAVY, SIGNAL
+from agentsup.watchdog import Watchdog
+
+from .conftest import Project, wait_for
+
+CONFIG = """
+[watchdog]
+signal_interval = {signal}
+heavy_interval = {heavy}
+poll_interval = 0.2
+start_grace = 1
+backoff_initial = 0.2
+
+[loop]
+docs_dir = "machine-docs"
+phases = [
+  {{ id = "p1", plan = "plan-p1.md", status = "STATUS-p1.md", models = {{ builder = "model-one" }} }},
+  {{ id = "p2", plan = "plan-p2.md", status = "STATUS-p2.md" }},
+]
+
+[loop.handoff]
+repo = "work"
+branch = "main"
+inboxes = ["ADVERSARY-INBOX.md", "BUILDER-INBOX.md"]
+
+[loop.on_complete]
+run = "upgrader"
+
+[[agent]]
+name = "builder"
+kind = "loop"
+role = "builder"
+backend = "sim"
+watch = "heal"
+args = ["--record", "builder.jsonl", "--reply-work", "0.5"]
+
+[[agent]]
+name = "adversary"
+kind = "loop"
+role = "adversary"
+backend = "sim"
+watch = "heal"
+args = ["--record", "adversary.jsonl", "--reply-work", "0.5"]
+
+[[agent]]
+name = "upgrader"
+kind = "task"
+backend = "sim"
+enabled = false
+prompt = "upgrade everything"
+args = ["--record", "upgrader.jsonl", "--exit-after", "1"]
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def loop_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                       "GIT_COMMITTER_EMAIL": "t@t"}.items():
+        monkeypatch.setenv(key, value)
+    root = project.root
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], check=True)
+    for clone in ("pusher", "work"):
+        subprocess.run(["git", "clone", "-q", str(root / "origin.git"), str(root / clone)], check=True,
+                       capture_output=True)
+    (root / "pusher" / "README").write_text("project\n")
+    git(root / "pusher", "add", "README")
+    git(root / "pusher", "commit", "-qm", "initial")
+    git(root / "pusher", "push", "-q", "origin", "HEAD:main")
+    git(root / "work", "pull", "-q", "origin", "main")
+    project.file("prompts/builder.md", "ROLE builder\n")
+    project.file("prompts/adversary.md", "ROLE adversary\n")
+    project.file("plan-p1.md", "plan one\n")
+    project.file("plan-p2.md", "plan two\n")
+    return project
+
+
+def push(project: Project, subject: str, files: dict[str, str] | None = None) -> None:
+    pusher = project.root / "pusher"
+    for rel, text in (files or {}).items():
+        (pusher / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pusher / rel).write_text(text)
+        git(pusher, "add", rel)
+    git(pusher, "commit", "-q", "--allow-empty", "-m", subject)
+    git(pusher, "push", "-q", "origin", "HEAD:main")
+
+
+def messages(project: Project, name: str) -> list[str]:
+    return [r["text"] for r in project.records(name) if r["kind"] == "message"]
+
+
+def prompts(project: Project, name: str) -> list[str]:
+    return [r["text"] for r in project.records(name) if r["kind"] == "prompt"]
+
+
+def status_file(project: Project, name: str, text: str) -> None:
+    path = project.root / "work" / "machine-docs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def idle(project: Project, session: str) -> bool:
+    screen = project.screen(session)
+    return "agentsup sim" in screen and "esc to interrupt" not in screen
+
+
+def test_build_loop_end_to_end(loop_project: Project) -> None:
+    project = loop_project
+    project.write(CONFIG.format(signal=0.3, heavy=1))
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 1.0
+    dog.tick(HEAVY)  # starts the loop agents; the first look at origin only sets the baseline
+    for name in ("builder", "adversary"):
+        wait_for(lambda n=name: prompts(project, n))  # type: ignore[misc]
+        wait_for(lambda n=name: idle(project, f"t-{n}"))  # type: ignore[misc]
+    builder_kickoff = prompts(project, "builder")[0]
+    assert "PHASE p1 (1 of 2)" in builder_kickoff and builder_kickoff.rstrip().endswith("ROLE builder")
+    assert "model=model-one" in project.screen("t-builder")  # per-phase model override
+    assert (project.log_dir / "state" / "kickoff-t-builder.txt").read_text() == builder_kickoff
+
+    # a claim pings the adversary exactly once; a review pings the builder exactly once
+    push(project, "claim(gate-1): the parser handles wrapped banners")
+    dog.tick(SIGNAL)
+    dog.tick(SIGNAL)
+    assert len(messages(project, "adversary")) == 1 and "claim(gate-1)" in messages(project, "adversary")[0]
+    assert messages(project, "builder") == []
+    push(project, "review(gate-1): PASS")
+    dog.tick(SIGNAL)
+    dog.tick(SIGNAL)
+    assert len(messages(project, "builder")) == 1 and "review(gate-1): PASS" in messages(project, "builder")[0]
+    assert len(messages(project, "adversary")) == 1
+
+    # an inbox file pings its target once, and again only when its content changes
+    push(project, "note for the adversary", {"machine-docs/ADVERSARY-INBOX.md": "look at the lexer\n"})
+    dog.tick(SIGNAL)
+    dog.tick(SIGNAL)
+    assert len(messages(project, "adversary")) == 2 and "ADVERSARY-INBOX.md" in messages(project, "adversary")[1]
+    push(project, "unrelated work", {"src.txt": "x\n"})
+    dog.tick(SIGNAL)
+    assert len(messages(project, "adversary")) == 2
+    push(project, "more for the adversary", {"machine-docs/ADVERSARY-INBOX.md": "and the parser\n"})
+    dog.tick(SIGNAL)
+    assert len(messages(project, "adversary")) == 3
+
+    # a watchdog restart in between loses no ping and repeats none
+    del dog
+    push(project, "claim(gate-2): lexer done")
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 1.0
+    dog.tick(SIGNAL)
+    dog.tick(SIGNAL)
+    adversary = messages(project, "adversary")
+    assert len(adversary) == 4 and "claim(gate-2)" in adversary[3]
+    assert len(messages(project, "builder")) == 1
+
+    # a placeholder under the done marker does not advance; a real body does
+    status_file(project, "STATUS-p1.md", "# p1\n\n## DONE\n(written here only when every gate passed)\n")
+    dog.tick(SIGNAL)
+    assert "phase-advance" not in [e["event"] for e in read_events(project.log_dir / "events.jsonl")]
+    status_file(project, "STATUS-p1.md", "# p1\n\n## DONE\nAll gates PASS (REVIEW-p1.md, 2026-06-10)\n")
+    dog.tick(SIGNAL)
+    assert (project.log_dir / "state" / "phase-idx").read_text().strip() == "1"
+    wait_for(lambda: len(prompts(project, "builder")) == 2 and len(prompts(project, "adversary")) == 2)
+    assert "PHASE p2 (2 of 2)" in prompts(project, "builder")[1]
+    assert "model=model-one" not in wait_for(lambda: (s := project.screen("t-builder")) and "model=" in s and s)
+    status = project.cli_json("status")
+    assert status["phase"]["id"] == "p2" and status["phase"]["index"] == 1
+
+    # finishing the last phase: completion marker once, loops stopped, on_complete task started
+    (project.log_dir / ".run-upgrade-on-complete").write_text("")
+    status_file(project, "STATUS-p2.md", "## DONE\nshipped\n")
+    for _ in range(4):
+        dog.tick(SIGNAL)
+    events = [e["event"] for e in read_events(project.log_dir / "events.jsonl")]
+    assert events.count("sequence-complete") == 1 and events.count("on-complete") == 1
+    assert (project.log_dir / "SEQUENCE-COMPLETE").exists()
+    assert not (project.log_dir / ".run-upgrade-on-complete").exists()
+    assert wait_for(lambda: prompts(project, "upgrader")) == ["upgrade everything"]
+    assert "t-builder" not in project.sessions() and "t-adversary" not in project.sessions()
+    wait_for(lambda: (dog.tick(SIGNAL), project.cli_json("status")["agents"][2]["state"])[1] == "DONE", timeout=15)
+    dog.tick(HEAVY)
+    assert "t-builder" not in project.sessions(), "finished loops are not healed back"
+    events = [e["event"] for e in read_events(project.log_dir / "events.jsonl")]
+    assert events.count("sequence-complete") == 1
+
+
+def test_done_marker_advances_within_seconds_through_the_file_watcher(loop_project: Project) -> None:
+    project = loop_project
+    project.write(CONFIG.format(signal=60, heavy=600))  # the timers alone would take a minute
+    status_file(project, "STATUS-p1.md", "## DONE\nnot yet\n")
+    dog = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
+    try:
+        wait_for(lambda: len(prompts(project, "builder")) == 1, timeout=15)
+        time.sleep(1.5)  # the watcher is up
+        status_file(project, "STATUS-p1.md", "## DONE\nall gates passed\n")
+        written = time.monotonic()
+        wait_for(lambda: len(prompts(project, "builder")) == 2, timeout=10, interval=0.05)
+        assert time.monotonic() - written < 5
+        assert "PHASE p2" in prompts(project, "builder")[1]
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
+def test_phase_command(loop_project: Project) -> None:
+    project = loop_project
+    project.write(CONFIG.format(signal=1, heavy=1))
+    show = project.cli("phase")
+    assert show.returncode == 0 and "phase p1 [1/2] sequence: p1 p2" in show.stdout
+    assert project.cli("phase", "next").returncode == 0
+    assert project.cli_json("phase")["id"] == "p2"
+    nxt = project.cli("phase", "next")
+    assert nxt.returncode == 2 and "already at the last phase" in nxt.stderr
+    bad = project.cli("phase", "set", "5")
+    assert bad.returncode == 2 and "out of range" in bad.stderr
+    assert project.cli("phase", "set", "p1").returncode == 0
+    listing = project.cli("phase", "list").stdout
+    assert "> 0  p1" in listing and "  1  p2" in listing
+    assert json.loads(project.cli("status", "--json").stdout)["phase"]["id"] == "p1"
+    status_file(project, "STATUS-p1.md", "## DONE\nok\n")
+    assert "(DONE)" in project.cli("phase", "list").stdout

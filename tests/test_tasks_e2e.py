@@ -1,0 +1,89 @@
+"""Task agents with dependencies, end to end: real sim programs, real exit codes."""
+
+from __future__ import annotations
+
+from agentsup.journal import read_events
+from agentsup.reconcile import POLL
+from agentsup.watchdog import Watchdog
+
+from .conftest import Project, wait_for
+
+FAST = "[watchdog]\npoll_interval = 0.2\n"
+
+
+def task(name: str, *, code: int = 0, after: tuple[str, ...] = (), enabled: bool = True) -> str:
+    deps = ", ".join(f'"{d}"' for d in after)
+    return (f'[[agent]]\nname = "{name}"\nkind = "task"\nbackend = "sim"\nenabled = {str(enabled).lower()}\n'
+            f'prompt = "do {name}"\nafter = [{deps}]\n'
+            f'args = ["--record", "{name}.jsonl", "--exit-after", "0.6", "--exit-code", "{code}"]\n\n')
+
+
+def task_events(project: Project) -> list[tuple[str, str]]:
+    return [(e["agent"], e["event"]) for e in read_events(project.log_dir / "events.jsonl")
+            if e.get("agent") and e["event"].startswith("task-")]
+
+
+def states(project: Project) -> dict[str, str]:
+    return {a["name"]: a["state"] for a in project.cli_json("status")["agents"]}
+
+
+def run_until(dog: Watchdog, project: Project, done: set[str], timeout: float = 30) -> None:
+    def step() -> bool:
+        dog.tick(POLL)
+        finished = {a for a, e in task_events(project) if e in ("task-done", "task-failed", "task-cancelled")}
+        return done <= finished
+
+    wait_for(step, timeout=timeout, interval=0.2)
+
+
+def test_success_chain_runs_in_order(project: Project) -> None:
+    project.write(FAST + task("build") + task("test", after=("build",)) + task("package", after=("test",))
+                  + task("manual", enabled=False))
+    up = project.cli("up", "--no-watchdog")
+    assert up.returncode == 0 and up.stdout.count("queued") == 3  # disabled tasks are not queued
+    assert states(project) == {"build": "PENDING", "test": "PENDING", "package": "PENDING", "manual": "STOPPED"}
+    dog = Watchdog(project.config_path)
+    run_until(dog, project, {"build", "test", "package"})
+    assert task_events(project) == [
+        ("build", "task-start"), ("build", "task-done"),
+        ("test", "task-start"), ("test", "task-done"),
+        ("package", "task-start"), ("package", "task-done"),
+    ]
+    for name in ("build", "test", "package"):
+        assert project.records(name)[0]["text"] == f"do {name}"  # each ran, once
+        assert len(project.records(name)) == 1
+    status = project.cli_json("status")["agents"]
+    assert [(a["name"], a["state"], a["exit_code"]) for a in status[:3]] == [
+        ("build", "DONE", 0), ("test", "DONE", 0), ("package", "DONE", 0)]
+    for _ in range(5):  # done tasks are never run again
+        dog.tick(POLL)
+    assert len(project.records("build")) == 1
+
+
+def test_failure_cancels_exactly_the_dependents(project: Project) -> None:
+    project.write(FAST + task("fetch", code=4) + task("compile", after=("fetch",))
+                  + task("deploy", after=("compile",)) + task("lint") + task("report", after=("lint",)))
+    assert project.cli("up", "--no-watchdog").returncode == 0
+    dog = Watchdog(project.config_path)
+    run_until(dog, project, {"fetch", "compile", "deploy", "lint", "report"})
+    final = states(project)
+    assert final == {"fetch": "FAILED", "compile": "CANCELLED", "deploy": "CANCELLED", "lint": "DONE",
+                     "report": "DONE"}
+    assert not project.records("compile") and not project.records("deploy"), "cancelled tasks never started"
+    cancelled = {e["agent"]: e["reason"] for e in read_events(project.log_dir / "events.jsonl")
+                 if e["event"] == "task-cancelled"}
+    assert cancelled == {"compile": "dependency fetch failed", "deploy": "dependency compile cancelled"}
+    failed = next(e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "task-failed")
+    assert failed["exit_code"] == 4
+
+
+def test_run_starts_a_task_by_hand(project: Project) -> None:
+    project.write(FAST + task("once", enabled=False) + '[[agent]]\nname = "p"\nbackend = "sim"\n')
+    proc = project.cli("run", "once")
+    assert proc.returncode == 0 and "started" in proc.stdout
+    assert wait_for(lambda: project.records("once"))[0]["text"] == "do once"
+    bad = project.cli("run", "p")
+    assert bad.returncode == 1 and "not a task" in bad.stderr
+    dog = Watchdog(project.config_path)
+    run_until(dog, project, {"once"})
+    assert states(project)["once"] == "DONE"
