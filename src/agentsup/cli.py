@@ -62,9 +62,11 @@ def up(
     json_out: JsonOpt = False,
 ) -> None:
     """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
+    from .tmux import tmux_version
     from .watchdog import mark_stopped
 
     rt = _ctx(ctx).runtime()
+    tmux_version(rt.cfg.tmux.bin)
     control.check_names(rt.cfg, names or [])
     mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
@@ -118,9 +120,13 @@ def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @app.command()
 def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Validate agents.toml and summarise it. Exit code 2 when it is invalid."""
+    from .tmux import tmux_version
+
     cfg = _ctx(ctx).load()
     summary = {
         "config": str(cfg.path),
+        "tmux": tmux_version(cfg.tmux.bin),
+        "socket": cfg.socket(),
         "agents": [{"name": a.name, "kind": a.kind, "backend": a.backend, "model": a.model or "default",
                     "watch": a.watch, "enabled": a.enabled, "session": a.session} for a in cfg.agents.values()],
         "services": [{"name": s.name, "session": s.session, "argv": list(s.argv)} for s in cfg.services.values()],
@@ -137,6 +143,7 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     out.print(f"  services: {len(cfg.services)}  " + ", ".join(cfg.services))
     out.print(f"  backends: {', '.join(summary['backends']) or '-'}")  # type: ignore[arg-type]
     out.print(f"  phases:   {' '.join(summary['phases']) or '-'}")  # type: ignore[arg-type]
+    out.print(f"  tmux:     {summary['tmux']} (socket {summary['socket']})")
     for key, value in cfg.overrides.items():
         out.print(f"  override: {key}={value}")
 

@@ -2,7 +2,8 @@
 
 Every call goes through `Tmux.run`: argv lists (never a shell string), a dedicated socket, exact
 `=name` targets, and a timeout so a wedged server cannot hang the watchdog. libtmux's command
-runner has no timeout, so we keep libtmux for version checks and run the client ourselves.
+runner has no timeout, so libtmux answers only the version question (`tmux_version`) and we run
+the client ourselves.
 """
 
 from __future__ import annotations
@@ -248,6 +249,24 @@ def _client_env() -> dict[str, str]:
     env.pop("TMUX", None)
     env.pop("TMUX_PANE", None)
     return env
+
+
+MIN_TMUX = "3.2"  # argv-form new-session and new-session -e
+
+
+def tmux_version(binary: str = "tmux") -> str:
+    """The tmux version (via libtmux), or an error when tmux is missing or older than MIN_TMUX."""
+    from libtmux import common, exc
+
+    try:
+        version = common.get_version_str(tmux_bin=binary)
+        recent = common.has_gte_version(MIN_TMUX, tmux_bin=binary)
+    except (exc.LibTmuxException, OSError):
+        raise TmuxNotFoundError(
+            f"tmux binary {binary!r} not found: install tmux (e.g. apt-get install tmux)") from None
+    if not recent:
+        raise TmuxError(f"tmux {version} is too old: agentsup needs tmux {MIN_TMUX} or newer")
+    return version
 
 
 def log_pipe_command(log_path: Path, max_bytes: int, backups: int) -> list[str]:
