@@ -142,6 +142,9 @@ _BASE: dict[str, Any] = {
 }
 
 
+PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re")
+
+
 def _rx(pattern: str | None) -> re.Pattern[str] | None:
     return re.compile(pattern, re.IGNORECASE) if pattern else None
 
@@ -185,31 +188,11 @@ def resolve_backend(name: str, spec: BackendSpec | None) -> Backend:
         values.update(spec.model_dump(exclude_none=True))
     if not values.get("bin"):
         raise KeyError("bin")
-    return Backend(
-        name=name,
-        bin=values["bin"],
-        flags=values["flags"],
-        model_flag=values["model_flag"],
-        resume_flag=values["resume_flag"],
-        prompt_flag=values["prompt_flag"],
-        prompt_mode=values["prompt_mode"],
-        active_re=_rx(values["active_re"]),
-        limit_re=_rx(values["limit_re"]),
-        fatal_re=_rx(values["fatal_re"]),
-        waiting_input_re=_rx(values["waiting_input_re"]),
-        auto_continue_re=_rx(values["auto_continue_re"]),
-        stall_idle=float(values["stall_idle"]),
-        submit_key=values["submit_key"],
-        supports_resume=bool(values["supports_resume"]),
-        remote_control=bool(values["remote_control"]),
-        log_grace=float(values["log_grace"]),
-        preamble=values["preamble"],
-        server=values["server"],
-        connect_delay=float(values["connect_delay"]),
-        process_names=tuple(values["process_names"]),
-        active_bottom_lines=int(values["active_bottom_lines"]),
-        env=dict(values["env"]),
-    )
+    for key in PATTERN_FIELDS:
+        values[key] = _rx(values[key])
+    values["process_names"] = tuple(values["process_names"])
+    values["env"] = dict(values["env"])
+    return Backend(name=name, **values)
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,21 @@ class WakeSpec(Model):
     prompt: str | None = Field(None, description="message text, when no prompt_file")
 
 
-class AgentSpec(Model):
+class _Named(Model):
+    """A table that becomes a tmux session: a name, and optionally an explicit session name."""
+
     name: str = Field(description="unique name; the session is session_prefix + name")
     session: str | None = Field(None, description="tmux session name override")
+
+    _n = field_validator("name")(check_name)
+
+    @field_validator("session")
+    @classmethod
+    def _session_ok(cls, value: str | None) -> str | None:
+        return None if value is None else check_session(value)
+
+
+class AgentSpec(_Named):
     kind: Kind = Field("persistent", description="loop | persistent | orchestrator | task")
     role: str | None = Field(None, description="loop role; prompts/<role>.md is its standing prompt")
     backend: str = Field("claude", description="a preset (claude, codex, opencode, gemini, sim) or [backend.X]")
@@ -141,28 +153,12 @@ class AgentSpec(Model):
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
     args: list[str] = Field(default_factory=list, description="extra program arguments after the backend's flags")
 
-    _n = field_validator("name")(check_name)
 
-    @field_validator("session")
-    @classmethod
-    def _session_ok(cls, value: str | None) -> str | None:
-        return None if value is None else check_session(value)
-
-
-class ServiceSpec(Model):
-    name: str = Field(description="unique name")
+class ServiceSpec(_Named):
     command: str | list[str] = Field(description="argv list, or a string split like shell words (no shell)")
-    session: str | None = Field(None, description="tmux session name override")
     dir: str = Field(".", description="working directory (relative to the config)")
     enabled: bool = Field(True, description="started by `up`")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
-
-    _n = field_validator("name")(check_name)
-
-    @field_validator("session")
-    @classmethod
-    def _session_ok(cls, value: str | None) -> str | None:
-        return None if value is None else check_session(value)
 
 
 class DefaultsSpec(Model):
