@@ -76,3 +76,9 @@ def test_every_preset_has_detection_patterns(name: str) -> None:
     backend = resolve_backend(name, None)
     assert backend.active_re and backend.limit_re and backend.fatal_re and backend.waiting_input_re
     assert backend.process_names
+
+
+def test_remote_control_passes_the_session_name() -> None:
+    p = plan("claude", BackendSpec(remote_control=True), session="agentsup-builder")
+    i = p.argv.index("--remote-control")
+    assert p.argv[i + 1] == "agentsup-builder"

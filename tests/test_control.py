@@ -303,3 +303,23 @@ def test_prompt_arrives_byte_for_byte_with_trailing_newlines(project: Project) -
     project.write(sim_agent("a", extra=f"prompt = {json.dumps(text)}"))
     control.up(project.rt(), ["a"])
     assert wait_for(lambda: project.records("a"))[0]["text"] == text
+
+
+def test_preamble_runs_before_the_program(project: Project) -> None:
+    project.write('[backend.shell]\nbin = "sh -c \'echo value=$AGENT_VALUE; sleep 30\'"\n'
+                  'preamble = "export AGENT_VALUE=from-preamble"\n'
+                  '[[agent]]\nname = "a"\nbackend = "shell"\n')
+    control.up(project.rt(), ["a"])
+    wait_for(lambda: "value=from-preamble" in project.screen("t-a"))
+
+
+def test_typed_prompt_is_delivered_after_connect_delay(project: Project) -> None:
+    project.write('[backend.sim]\nprompt_mode = "type"\nconnect_delay = 1\n'
+                  + sim_agent("a", extra='prompt = "the long kickoff"'))
+    rt = project.rt()
+    result = control.up(rt, ["a"])[0]
+    assert result.typed_prompt is not None and result.typed_prompt.ok
+    records = project.records("a")
+    assert [r["kind"] for r in records] == ["message"]  # not passed as an argument
+    kickoff = project.log_dir / "state" / "kickoff-t-a.txt"
+    assert str(kickoff) in records[0]["text"] and kickoff.read_text() == "the long kickoff"

@@ -383,3 +383,21 @@ def test_sighup_reloads(project: Project, sig: signal.Signals) -> None:
     finally:
         dog.send_signal(signal.SIGTERM)
         dog.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("grace", "restarted"), [("", True), ("log_grace = 2", False)])
+def test_log_grace_counts_recent_output_as_activity(project: Project, grace: str, restarted: bool) -> None:
+    # Redraws an identical screen without a busy marker (opencode's static footer): the screen never
+    # changes, yet the program keeps printing. Stalled by default; active with log_grace.
+    ticker = ("[backend.ticker]\nbin = \"sh -c 'while :; do printf \\\"\\\\033[H\\\\033[2Jsame footer\\\"; "
+              "sleep 0.3; done'\"\n"
+              f'process_names = ["sh"]\nstall_idle = 1\n{grace}\n'
+              '[[agent]]\nname = "a"\nbackend = "ticker"\nwatch = "heal+stall"\n')
+    project.write(FAST.format(stall_idle=60) + ticker)
+    dog = Watchdog(project.config_path)
+    dog.tick(HEAVY)
+    pid = wait_for(lambda: pane_pid(project, "t-a"))
+    wait_for(lambda: "same footer" in project.screen("t-a"))
+    run_ticks(dog, 3)
+    assert ("restart" in events(project, "a")) is restarted
+    assert (pane_pid(project, "t-a") == pid) is not restarted

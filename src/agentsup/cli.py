@@ -68,8 +68,9 @@ def up(
     rt = _ctx(ctx).runtime()
     tmux_version(rt.cfg.tmux.bin)
     control.check_names(rt.cfg, names or [])
-    mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
+    # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
+    mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
     from .watchdog import send_request
 
     tasks = [a for a in rt.cfg.agents.values() if a.kind == "task" and (a.name in (names or []) or

@@ -187,6 +187,9 @@ class Reconciler:
             self.screens[agent.session] = cached
         if cached is None:  # it vanished between the snapshot and the capture: next tick will tell
             return View(present=True, foreign=foreign, created=pane.created)
+        grace = self.rt.cfg.backend_of(agent).log_grace
+        if grace and time.time() - pane.activity <= grace:
+            changed = True  # printed recently: as good as a changed screen for stall purposes
         return View(present=True, obs=cached.obs, screen_changed=changed, foreign=foreign,
                     last_lines=cached.lines, created=pane.created)
 

@@ -98,7 +98,8 @@ class BackendSpec(Model):
     submit_key: str | None = Field(None, description="tmux key name that submits typed text")
     supports_resume: bool | None = Field(None, description="pass state/<name>.id with resume_flag")
     remote_control: bool | None = Field(None, description="claude: pass --remote-control <session>")
-    log_grace: float | None = Field(None, description="opencode: a log written this recently = active")
+    log_grace: float | None = Field(
+        None, description="a pane that printed within this many seconds counts as active (the seed's opencode log)")
     preamble: str | None = Field(None, description="operator shell snippet run before the program")
     server: str | None = Field(None, description="opencode: attach to this server instead of a TUI")
     connect_delay: float | None = Field(None, description="seconds to wait before typing the prompt")
