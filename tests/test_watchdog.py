@@ -187,9 +187,10 @@ def test_silent_agent_is_restarted_after_stall_idle(project: Project) -> None:
     dog.tick(HEAVY)
     pid = wait_for(lambda: pane_pid(project, "t-a"))
     tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
-    assert wait_for(lambda: pane_pid(project, "t-a")) != pid
+    new = tick_until(dog, lambda: (p := pane_pid(project, "t-a")) != pid and p, timeout=10, kind=POLL)
+    assert new != pid, events(project)
     restart = next(e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "restart")
-    assert "stalled: no activity" in restart["reason"]
+    assert "stalled: no activity" in restart["reason"], read_events(project.log_dir / "events.jsonl")
 
 
 def test_working_agent_is_not_stalled(project: Project) -> None:
