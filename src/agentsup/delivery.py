@@ -48,11 +48,12 @@ def probe_of(text: str) -> str:
 
 
 def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
-    """Indices of rows whose text (joined with the row above, for a wrap) contains the probe."""
+    """Rows holding the probe: on the row itself, or across the wrap from the row above (then the
+    lower row counts, where the text ends)."""
     hits = []
     for i, row in enumerate(rows):
-        joined = _norm((rows[i - 1] if i else "") + row)
-        if probe in joined and (probe in _norm(row) or probe not in _norm(rows[i - 1] if i else "")):
+        above = rows[i - 1] if i else ""
+        if probe in _norm(row) or (probe in _norm(above + row) and probe not in _norm(above)):
             hits.append(i)
     return hits
 
