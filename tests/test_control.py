@@ -323,3 +323,17 @@ def test_typed_prompt_is_delivered_after_connect_delay(project: Project) -> None
     assert [r["kind"] for r in records] == ["message"]  # not passed as an argument
     kickoff = project.log_dir / "state" / "kickoff-t-a.txt"
     assert str(kickoff) in records[0]["text"] and kickoff.read_text() == "the long kickoff"
+
+
+def test_starting_right_after_the_last_session_ended_survives_the_exiting_server(project: Project) -> None:
+    # Killing the last session makes tmux exit; a start racing that exit must not fail.
+    project.write(sim_agent("a") + sim_agent("b"))
+    rt = project.rt()
+    for _ in range(15):
+        control.up(rt, ["a", "b"])
+        project.tmux("kill-session", "-t", "=t-a")
+        project.tmux("kill-session", "-t", "=t-b")  # the server is now on its way out
+        results = control.up(rt, ["a", "b"])
+        assert [r.action for r in results] == ["started", "started"]
+        assert wait_for(lambda: project.sessions() == {"t-a", "t-b"})
+        control.down(rt, ["a", "b"])

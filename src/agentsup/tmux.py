@@ -15,6 +15,7 @@ import secrets
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ _FIELDS = (
 SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
 _buffer_ids = itertools.count()
+EXITING_RETRIES = 5
 
 
 class NoSessionError(TmuxError):
@@ -83,20 +85,26 @@ class Tmux:
 
     def run(self, args: Sequence[str], *, input: str | None = None, check: bool = True) -> str:
         argv = self.base_argv() + list(args)
-        self.calls += 1
-        try:
-            proc = subprocess.run(
-                argv, input=input, capture_output=True, text=True, timeout=self.timeout,
-                env=_client_env(),
-            )
-        except FileNotFoundError:
-            raise TmuxNotFoundError(
-                f"tmux binary {self.binary!r} not found: install tmux (e.g. apt-get install tmux)"
-            ) from None
-        except subprocess.TimeoutExpired:
-            raise TmuxUnreachableError(
-                f"tmux server on socket {self.socket!r} did not answer within {self.timeout:g}s"
-            ) from None
+        for attempt in range(EXITING_RETRIES + 1):
+            self.calls += 1
+            try:
+                proc = subprocess.run(
+                    argv, input=input, capture_output=True, text=True, timeout=self.timeout,
+                    env=_client_env(),
+                )
+            except FileNotFoundError:
+                raise TmuxNotFoundError(
+                    f"tmux binary {self.binary!r} not found: install tmux (e.g. apt-get install tmux)"
+                ) from None
+            except subprocess.TimeoutExpired:
+                raise TmuxUnreachableError(
+                    f"tmux server on socket {self.socket!r} did not answer within {self.timeout:g}s"
+                ) from None
+            # A server whose last session just ended exits; a client that reached it meanwhile gets
+            # "server exited unexpectedly" and its command never ran. The next try starts afresh.
+            if proc.returncode == 0 or "server exited unexpectedly" not in proc.stderr or attempt == EXITING_RETRIES:
+                break
+            time.sleep(0.05 * (attempt + 1))
         if check and proc.returncode != 0:
             err = proc.stderr.strip()
             if "can't find" in err or "no current target" in err:
