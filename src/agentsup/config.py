@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shlex
 import tomllib
 import types
 import typing
@@ -171,7 +172,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) 
             problems.append(f"{where}.name: duplicate or reserved name {spec.name!r}")
         if agent.backend not in backends and agent.backend not in model.backend:
             problems.append(f"{where}.backend: unknown backend {agent.backend!r}"
-                            f"{_suggest(agent.backend, list(backends))}")
+                            f"{suggest(agent.backend, list(backends))}")
         _check_session(where, agent.session, taken, problems)
         problems += _check_agent_files(where, agent, base)
         agents[spec.name] = agent
@@ -269,13 +270,13 @@ def _check_loop(model: ConfigFile, agents: Mapping[str, Agent]) -> list[str]:
     for name, agent in agents.items():
         for j, dep in enumerate(agent.after):
             if dep not in agents:
-                problems.append(f"agent ({name}).after[{j}]: unknown agent {dep!r}{_suggest(dep, list(agents))}")
+                problems.append(f"agent ({name}).after[{j}]: unknown agent {dep!r}{suggest(dep, list(agents))}")
             elif agents[dep].kind != "task":
                 problems.append(f"agent ({name}).after[{j}]: {dep!r} is not a task")
     problems += _dependency_cycles(agents)
     oc = model.loop.on_complete
     if oc is not None and oc.run not in agents:
-        problems.append(f"loop.on_complete.run: unknown agent {oc.run!r}{_suggest(oc.run, list(agents))}")
+        problems.append(f"loop.on_complete.run: unknown agent {oc.run!r}{suggest(oc.run, list(agents))}")
     return problems
 
 
@@ -303,8 +304,6 @@ def _dependency_cycles(agents: Mapping[str, Agent]) -> list[str]:
 
 
 def _split_command(command: str | list[str], where: str, problems: list[str]) -> list[str]:
-    import shlex
-
     try:
         argv = shlex.split(command) if isinstance(command, str) else list(command)
     except ValueError as exc:
@@ -326,7 +325,7 @@ def format_validation_error(path: Path, exc: ValidationError, raw: Mapping[str, 
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
             fields = _fields_at(loc[:-1])
-            lines.append(f"{where}: unknown key {key!r}{_suggest(key, fields)}")
+            lines.append(f"{where}: unknown key {key!r}{suggest(key, fields)}")
         elif err["type"] == "missing":
             lines.append(f"{where}: required key is missing")
         else:
@@ -377,6 +376,6 @@ def _without_none(annotation: Any) -> Any:
     return annotation
 
 
-def _suggest(word: str, choices: list[str]) -> str:
+def suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

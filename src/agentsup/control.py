@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backends import LaunchPlan, render_launch
-from .config import Agent, Config, Service
+from .config import Agent, Config, Service, suggest
 from .delivery import Deliverer, Delivery
 from .errors import UnknownNameError
 from .phases import role_model
@@ -73,6 +73,22 @@ def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv:
             str(prompt_file) if prompt_file else "", preamble, *argv]
 
 
+def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dict[str, str],
+          prompt_file: Path | None = None, preamble: str = "") -> None:
+    """Start `argv` under the launch wrapper in a new session whose output goes to its log."""
+    cfg = rt.cfg
+    exit_file = rt.state.exit_file(session)
+    exit_file.parent.mkdir(parents=True, exist_ok=True)
+    exit_file.unlink(missing_ok=True)  # a stale code must not be read as this run's
+    cwd.mkdir(parents=True, exist_ok=True)
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    rt.tmux.new_session(
+        session, wrapper_argv(exit_file, prompt_file, preamble, argv), cwd=cwd, env=env,
+        width=cfg.tmux.width, height=cfg.tmux.height,
+        log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),
+    )
+
+
 def launch_plan(rt: Runtime, agent: Agent) -> tuple[LaunchPlan, Path]:
     """Render the agent's argv and save its kickoff prompt (so a user can read what it was told)."""
     cfg = rt.cfg
@@ -102,17 +118,9 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
         rt.tmux.kill_session(agent.session)
     plan, kickoff = launch_plan(rt, agent)
     backend = cfg.backend_of(agent)
-    exit_file = rt.state.exit_file(agent.session)
-    exit_file.parent.mkdir(parents=True, exist_ok=True)
-    exit_file.unlink(missing_ok=True)
-    agent.dir.mkdir(parents=True, exist_ok=True)
-    env = {**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session}
-    argv = wrapper_argv(exit_file, kickoff if plan.prompt_as_arg else None, backend.preamble, plan.argv)
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
-    rt.tmux.new_session(
-        agent.session, argv, cwd=agent.dir, env=env, width=cfg.tmux.width, height=cfg.tmux.height,
-        log_command=log_pipe_command(log_path(cfg, agent.session), cfg.log_max_bytes, cfg.log_backups),
-    )
+    spawn(rt, agent.session, plan.argv, cwd=agent.dir,
+          env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},
+          prompt_file=kickoff if plan.prompt_as_arg else None, preamble=backend.preamble)
     typed = None
     if plan.typed_prompt:
         rt.sleep(backend.connect_delay)
@@ -122,23 +130,13 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
 
 
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
-    cfg = rt.cfg
     if not known:
         pane = rt.tmux.pane(svc.session)
     if pane is not None and not pane.dead:
         return ActionResult(svc.name, svc.session, "already-running")
     if pane is not None:
         rt.tmux.kill_session(svc.session)
-    exit_file = rt.state.exit_file(svc.session)
-    exit_file.parent.mkdir(parents=True, exist_ok=True)
-    exit_file.unlink(missing_ok=True)
-    svc.dir.mkdir(parents=True, exist_ok=True)
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
-    rt.tmux.new_session(
-        svc.session, wrapper_argv(exit_file, None, "", svc.argv), cwd=svc.dir,
-        env={**svc.env, "AGENTSUP_SERVICE": svc.name}, width=cfg.tmux.width, height=cfg.tmux.height,
-        log_command=log_pipe_command(log_path(cfg, svc.session), cfg.log_max_bytes, cfg.log_backups),
-    )
+    spawn(rt, svc.session, svc.argv, cwd=svc.dir, env={**svc.env, "AGENTSUP_SERVICE": svc.name})
     return ActionResult(svc.name, svc.session, "started", argv=svc.argv)
 
 
@@ -158,15 +156,7 @@ def start_watchdog(rt: Runtime, *, pane: PaneInfo | None = None, known: bool = F
         return ActionResult("watchdog", session, "already-running")
     if pane is not None:
         rt.tmux.kill_session(session)
-    exit_file = rt.state.exit_file(session)
-    exit_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {"AGENTSUP_SOCKET": cfg.socket()}
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
-    rt.tmux.new_session(
-        session, wrapper_argv(exit_file, None, "", watchdog_argv(cfg)), cwd=cfg.base_dir, env=env,
-        width=cfg.tmux.width, height=cfg.tmux.height,
-        log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),
-    )
+    spawn(rt, session, watchdog_argv(cfg), cwd=cfg.base_dir, env={"AGENTSUP_SOCKET": cfg.socket()})
     return ActionResult("watchdog", session, "started")
 
 
@@ -181,10 +171,8 @@ def session_of(cfg: Config, name: str) -> str:
 
 
 def unknown_name(cfg: Config, name: str) -> UnknownNameError:
-    from .config import _suggest
-
     names = [*cfg.agents, *cfg.services, "watchdog"]
-    return UnknownNameError(f"unknown agent or service {name!r}{_suggest(name, names)}; "
+    return UnknownNameError(f"unknown agent or service {name!r}{suggest(name, names)}; "
                             f"known: {', '.join(names)}")
 
 
