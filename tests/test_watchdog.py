@@ -402,3 +402,15 @@ def test_log_grace_counts_recent_output_as_activity(project: Project, grace: str
     run_ticks(dog, 3)
     assert ("restart" in events(project, "a")) is restarted
     assert (pane_pid(project, "t-a") == pid) is not restarted
+
+
+def test_wake_reads_its_prompt_file_when_it_fires(project: Project) -> None:
+    wake = project.file("wake.md", "first text\n")
+    dog = setup(project, watched("o", watch="heal", extra='wake = { interval = 1, prompt_file = "wake.md" }'))
+    dog.tick(HEAVY)
+    wait_for(lambda: pane_pid(project, "t-o"))
+    wake.write_text("edited   after\nstart\n")  # no config reload: the edit applies at the next wake
+    tick_until(dog, lambda: messages(project, "o") == ["edited after start"], timeout=10)
+    wake.unlink()
+    tick_until(dog, lambda: "wake-skipped" in events(project, "o"), timeout=10)
+    assert messages(project, "o") == ["edited after start"]

@@ -61,23 +61,26 @@ def local_zone() -> tzinfo:
 
 def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
     w, backend = cfg.watchdog, cfg.backend_of(agent)
-    wake_text = ""
-    if agent.wake is not None:
-        if agent.wake.prompt_file is not None:
-            try:
-                wake_text = " ".join(agent.wake.prompt_file.read_text(encoding="utf-8").split())
-            except OSError:
-                wake_text = ""
-        else:
-            wake_text = agent.wake.prompt or ""
     return Policy(
         watch=agent.watch, kind=agent.kind, stall_idle=backend.stall_idle, stall_grace=w.stall_grace,
         limit_fallback=w.limit_probe_fallback, limit_slack=w.limit_reset_slack, limit_max_hold=w.limit_max_hold,
         limit_probe_max=w.limit_probe_max, backoff_initial=w.backoff_initial, backoff_max=w.backoff_max,
         window=w.restart_window, restart_max=w.restart_max, fatal_cooldown=w.fatal_cooldown,
-        start_grace=w.start_grace, wake_interval=agent.wake.interval if agent.wake and wake_text else None,
-        wake_text=wake_text, wakes_enabled=wakes_enabled,
+        start_grace=w.start_grace, wake_interval=agent.wake.interval if agent.wake else None,
+        wakes_enabled=wakes_enabled,  # the wake text is read when a wake fires (wake_text), not every tick
     )
+
+
+def wake_text(agent: Agent) -> str:
+    """The wake message, read now (edits to its file apply at the next wake), whitespace folded."""
+    if agent.wake is None:
+        return ""
+    if agent.wake.prompt_file is None:
+        return agent.wake.prompt or ""
+    try:
+        return " ".join(agent.wake.prompt_file.read_text(encoding="utf-8").split())
+    except OSError:
+        return ""
 
 
 class Reconciler:
@@ -222,7 +225,11 @@ class Reconciler:
                 except AgentsupError as exc:
                     self.log("start-failed", agent.name, error=str(exc))
             elif isinstance(action, Deliver):
-                self.deliver(agent, action.text, action.purpose)
+                text = action.text or (wake_text(agent) if action.purpose == "wake" else "")
+                if text:
+                    self.deliver(agent, text, action.purpose)
+                else:
+                    self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
         backend = self.rt.cfg.backend_of(agent)
