@@ -127,12 +127,28 @@ def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     try:
         yield proj
     finally:
+        end_watchdogs(root)  # a detached watchdog outlives the tmux server by design: end it by pid
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
         for _ in range(50):  # dying wrappers may still write an exit-code file: retry, bounded
             shutil.rmtree(root, ignore_errors=True)
             if not root.exists():
                 break
             time.sleep(0.1)
+
+
+def end_watchdogs(root: Path) -> None:
+    """SIGKILL every watchdog whose lock lives under `root` (its pid file says which process)."""
+    for pid_file in root.rglob("watchdog.lock.pid"):
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if b"agentsup" in cmdline and str(root).encode() in cmdline:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
 
 
 def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> str:

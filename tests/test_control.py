@@ -205,7 +205,7 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
     assert set(data) == {"version", "config", "socket", "phase", "watchdog", "agents", "services"}
     assert data["version"] == 1 and data["socket"] == project.socket and data["phase"] is None
     assert set(data["watchdog"]) == {"running", "pid", "last_tick", "tick_ms", "tick_cpu_ms", "tmux_calls",
-                                     "config_error"}
+                                     "config_error", "degraded"}
     agent_keys = {"name", "kind", "backend", "model", "watch", "enabled", "session", "state", "detail", "pid",
                   "uptime_s", "exit_code", "reset_at", "restarts"}
     a, b = data["agents"]

@@ -36,6 +36,7 @@ restart_window = 120
 fatal_cooldown = 3600
 start_grace = 1.5
 delivery_retries = 2
+reload_settle = 0
 
 [backend.sim]
 stall_idle = {stall_idle}
@@ -358,18 +359,22 @@ def test_config_change_wakes_the_loop_at_once(project: Project) -> None:
         dog.wait(timeout=10)
 
 
-def test_up_runs_the_watchdog_in_its_own_session_and_down_stops_it(project: Project) -> None:
+def test_up_runs_the_watchdog_detached_and_down_stops_it(project: Project) -> None:
     project.write(FAST.format(stall_idle=60) + watched("a"))
     assert project.cli("up").returncode == 0
-    wait_for(lambda: {"t-a", "t-watchdog"} <= project.sessions())
-    wait_for(lambda: project.cli_json("status")["watchdog"]["running"], timeout=15)
+    wait_for(lambda: "t-a" in project.sessions())
+    assert project.sessions() == {"t-a"}, "the watchdog runs outside the agents' tmux server"
+    watchdog = project.cli_json("status")["watchdog"]  # `up` returns once the watchdog holds its lock
+    assert watchdog["running"]
+    pid = watchdog["pid"]
     again = project.cli("up")
     assert "already-running" in again.stdout and again.stdout.count("started") == 0
-    pid = project.cli_json("status")["watchdog"]["pid"]
     assert project.cli("down").returncode == 0
     assert project.sessions() == set()
-    assert not running(pid), "the watchdog process itself is gone, not just its session"
+    assert not running(pid), "the watchdog process is gone"
     assert not project.cli_json("status")["watchdog"]["running"]
+    log = project.log_dir / "t-watchdog.log"
+    assert log.exists() and log.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP])

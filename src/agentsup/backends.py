@@ -203,6 +203,7 @@ class LaunchPlan:
     env: dict[str, str]
     prompt_as_arg: bool  # the wrapper appends the prompt file's text as the last argument
     typed_prompt: str | None  # delivered through the pane once the TUI is up
+    prompt_prefix: str = ""  # glued before the prompt in that one argument (`--flag=` for a dash prompt)
 
 
 def render_launch(
@@ -238,7 +239,16 @@ def render_launch(
     if prompt and not prompt_as_arg and backend.prompt_mode != "none":
         # A long prompt typed into a TUI is fragile; point the agent at the saved file instead.
         typed = f"Your full kickoff prompt is in {prompt_file} - read it now, then follow it exactly."
+    # A prompt that starts with "-" must reach the program as text, never as a flag: glue it to a
+    # long flag (`--prompt-interactive=-x`), or end the options before it (`-- -x`).
+    prefix = ""
+    dash = prompt.startswith("-")
     if prompt_as_arg and backend.prompt_flag:
-        argv.append(backend.prompt_flag)
-    return LaunchPlan(argv=argv, env=env, prompt_as_arg=prompt_as_arg, typed_prompt=typed)
+        if dash and backend.prompt_flag.startswith("--"):
+            prefix = backend.prompt_flag + "="
+        else:
+            argv.append(backend.prompt_flag)
+    elif prompt_as_arg and dash:
+        argv.append("--")
+    return LaunchPlan(argv=argv, env=env, prompt_as_arg=prompt_as_arg, typed_prompt=typed, prompt_prefix=prefix)
 

@@ -11,9 +11,9 @@ from .errors import AgentsupError
 from .git import Git, GitError
 from .handoff import HandoffState, commit_pings, inbox_pings
 from .phases import complete_marker, current_phase, next_step, set_index, status_path
-from .policy import Record
+from .policy import Record, State
 from .reconcile import Reconciler
-from .state import read_json, write_json
+from .state import atomic_write_text, read_state, write_json
 from .tasks import PENDING, RUNNING, TaskView, plan
 from .tmux import PaneInfo
 
@@ -66,8 +66,8 @@ class BuildLoop:
         self.stop_loops()
         from datetime import UTC, datetime
 
-        complete_marker(self.cfg).write_text(
-            f"phase sequence complete {datetime.now(UTC).isoformat(timespec='seconds')}; loops stopped\n")
+        atomic_write_text(complete_marker(self.cfg),
+                          f"phase sequence complete {datetime.now(UTC).isoformat(timespec='seconds')}; loops stopped\n")
         self.rec.log("sequence-complete", last=step.done_id)
         oc = self.cfg.loop.on_complete
         if oc is not None:
@@ -79,8 +79,10 @@ class BuildLoop:
         return True
 
     def stop_loops(self) -> None:
+        panes = self.rt.tmux.snapshot()
         for agent in loop_agents(self.cfg):
-            if self.rt.tmux.kill_session(agent.session):
+            ended = control.stop_session(self.rt, agent.session, panes.get(agent.session))
+            if agent.session in panes or ended.pids:
                 self.rec.log("stop", agent.name, reason="phase change")
 
     def start_loops(self, reason: str) -> None:
@@ -90,8 +92,9 @@ class BuildLoop:
             except AgentsupError as exc:
                 self.rec.log("start-failed", agent.name, error=str(exc))
                 continue
-            now = self.rec.clock()
-            self.rec.records[agent.name] = Record(state="STARTING", detail=reason, started_at=now)
+            now = self.rec.clock.monotonic()
+            self.rec.records[agent.name] = Record(state=State.STARTING, detail=reason, started_at=now,
+                                                  boot=self.rec.boot)
             self.rec.persist(agent.name)
             self.rec.log("start", agent.name, reason=reason)
 
@@ -110,7 +113,10 @@ class BuildLoop:
             return
         git = Git(self.cfg.resolve(spec.repo), timeout=spec.fetch_timeout)
         ref = f"{spec.remote}/{spec.branch}"
-        state = HandoffState.from_json(read_json(self.handoff_file(), {}))
+        data, problem = read_state(self.handoff_file())
+        if problem:
+            self.rec.log("state-corrupt", detail=problem)
+        state = HandoffState.from_json(data or {})
         try:
             git.fetch(spec.remote)
             head = git.rev_parse(ref)
@@ -169,7 +175,7 @@ class BuildLoop:
             record.state, record.detail = "FAILED", f"could not start: {exc}"
             self.rec.log("task-failed", task.name, error=str(exc))
         else:
-            record.state, record.detail, record.started_at = RUNNING, reason, self.rec.clock()
+            record.state, record.detail, record.started_at = RUNNING, reason, self.rec.clock.monotonic()
             self.rec.log("task-start", task.name, reason=reason)
         self.rec.persist(task.name)
 

@@ -63,15 +63,17 @@ def up(
 ) -> None:
     """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
     from .tmux import tmux_version
-    from .watchdog import mark_stopped
+    from .watchdog import mark_stopped, send_request
 
     rt = _ctx(ctx).runtime()
     tmux_version(rt.cfg.tmux.bin)
     control.check_names(rt.cfg, names or [])
+    for name in names or []:  # the operator wins over old records: FATAL, BACKOFF and the budget go
+        if name in rt.cfg.agents and rt.cfg.agents[name].kind != "task":
+            send_request(rt.cfg, "reset", name)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
-    from .watchdog import send_request
 
     tasks = [a for a in rt.cfg.agents.values() if a.kind == "task" and (a.name in (names or []) or
                                                                         (not names and a.enabled))]
@@ -215,11 +217,14 @@ def watchdog(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="run one full tick and exit")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print decisions, act on nothing")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="print nothing per event (the journal has them)")] = False,
 ) -> None:
     """Run the reconcile loop that keeps every declared agent working (usually via `up` or systemd)."""
     from .watchdog import Watchdog
 
     def emit(entry: dict[str, object]) -> None:
+        if quiet:
+            return
         fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
         who = f"{entry['agent']}: " if entry.get("agent") else ""
         prefix = "would: " if dry_run else ""

@@ -3,6 +3,7 @@ never prints."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -14,20 +15,21 @@ from pathlib import Path
 from .backends import LaunchPlan, render_launch
 from .config import Agent, Config, Service, suggest
 from .delivery import Deliverer, Delivery
-from .errors import UnknownNameError
+from .errors import TmuxError, UnknownNameError
 from .phases import role_model
+from .proctree import TAG_VAR, Stopped, end_processes
 from .prompts import agent_prompt
-from .state import StateDir, atomic_write_text
-from .tmux import PaneInfo, Tmux, log_pipe_command
+from .state import StateDir, atomic_write_text, private_dir, read_text
+from .tmux import NoSessionError, PaneInfo, Tmux, log_pipe_command
 
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no
 # config value or prompt is ever parsed by a shell. It records the program's exit code in a file
 # because tmux's pane_dead_status can go missing.
-WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; shift 3
+WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; prefix=$4; shift 4
 if [ -n "$preamble" ]; then eval "$preamble"; fi
-if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "${prompt%x}"; else "$@"; fi
+if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "$prefix${prompt%x}"; else "$@"; fi
 rc=$?
-printf '%s\n' "$rc" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"
+(umask 077; printf '%s\n' "$rc" > "$exit_file.tmp") && mv -f "$exit_file.tmp" "$exit_file"
 exit "$rc"
 """
 
@@ -58,32 +60,50 @@ class Runtime:
 
 
 def make_runtime(cfg: Config) -> Runtime:
-    tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout)
     state = StateDir(cfg.state_dir)
+    private_dir(cfg.log_dir)
     state.ensure()
+    tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout,
+                server_pid_file=state.root / "tmux-server.pid")
     return Runtime(cfg, tmux, state)
+
+
+def tag(rt: Runtime, session: str) -> str:
+    """The AGENTSUP_TAG value every process of this session carries: socket and session together,
+    so two projects' agents of the same name never match."""
+    return f"{rt.tmux.socket}:{session}"
+
+
+def stop_session(rt: Runtime, session: str, pane: PaneInfo | None) -> Stopped:
+    """End a session and everything it started: its pane's process tree and every process tagged
+    with it (setsid children, programs that ignore SIGHUP), SIGKILL after `stop_timeout`."""
+    roots = [pane.pane_pid] if pane is not None and pane.pane_pid > 0 else []
+    rt.tmux.kill_session(session)
+    return end_processes(roots, tag(rt, session), rt.cfg.watchdog.stop_timeout)
 
 
 def log_path(cfg: Config, session: str) -> Path:
     return cfg.log_dir / f"{session}.log"
 
 
-def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str]) -> list[str]:
+def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str],
+                 prefix: str = "") -> list[str]:
     return ["/bin/sh", "-c", WRAPPER, "agentsup-launch", str(exit_file),
-            str(prompt_file) if prompt_file else "", preamble, *argv]
+            str(prompt_file) if prompt_file else "", preamble, prefix, *argv]
 
 
 def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dict[str, str],
-          prompt_file: Path | None = None, preamble: str = "") -> None:
+          prompt_file: Path | None = None, preamble: str = "", prefix: str = "") -> None:
     """Start `argv` under the launch wrapper in a new session whose output goes to its log."""
     cfg = rt.cfg
     exit_file = rt.state.exit_file(session)
-    exit_file.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(exit_file.parent)
     exit_file.unlink(missing_ok=True)  # a stale code must not be read as this run's
     cwd.mkdir(parents=True, exist_ok=True)
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cfg.log_dir)
     rt.tmux.new_session(
-        session, wrapper_argv(exit_file, prompt_file, preamble, argv), cwd=cwd, env=env,
+        session, wrapper_argv(exit_file, prompt_file, preamble, argv, prefix), cwd=cwd,
+        env={**env, TAG_VAR: tag(rt, session)},
         width=cfg.tmux.width, height=cfg.tmux.height,
         log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),
     )
@@ -95,7 +115,11 @@ def launch_plan(rt: Runtime, agent: Agent) -> tuple[LaunchPlan, Path]:
     backend = cfg.backend_of(agent)
     prompt = agent_prompt(cfg, agent)
     kickoff = rt.state.kickoff_file(agent.session)
-    atomic_write_text(kickoff, prompt)
+    try:
+        atomic_write_text(kickoff, prompt)
+    except OSError:
+        if read_text(kickoff) != prompt:  # a full disk: the saved copy still serves if it is the same
+            raise
     resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
     plan = render_launch(
         backend, session=agent.session, cwd=str(agent.dir), model=role_model(cfg, agent),
@@ -114,13 +138,20 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     if pane is not None and not pane.dead and not force:
         return ActionResult(agent.name, agent.session, "already-running")
     replaced = pane is not None
-    if replaced:
-        rt.tmux.kill_session(agent.session)
+    # A replaced session, and whatever an earlier run left behind, ends before the new one starts.
+    stop_session(rt, agent.session, pane) if replaced else end_processes(
+        [], tag(rt, agent.session), cfg.watchdog.stop_timeout)
     plan, kickoff = launch_plan(rt, agent)
     backend = cfg.backend_of(agent)
-    spawn(rt, agent.session, plan.argv, cwd=agent.dir,
-          env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},
-          prompt_file=kickoff if plan.prompt_as_arg else None, preamble=backend.preamble)
+    try:
+        spawn(rt, agent.session, plan.argv, cwd=agent.dir,
+              env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},
+              prompt_file=kickoff if plan.prompt_as_arg else None, preamble=backend.preamble,
+              prefix=plan.prompt_prefix)
+    except TmuxError as exc:
+        if "duplicate session" in str(exc):  # a parallel `up` won the race: it runs, once
+            return ActionResult(agent.name, agent.session, "already-running")
+        raise
     typed = None
     if plan.typed_prompt:
         rt.sleep(backend.connect_delay)
@@ -134,30 +165,48 @@ def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, kn
         pane = rt.tmux.pane(svc.session)
     if pane is not None and not pane.dead:
         return ActionResult(svc.name, svc.session, "already-running")
-    if pane is not None:
-        rt.tmux.kill_session(svc.session)
-    spawn(rt, svc.session, svc.argv, cwd=svc.dir, env={**svc.env, "AGENTSUP_SERVICE": svc.name})
+    stop_session(rt, svc.session, pane) if pane is not None else end_processes(
+        [], tag(rt, svc.session), rt.cfg.watchdog.stop_timeout)
+    try:
+        spawn(rt, svc.session, svc.argv, cwd=svc.dir, env={**svc.env, "AGENTSUP_SERVICE": svc.name})
+    except TmuxError as exc:
+        if "duplicate session" in str(exc):
+            return ActionResult(svc.name, svc.session, "already-running")
+        raise
     return ActionResult(svc.name, svc.session, "started", argv=svc.argv)
 
 
 def watchdog_argv(cfg: Config) -> list[str]:
-    return [sys.executable, "-m", "agentsup", "--config", str(cfg.path), "watchdog"]
+    return [sys.executable, "-m", "agentsup", "--config", str(cfg.path), "watchdog", "--quiet"]
 
 
-def start_watchdog(rt: Runtime, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
-    """Run the watchdog in its own session on the same socket, unless one runs (session or lock)."""
-    from .state import FileLock  # local: only `up` needs it
+def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
+    """Run the watchdog as a detached process of its own (not in a pane: it must outlive the tmux
+    server it may have to recreate), its output appended to `<log_dir>/<prefix>watchdog.log`.
+    Returns once it holds its lock, so a `status` right after sees it."""
+    import subprocess
+
+    from .state import FileLock, open_private
 
     cfg = rt.cfg
-    session = cfg.watchdog_session
-    if not known:
-        pane = rt.tmux.pane(session)
-    if (pane is not None and not pane.dead) or FileLock(rt.state.watchdog_lock()).is_held():
-        return ActionResult("watchdog", session, "already-running")
-    if pane is not None:
-        rt.tmux.kill_session(session)
-    spawn(rt, session, watchdog_argv(cfg), cwd=cfg.base_dir, env={"AGENTSUP_SOCKET": cfg.socket()})
-    return ActionResult("watchdog", session, "started")
+    lock = FileLock(rt.state.watchdog_lock())
+    if lock.is_held():
+        return ActionResult("watchdog", cfg.watchdog_session, "already-running")
+    log = open_private(log_path(cfg, cfg.watchdog_session), os.O_WRONLY | os.O_APPEND)
+    try:
+        proc = subprocess.Popen(watchdog_argv(cfg), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                cwd=cfg.base_dir, start_new_session=True)
+    finally:
+        os.close(log)
+    deadline = time.monotonic() + wait
+    while not lock.is_held() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() == 75 or (proc.poll() is not None and lock.is_held()):
+        return ActionResult("watchdog", cfg.watchdog_session, "already-running")  # a parallel `up` won
+    if proc.poll() is not None:
+        return ActionResult("watchdog", cfg.watchdog_session, "failed",
+                            detail=f"exited with code {proc.returncode}; see `agentsup logs watchdog`")
+    return ActionResult("watchdog", cfg.watchdog_session, "started", detail=f"pid {proc.pid}")
 
 
 def session_of(cfg: Config, name: str) -> str:
@@ -200,7 +249,7 @@ def up(rt: Runtime, names: list[str], *, with_watchdog: bool = True) -> list[Act
             svc = cfg.services[name]
             results.append(start_service(rt, svc, pane=panes.get(svc.session), known=True))
     if (not names and with_watchdog) or "watchdog" in names:
-        results.append(start_watchdog(rt, pane=panes.get(cfg.watchdog_session), known=True))
+        results.append(start_watchdog(rt))
     return results
 
 
@@ -210,19 +259,25 @@ def down(rt: Runtime, names: list[str]) -> list[ActionResult]:
     check_names(cfg, names)
     if not names:
         names = [*cfg.agents, *cfg.services, "watchdog"]
+    # The watchdog first: it must not heal what is being stopped.
+    names = sorted(names, key=lambda n: n != "watchdog")
     panes = rt.tmux.snapshot()
     results = []
     for name in names:
         session = session_of(cfg, name)
-        if name == "watchdog" and stop_watchdog(rt):
-            rt.tmux.kill_session(session)
-            results.append(ActionResult(name, session, "stopped"))
-        elif session in panes and rt.tmux.kill_session(session):
-            results.append(ActionResult(name, session, "stopped"))
+        if name == "watchdog":
+            stopped = stop_watchdog(rt)
+            with contextlib.suppress(NoSessionError):  # a watchdog session of an older agentsup
+                stopped = rt.tmux.kill_session(session) or stopped
+            results.append(ActionResult(name, session, "stopped" if stopped else "not-running"))
+            continue
+        ended = stop_session(rt, session, panes.get(session))
+        if session in panes or ended.pids:
+            detail = f"{len(ended.killed)} process(es) needed SIGKILL" if ended.killed else ""
+            results.append(ActionResult(name, session, "stopped", detail=detail))
         else:
             results.append(ActionResult(name, session, "not-running"))
     return results
-
 
 
 def stop_watchdog(rt: Runtime, timeout: float = 10.0) -> bool:

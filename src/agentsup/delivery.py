@@ -10,6 +10,7 @@ processes (the watchdog and a user's `agentsup ping`) never interleave keystroke
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,15 @@ from .state import FileLock
 from .tmux import NoSessionError, Tmux
 
 PROBE_CHARS = 24
+# ESC, every C0 control but tab and newline, DEL and the C1 controls: typed into a pane they are
+# keystrokes, not text (ESC[201~ would end the bracketed paste and the rest would run as keys).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def as_text(text: str) -> str:
+    """What may be typed into an agent: `text` with every terminal control removed. Carriage
+    returns become newlines; what a control sequence leaves behind ("[201~") stays visible text."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class DeliveryResult(StrEnum):
@@ -69,7 +79,10 @@ class Deliverer:
     monotonic: Callable[[], float] = time.monotonic
 
     def deliver(self, session: str, text: str, *, submit_key: str = "Enter") -> Delivery:
-        lock = FileLock(self.lock_dir / f"deliver-{session}.lock")
+        text = as_text(text)  # the one way into a pane: nothing typed here is ever a control
+        if not text.strip():
+            return Delivery(DeliveryResult.STRANDED, 0, "nothing to deliver: the message is empty")
+        lock = FileLock(self.lock_dir / f"deliver-{session}.lock", record_pid=False)
         lock.acquire(blocking=True)
         try:
             return self._deliver(session, text, submit_key)

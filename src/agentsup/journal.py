@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .state import append_private
+
 BACKUPS = 3
+HELD_LINES = 1000  # lines kept in memory while the disk refuses them (full disk)
 
 
 def _iso(ts: float) -> str:
@@ -18,30 +22,46 @@ def _iso(ts: float) -> str:
 
 
 class Journal:
+    """Appends events. A write the disk refuses (full, read-only) never raises: the line is held in
+    memory (the newest HELD_LINES) and written, in order, with the next write that succeeds;
+    `failing` says why it is held, for the watchdog's degraded flag."""
+
     def __init__(self, path: Path, max_bytes: int = 5_000_000, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.clock = clock
+        self.held: deque[str] = deque(maxlen=HELD_LINES)
+        self.failing: str | None = None
 
     def write(self, event: str, agent: str | None = None, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"ts": _iso(self.clock()), "event": event}
         if agent is not None:
             entry["agent"] = agent
         entry.update(fields)
-        line = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            if self.path.stat().st_size + len(line) > self.max_bytes:
-                self._rotate()
-        except FileNotFoundError:
-            pass
-        # O_APPEND writes of one line are atomic enough for concurrent writers (watchdog and CLI).
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
+        self.held.append(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+        self.flush()
         return entry
+
+    def flush(self) -> bool:
+        """Write what is held. True when nothing is held any more."""
+        if not self.held:
+            return True
+        # After a refused write a torn line may end the file: start on a fresh line (readers skip blanks).
+        data = (("\n" if self.failing else "") + "".join(self.held)).encode("utf-8")
+        try:
+            try:
+                if self.path.stat().st_size + len(data) > self.max_bytes:
+                    self._rotate()
+            except FileNotFoundError:
+                pass
+            # O_APPEND writes of whole lines are atomic enough for concurrent writers (watchdog and CLI).
+            append_private(self.path, data)
+        except OSError as exc:
+            self.failing = f"journal {self.path}: {exc.strerror or exc}"
+            return False
+        self.held.clear()
+        self.failing = None
+        return True
 
     def _rotate(self) -> None:
         for i in range(BACKUPS - 1, 0, -1):

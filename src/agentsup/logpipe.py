@@ -1,18 +1,28 @@
 """Per-session log writer fed by `tmux pipe-pane`: strips terminal escapes, caps the file size and
-rotates (`x.log` → `x.log.1` → ...). Usage: python -m agentsup.logpipe PATH MAX_BYTES BACKUPS"""
+rotates (`x.log` → `x.log.1` → ...). Usage: python -m agentsup.logpipe PATH MAX_BYTES BACKUPS
+
+It outlives whatever happens to its file: a log deleted or moved away (logrotate) is noticed within
+a second and recreated, SIGHUP reopens it, and a write the disk refuses drops that output instead of
+ending the writer (tmux would stop logging the pane for good).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import BinaryIO
+
+from .state import open_private
 
 # CSI, OSC (terminated by BEL or ST), other two-byte escapes, and stray control bytes but \t and \n.
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b.|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]"
 )
+CHECK_EVERY = 1.0  # seconds between checks that the path still names our file
 
 
 def clean(chunk: bytes) -> bytes:
@@ -25,36 +35,70 @@ class RotatingLog:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: BinaryIO = path.open("ab")
-        self._size = self._fh.tell()
+        self._fd: int | None = None
+        self._size = 0
+        self._checked = 0.0
+        self.reopen_requested = False
+        self.open()
+
+    def open(self) -> None:
+        self.close()
+        try:
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
+            self._size = os.fstat(self._fd).st_size
+        except OSError:
+            self._fd = None  # tried again with the next output
+        self._checked = time.monotonic()
+
+    def _still_ours(self) -> bool:
+        """Does the path still name the file we write? Not after a delete or a rotation by others."""
+        if self._fd is None:
+            return False
+        try:
+            mine, there = os.fstat(self._fd), os.stat(self.path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def write(self, data: bytes) -> None:
-        while data:
+        now = time.monotonic()
+        if self.reopen_requested or self._fd is None or now - self._checked >= CHECK_EVERY:
+            self._checked = now
+            if self.reopen_requested or not self._still_ours():
+                self.reopen_requested = False
+                self.open()
+        while data and self._fd is not None:
             room = self.max_bytes - self._size
             if room <= 0:
                 self.rotate()
                 room = self.max_bytes
+                if self._fd is None:
+                    return
             part, data = data[:room], data[room:]
-            self._fh.write(part)
-            self._fh.flush()
+            try:
+                os.write(self._fd, part)
+            except OSError:
+                return  # disk full or gone: this output is lost, the writer lives on
             self._size += len(part)
 
     def rotate(self) -> None:
-        self._fh.close()
-        if self.backups > 0:
-            for i in range(self.backups - 1, 0, -1):
-                older = self.path.with_name(f"{self.path.name}.{i}")
-                if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-            self._fh = self.path.open("wb")
-        else:
-            self._fh = self.path.open("wb")  # no backups: start over
-        self._size = 0
+        self.close()
+        with contextlib.suppress(OSError):
+            if self.backups > 0:
+                for i in range(self.backups - 1, 0, -1):
+                    older = self.path.with_name(f"{self.path.name}.{i}")
+                    if older.exists():
+                        os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+            else:
+                os.unlink(self.path)  # no backups: start over
+        self.open()
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m agentsup.logpipe PATH MAX_BYTES BACKUPS", file=sys.stderr)
         return 2
     log = RotatingLog(Path(args[0]), max(1024, int(args[1])), max(0, int(args[2])))
+
+    def reopen(_signum: int, _frame: object) -> None:
+        log.reopen_requested = True
+
+    signal.signal(signal.SIGHUP, reopen)
     stdin = sys.stdin.buffer
     try:
         while True:
-            chunk = os.read(stdin.fileno(), 65536)
+            try:
+                chunk = os.read(stdin.fileno(), 65536)
+            except InterruptedError:
+                continue
             if not chunk:
                 break
             log.write(clean(chunk))

@@ -12,19 +12,37 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from .detect import Observation
 
-STARTING, RUNNING, BACKOFF, FATAL = "STARTING", "RUNNING", "BACKOFF", "FATAL"
+
+class State(StrEnum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    LIMITED = "LIMITED"
+    WAITING = "WAITING"
+    SLEEPING = "SLEEPING"
+    STALLED = "STALLED"
+    BACKOFF = "BACKOFF"
+    FATAL = "FATAL"
+    EXITED = "EXITED"
+
+
+STARTING, RUNNING, BACKOFF, FATAL = State.STARTING, State.RUNNING, State.BACKOFF, State.FATAL
 LIMITED, WAITING, SLEEPING, STALLED, STOPPED, EXITED = (
-    "LIMITED", "WAITING", "SLEEPING", "STALLED", "STOPPED", "EXITED")
+    State.LIMITED, State.WAITING, State.SLEEPING, State.STALLED, State.STOPPED, State.EXITED)
 VOLATILE = ("idle_since",)  # not persisted: a restarted watchdog re-measures idleness from scratch
+# Monotonic readings: meaningful only within the boot that took them (Record.boot).
+MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due")
 
 
 @dataclass
 class Record:
-    """What the watchdog remembers about one agent (persisted as JSON, atomically)."""
+    """What the watchdog remembers about one agent (persisted as JSON, atomically). Every time in it
+    is a monotonic reading of the boot named by `boot`."""
 
     state: str = STOPPED
     detail: str = ""
@@ -43,6 +61,10 @@ class Record:
     reset_at: str | None = None
     queue: list[str] = field(default_factory=list)
     wake_due: float | None = None
+    pane: str = ""  # the live pane last seen (id and pid): another one was started by someone else
+    ready: bool = False  # the program showed something since its start
+    pending: str = ""  # a restart waiting for the current turn to end (e.g. "config changed")
+    boot: str = ""
     idle_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -55,6 +77,16 @@ class Record:
     def from_json(cls, data: dict[str, Any]) -> Record:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def rebased(self, boot: str) -> Record:
+        """This record in boot `boot`: times from another boot are dropped (a backoff is due now,
+        the restart window starts empty), everything else is kept."""
+        if self.boot == boot:
+            return self
+        rec = dataclasses.replace(self.copy(), boot=boot, restarts=[])
+        for name in MONOTONIC_FIELDS:
+            setattr(rec, name, None)
+        return rec
 
     def copy(self) -> Record:
         return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
@@ -72,7 +104,9 @@ class View:
     screen_changed: bool = False
     foreign: str | None = None  # another known program runs in the pane
     last_lines: tuple[str, ...] = ()
-    created: float | None = None  # when tmux created the session (for agents started by someone else)
+    created: float | None = None  # wall time tmux created the session (for agents started by someone else)
+    pane_key: str = ""  # pane id and pid of a live pane
+    blank: bool = False  # the screen shows nothing at all
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,7 @@ class Policy:
     restart_max: int = 10
     fatal_cooldown: float = 1800
     start_grace: float = 20
+    start_timeout: float = 120
     wake_interval: float | None = None
     wake_text: str = ""
     wakes_enabled: bool = True
@@ -138,7 +173,24 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def transition(record: Record, view: View, now: float, pol: Policy) -> Decision:
+@dataclass(frozen=True)
+class Now:
+    """One reading of the clock: `mono` for every duration, `wall` for reset times and display."""
+
+    mono: float
+    wall: float
+
+    def wall_of(self, mono: float) -> float:
+        return self.wall + (mono - self.mono)
+
+    def mono_of(self, wall: float) -> float:
+        return self.mono + (wall - self.wall)
+
+
+def transition(record: Record, view: View, now: float, pol: Policy, *, wall: float | None = None) -> Decision:
+    """Decide one agent's next state. `now` is monotonic; `wall` the wall clock at the same instant
+    (defaults to `now`, for callers whose two clocks agree)."""
+    clock = Now(now, now if wall is None else wall)
     d = Decision(record.copy())
     rec = d.record
     if not view.present or view.dead:
@@ -148,6 +200,13 @@ def transition(record: Record, view: View, now: float, pol: Policy) -> Decision:
             return d
         _not_running(d, view, now, pol)
         return d
+    if view.pane_key and rec.pane and view.pane_key != rec.pane and rec.state in (BACKOFF, FATAL):
+        # Someone (the operator's `up`) started it since we decided: theirs wins over our old record.
+        d.note("adopted", previous_state=rec.state, detail="started outside the watchdog")
+        rec.state, rec.backoff_until, rec.backoff_delay, rec.fatal_since = RUNNING, None, 0.0, None
+        rec.started_at, rec.ready = None, True
+    if view.pane_key:
+        rec.pane = view.pane_key
     if rec.state == FATAL:
         if rec.fatal_since is not None and now < rec.fatal_since + pol.fatal_cooldown:
             return d  # alive but out of budget: leave it alone until the cooldown ends
@@ -158,55 +217,72 @@ def transition(record: Record, view: View, now: float, pol: Policy) -> Decision:
         _start(d, now, rec.last_reason or "backoff over", kill=True)
         return d
     if rec.started_at is None or rec.state in (STOPPED, EXITED):
-        rec.started_at = view.created if view.created is not None else now  # adopted (started by `up`)
+        # adopted (started by `up`): how long ago tmux created it, on our monotonic scale
+        age = max(0.0, clock.wall - view.created) if view.created is not None else 0.0
+        rec.started_at = now - age
     if rec.state == STARTING and now - (rec.started_at or now) >= pol.start_grace:
         rec.backoff_delay, rec.fatal_retry = 0.0, False  # it survived its start: a good start resets backoff
     if view.foreign and pol.watch != "none":
-        _schedule_start(d, now, pol, f"wrong program in the pane: {view.foreign}", kill=True)
+        _schedule_start(d, now, pol, f"wrong program in the pane: {view.foreign}", kill=True, view=view)
         return d
     obs = view.obs
     if obs is None:  # alive, screen not looked at this tick: only settle STARTING/adopted states
         if rec.state in (STOPPED, EXITED) or (rec.state == STARTING and not _starting(rec, now, pol)):
             _set(rec, RUNNING, "")
         return d
+    if not view.blank or obs.active or view.screen_changed:
+        rec.ready = True
     if pol.watch == "none":  # observed only: never restarted, never nudged
         limited = (obs.limited or obs.auto_continue) and not obs.active
         _set(rec, LIMITED if limited else RUNNING, "usage limit" if limited else "")
         if not limited:
             _wake(d, obs, now, pol)
         return d
-    if _limit(d, obs, now, pol):
+    if _limit(d, obs, clock, pol):
+        return d
+    if rec.pending and (obs.waiting_input or not obs.active):
+        _start(d, now, f"restart: {rec.pending}", kill=True, budget=False)
+        return d
+    if not rec.ready and pol.start_timeout and now - (rec.started_at or now) >= pol.start_timeout:
+        _schedule_start(d, now, pol, f"not ready: nothing on screen {int(pol.start_timeout)}s after start",
+                        kill=True, view=view)
         return d
     if obs.waiting_input:
         if rec.state != WAITING:
             d.note("waiting-input", detail="a question or permission prompt waits for a human")
-        _set(rec, WAITING, "waiting for input")
+        _set(rec, WAITING, _pending_detail(rec, "waiting for input"))
         rec.idle_since = None
         return d
     if obs.fatal and pol.watch != "none":
-        _schedule_start(d, now, pol, f"fatal pattern on screen ({obs.rule})", kill=True)
+        _schedule_start(d, now, pol, f"fatal pattern on screen ({obs.rule})", kill=True, view=view)
         return d
     busy = obs.active or view.screen_changed
     if busy or rec.idle_since is None:
         rec.idle_since = now
     idle_for = now - rec.idle_since
     if obs.waiting_until is not None and not obs.active:
-        until = obs.waiting_until.timestamp()
-        if now <= until + pol.stall_grace:
+        until = obs.waiting_until.timestamp()  # a wall-clock promise: compared on the wall clock
+        if clock.wall <= until + pol.stall_grace:
             if rec.state != SLEEPING:
                 d.note("sleeping", until=obs.waiting_until.isoformat())
             _set(rec, SLEEPING, f"until {obs.waiting_until.isoformat()}")
             return d
         if pol.watch == "heal+stall" and not busy:
-            _schedule_start(d, now, pol, f"past its WAITING-UNTIL by {int(now - until)}s", kill=True)
+            _schedule_start(d, now, pol, f"past its WAITING-UNTIL by {int(clock.wall - until)}s", kill=True,
+                            view=view)
             return d
     elif pol.watch == "heal+stall" and not busy and idle_for >= pol.stall_idle:
         rec.state = STALLED
-        _schedule_start(d, now, pol, f"stalled: no activity for {int(idle_for)}s", kill=True)
+        _schedule_start(d, now, pol, f"stalled: no activity for {int(idle_for)}s", kill=True, view=view)
         return d
-    _set(rec, STARTING if _starting(rec, now, pol) else RUNNING, "working" if busy else "idle")
+    _set(rec, STARTING if _starting(rec, now, pol) else RUNNING,
+         _pending_detail(rec, "working" if busy else "idle"))
     _wake(d, obs, now, pol)
     return d
+
+
+def _pending_detail(rec: Record, detail: str) -> str:
+    return f"{detail}; restart pending: {rec.pending}" if rec.pending else detail
 
 
 def _starting(rec: Record, now: float, pol: Policy) -> bool:
@@ -239,19 +315,21 @@ def _not_running(d: Decision, view: View, now: float, pol: Policy) -> None:
         return
     if view.dead or rec.started_at is not None:
         rec.last_exit = view.exit_code
-        rec.last_lines = list(view.last_lines)
         ran = now - rec.started_at if rec.started_at is not None else None
         d.note("exited", exit_code=view.exit_code, ran_s=None if ran is None else round(ran, 1))
         reason = f"exited with code {view.exit_code}" if view.dead else "session gone"
     else:
         reason = "not running"
-    _schedule_start(d, now, pol, reason, kill=view.present)
+    _schedule_start(d, now, pol, reason, kill=view.present, view=view)
 
 
-def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: bool) -> None:
-    """Restart now, after a backoff, or not at all (FATAL), as the restart budget allows."""
+def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: bool, view: View) -> None:
+    """Restart now, after a backoff, or not at all (FATAL), as the restart budget allows. The screen's
+    last lines are kept: they say why."""
     rec = d.record
     rec.last_reason = reason
+    if view.last_lines:
+        rec.last_lines = list(view.last_lines)
     quick = rec.started_at is not None and now - rec.started_at < pol.start_grace
     rec.restarts = [t for t in rec.restarts if now - t < pol.window]
     if (rec.fatal_retry and quick) or len(rec.restarts) >= pol.restart_max:
@@ -274,30 +352,35 @@ def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: 
     _start(d, now, reason, kill=kill)
 
 
-def _start(d: Decision, now: float, reason: str, *, kill: bool) -> None:
+def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = True) -> None:
     rec = d.record
-    rec.restarts.append(now)
+    if budget:
+        rec.restarts.append(now)
     rec.started_at, rec.backoff_until, rec.idle_since = now, None, None
     rec.limit_until, rec.reset_at, rec.limit_nudges = None, None, 0
+    rec.pane, rec.ready, rec.pending = "", False, ""
     rec.state, rec.detail = STARTING, reason
     d.actions.append(Start(reason, kill))
     d.note("restart" if kill else "start", reason=reason)
 
 
-def _limit(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
-    """Usage-limit hold. True while the agent is held (the caller does nothing else)."""
-    rec = d.record
+def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy) -> bool:
+    """Usage-limit hold. True while the agent is held (the caller does nothing else). The reset time
+    is a wall-clock promise; the hold itself is a monotonic deadline."""
+    rec, now = d.record, clock.mono
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
-    trusted = promised is not None and promised > now - pol.limit_slack and promised - now <= pol.limit_max_hold
+    trusted = (promised is not None and promised > clock.wall - pol.limit_slack
+               and promised - clock.wall <= pol.limit_max_hold)
     if rec.limit_until is None:
         if not shows_limit:
             return False
-        rec.limit_until = promised + pol.limit_slack if trusted and promised else now + pol.limit_fallback
+        rec.limit_until = (clock.mono_of(promised) + pol.limit_slack if trusted and promised
+                           else now + pol.limit_fallback)
         rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
         rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
         _set(rec, LIMITED, "auto-continue pending" if obs.auto_continue else "usage limit")
-        d.note("limit-hold", until=_iso(rec.limit_until), reset_at=rec.reset_at, parsed=trusted,
+        d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
                auto_continue=obs.auto_continue)
         return True
     if not shows_limit:
@@ -307,20 +390,21 @@ def _limit(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
         rec.queue = []
         _set(rec, RUNNING, "working" if obs.active else "idle")
         return True
-    if obs.auto_continue and trusted and promised is not None and now < promised + pol.limit_slack:
-        rec.limit_until = max(rec.limit_until, promised + pol.limit_slack)  # it resumes by itself: no nudge
+    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + pol.limit_slack:
+        # it resumes by itself: no nudge before then
+        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + pol.limit_slack)
     if now < rec.limit_until:
         return True
     rec.limit_nudges += 1
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
-    if trusted and promised is not None and promised > now:
-        rec.limit_until = promised + pol.limit_slack
+    if trusted and promised is not None and promised > clock.wall:
+        rec.limit_until = clock.mono_of(promised) + pol.limit_slack
     else:
         rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
                                                                                pol.limit_probe_max)
         rec.limit_until = now + rec.limit_probe
     rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
-    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(rec.limit_until))
+    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
     return True
 
 

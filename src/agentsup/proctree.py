@@ -1,11 +1,19 @@
-"""Process trees from /proc, read once per call: which program really runs in a pane.
+"""Process trees from /proc, read once per call: which program really runs in a pane, and ending
+everything an agent started.
 
 `pane_current_command` lies (node, a version string, the shell); the pane's descendants do not.
+Killing a tmux session only sends SIGHUP to the pane's process group; a program that ignores it,
+or a child that called setsid(), lives on. Every agent process carries AGENTSUP_TAG in its
+environment, so what it left behind is found even after it was re-parented to init.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +91,97 @@ def running(pid: int, proc_root: Path = Path("/proc")) -> bool:
     except OSError:
         return False
     return raw[raw.rfind(")") + 2:][:1] not in ("Z", "X")
+
+
+TAG_VAR = "AGENTSUP_TAG"
+
+
+def tagged(tag: str, proc_root: Path = Path("/proc")) -> set[int]:
+    """Processes whose environment carries `AGENTSUP_TAG=<tag>`: everything an agent started,
+    including children that called setsid() or were re-parented to init."""
+    needle = f"{TAG_VAR}={tag}".encode()
+    found: set[int] = set()
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        return found
+    me = os.getpid()
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            env = (proc_root / entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, a kernel thread, or another user's
+        if needle in env.split(b"\0"):
+            found.add(int(entry))
+    return found
+
+
+def _protected() -> set[int]:
+    """This process and its ancestors: `agentsup restart` typed inside an agent must not end itself."""
+    mine, procs = {os.getpid()}, scan()
+    pid = os.getppid()
+    while pid > 1 and pid not in mine:
+        mine.add(pid)
+        pid = procs[pid].ppid if pid in procs else 0
+    return mine
+
+
+def _signal(pids: set[int], sig: int) -> None:
+    groups = set()
+    for pid in pids:
+        try:
+            pgid = os.getpgid(pid)
+        except OSError:
+            continue
+        if pgid in pids:  # a group led by one of ours is ours: take the whole group
+            groups.add(pgid)
+    for pgid in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, sig)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    pids: tuple[int, ...]  # every process that was asked to end
+    killed: tuple[int, ...]  # those that needed SIGKILL
+
+
+def end_processes(roots: list[int], tag: str, timeout: float, *, poll: float = 0.05,
+                  sleep: Callable[[float], None] = time.sleep,
+                  monotonic: Callable[[], float] = time.monotonic) -> Stopped:
+    """End `roots`, their descendants and every process tagged `tag`: SIGTERM to their process
+    groups and to each, then SIGKILL to whatever is left after `timeout`. Processes forked meanwhile
+    are found again on each look."""
+    protected = _protected()
+
+    def alive() -> set[int]:
+        tree = ProcTree.read()
+        pids = {p for p in roots if p in tree.procs}
+        for root in roots:
+            pids |= {p.pid for p in tree.descendants(root)}
+        pids |= tagged(tag)
+        return {p for p in pids - protected if running(p)}
+
+    asked: set[int] = set()
+    killed: set[int] = set()
+    deadline = monotonic() + timeout
+    pids = alive()
+    while pids:
+        fresh = pids - asked
+        if fresh:
+            _signal(fresh, signal.SIGTERM)
+            _signal(fresh, signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
+            asked |= fresh
+        if monotonic() >= deadline:
+            _signal(pids, signal.SIGKILL)
+            killed |= pids
+            if monotonic() >= deadline + 2.0:
+                break  # unkillable (D state): give up rather than hang the caller
+        sleep(poll)
+        pids = alive()
+    return Stopped(tuple(sorted(asked)), tuple(sorted(killed)))

@@ -16,15 +16,16 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from . import control
+from .clock import Clock, SystemClock, boot_id
 from .config import Agent, Config
 from .delivery import DeliveryResult
 from .detect import Observation, classify
 from .errors import AgentsupError
 from .journal import Journal
 from .phases import complete_marker
-from .policy import Decision, Deliver, Policy, Record, Start, View, transition
+from .policy import BACKOFF, STOPPED, Decision, Deliver, Policy, Record, Start, View, transition
 from .proctree import ProcTree
-from .state import read_json, write_json
+from .state import read_state, write_json
 from .tmux import NoSessionError, PaneInfo
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
@@ -66,7 +67,8 @@ def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
         limit_fallback=w.limit_probe_fallback, limit_slack=w.limit_reset_slack, limit_max_hold=w.limit_max_hold,
         limit_probe_max=w.limit_probe_max, backoff_initial=w.backoff_initial, backoff_max=w.backoff_max,
         window=w.restart_window, restart_max=w.restart_max, fatal_cooldown=w.fatal_cooldown,
-        start_grace=w.start_grace, wake_interval=agent.wake.interval if agent.wake else None,
+        start_grace=w.start_grace, start_timeout=w.start_timeout,
+        wake_interval=agent.wake.interval if agent.wake else None,
         wakes_enabled=wakes_enabled,  # the wake text is read when a wake fires (wake_text), not every tick
     )
 
@@ -84,13 +86,16 @@ def wake_text(agent: Agent) -> str:
 
 
 class Reconciler:
-    """Holds the per-agent records and screen cache across ticks."""
+    """Holds the per-agent records and screen cache across ticks. The records in memory are the
+    truth; files follow them, and a write the disk refuses is retried on the next tick (`degraded`
+    says which writes are failing and why)."""
 
-    def __init__(self, rt: control.Runtime, journal: Journal, *, clock: Callable[[], float] = time.time,
+    def __init__(self, rt: control.Runtime, journal: Journal, *, clock: Clock | None = None,
                  dry_run: bool = False, emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
         self.rt = rt
         self.journal = journal
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
+        self.boot = boot_id()
         self.dry_run = dry_run
         self.emit = emit
         self.zone = local_zone()
@@ -98,21 +103,48 @@ class Reconciler:
         self.saved: dict[str, dict[str, Any]] = {}
         self.screens: dict[str, Screen] = {}
         self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
+        self.degraded: dict[str, str] = {}  # what is failing: "state", "journal", ... → why
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
     def record(self, name: str) -> Record:
         if name not in self.records:
-            data = read_json(self.rt.state.record_file(name), None)
-            self.records[name] = Record.from_json(data) if isinstance(data, dict) else Record()
-            self.saved[name] = self.records[name].to_json()
+            data, problem = read_state(self.rt.state.record_file(name))
+            if problem:
+                self.log("state-corrupt", name, detail=problem)
+            try:
+                rec = Record.from_json(data) if data is not None else Record(boot=self.boot)
+            except (TypeError, ValueError):
+                self.log("state-corrupt", name, detail=f"record of the wrong shape: {str(data)[:200]}")
+                rec = Record(boot=self.boot)
+            self.records[name] = rec.rebased(self.boot)
+            self.saved[name] = rec.to_json()
         return self.records[name]
 
     def persist(self, name: str) -> None:
         data = self.records[name].to_json()
-        if data != self.saved.get(name) and not self.dry_run:
+        if data == self.saved.get(name) or self.dry_run:
+            return
+        try:
             write_json(self.rt.state.record_file(name), data)
-            self.saved[name] = data
+        except OSError as exc:
+            self.degraded["state"] = f"cannot write agent records: {exc.strerror or exc}"
+            return  # in memory it is right; the next tick writes it again
+        self.saved[name] = data
+
+    def persist_all(self) -> None:
+        self.degraded.pop("state", None)
+        for name in list(self.records):
+            self.persist(name)
+        if self.journal.failing:
+            self.journal.flush()
+        if self.journal.failing:
+            self.degraded["journal"] = self.journal.failing
+        else:
+            self.degraded.pop("journal", None)
+
+    def now(self) -> tuple[float, float]:
+        return self.clock.monotonic(), self.clock.wall()
 
     def log(self, event: str, agent: str | None = None, **fields: Any) -> None:
         entry = {"event": event, **({"agent": agent} if agent else {}), **fields}
@@ -126,10 +158,16 @@ class Reconciler:
         stats = TickStats(kind)
         cfg, tmux = self.rt.cfg, self.rt.tmux
         calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
+        had_server = tmux.server_pid
         panes = self.panes = tmux.snapshot()
+        if had_server is not None and tmux.server_pid != had_server:
+            # One event for the whole fleet; each agent's own restart follows from its missing session.
+            self.log("tmux-server-gone", server_pid=had_server, new_server_pid=tmux.server_pid,
+                     detail="recreating the server and every agent")
         tree = ProcTree.read() if kind == HEAVY else None
-        now = self.clock()
+        now, wall = self.now()
         sequence_done = complete_marker(cfg).exists()
+        self.release_stopped(stopped_by_hand)
         agents = [a for a in cfg.agents.values() if a.enabled and a.kind != "task"
                   and (a.watch != "none" or a.wake is not None)
                   and a.name not in stopped_by_hand and not (a.kind == "loop" and sequence_done)]
@@ -141,7 +179,8 @@ class Reconciler:
             pane = panes.get(agent.session)
             rec = self.record(agent.name)
             view = self.observe(agent, pane, rec, kind, tree, screens, stats)
-            decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done))
+            decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
+                                  wall=wall)
             self.records[agent.name] = decision.record
             self.act(agent, pane, decision, stats)
             self.persist(agent.name)
@@ -149,6 +188,15 @@ class Reconciler:
         stats.wall_ms = (time.perf_counter() - t0) * 1000
         stats.cpu_ms = (_cpu() - cpu0) * 1000
         return stats
+
+    def release_stopped(self, names: set[str]) -> None:
+        """An agent stopped by hand has no pending restart: `down` cancels a backoff."""
+        for name in names & set(self.rt.cfg.agents):
+            rec = self.record(name)
+            if rec.state == BACKOFF or rec.pending:
+                rec.state, rec.detail, rec.backoff_until, rec.pending = STOPPED, "stopped by hand", None, ""
+                self.log("backoff-cancelled", name, detail="stopped by hand")
+                self.persist(name)
 
     def stale(self, pane: PaneInfo, kind: str) -> bool:
         """Does this live pane need a fresh capture? Only if its window printed since we looked."""
@@ -177,24 +225,24 @@ class Reconciler:
                         last_lines=lines)
         foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
         if kind == POLL:
-            return View(present=True, foreign=foreign, created=pane.created)
+            return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)
         cached = self.screens.get(agent.session)
         changed = False
         text = screens.get(pane.pane_id)
         if text is not None:
             digest = zlib.crc32(text.encode("utf-8", "replace"))
             changed = cached is not None and digest != cached.digest
-            obs = classify(text, self.rt.cfg.backend_of(agent), datetime.fromtimestamp(self.clock(), self.zone),
-                           self.zone)
-            cached = Screen(pane.activity, time.time(), digest, obs, last_lines(text))
+            wall = self.clock.wall()
+            obs = classify(text, self.rt.cfg.backend_of(agent), datetime.fromtimestamp(wall, self.zone), self.zone)
+            cached = Screen(pane.activity, wall, digest, obs, last_lines(text))
             self.screens[agent.session] = cached
         if cached is None:  # it vanished between the snapshot and the capture: next tick will tell
-            return View(present=True, foreign=foreign, created=pane.created)
+            return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)
         grace = self.rt.cfg.backend_of(agent).log_grace
-        if grace and time.time() - pane.activity <= grace:
+        if grace and self.clock.wall() - pane.activity <= grace:  # tmux's activity time is wall time
             changed = True  # printed recently: as good as a changed screen for stall purposes
         return View(present=True, obs=cached.obs, screen_changed=changed, foreign=foreign,
-                    last_lines=cached.lines, created=pane.created)
+                    last_lines=cached.lines, created=pane.created, pane_key=pane.key, blank=not cached.lines)
 
     def foreign_program(self, agent: Agent, pane: PaneInfo, tree: ProcTree) -> str | None:
         """Another backend's program in this agent's pane (and not its own): the seed's mismatch."""

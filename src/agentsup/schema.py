@@ -74,6 +74,10 @@ class WatchdogSettings(Model):
     restart_max: int = Field(10, ge=1, description="restarts within the window before FATAL")
     fatal_cooldown: float = Field(1800, gt=0, description="FATAL agents are retried after this")
     start_grace: float = Field(20, ge=0, description="a program dying this soon after start failed to start")
+    start_timeout: float = Field(
+        120, ge=0, description="an agent whose screen stays blank this long after its start is restarted; 0 = off")
+    stop_timeout: float = Field(10, gt=0, description="seconds between SIGTERM and SIGKILL when stopping an agent")
+    reload_settle: float = Field(0.3, ge=0, description="agents.toml must be still this long before a reload")
     delivery_retries: int = Field(3, ge=1, description="submit-key presses before a message is stranded")
     journal_max_bytes: int = Field(5_000_000, ge=10_000, description="events.jsonl rotates past this")
 

@@ -1,7 +1,10 @@
 """The state directory: atomic JSON/text files and advisory locks.
 
 Every write goes to a temporary file in the same directory, is fsynced, then renamed over the
-target, so a crash mid-write leaves the old content, never a torn file.
+target, so a crash mid-write leaves the old content, never a torn file. What agentsup keeps is
+private (prompts, pings and wake texts are secrets): directories 0700, files 0600. No write follows
+a symlink: a rename replaces a planted link instead of writing through it, and appends and locks
+are opened with O_NOFOLLOW.
 """
 
 from __future__ import annotations
@@ -11,17 +14,43 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import LockedError, StateError
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) 0700. An existing directory keeps its mode."""
+    os.makedirs(path, mode=PRIVATE_DIR, exist_ok=True)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open for writing without following a symlink, creating the file 0600. Never truncates."""
+    private_dir(path.parent)
+    return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+
+
+def append_private(path: Path, data: bytes) -> None:
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def touch_private(path: Path) -> None:
+    os.close(open_private(path, os.O_WRONLY))
+
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Replace `path` atomically. `durable=False` skips the fsync, for files rewritten every second
     whose loss in a power cut costs nothing (the watchdog's tick stats)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -53,6 +82,42 @@ def read_json(path: Path, default: Any = None) -> Any:
         raise StateError(f"{path}: corrupt state file ({exc}); move it aside to reset it") from None
 
 
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file (or a directory where a file belongs) out of the way, keeping it for
+    inspection: `<name>.corrupt-<time>`."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, target) if not path.is_dir() or path.is_symlink() else path.rename(target)
+    return target
+
+
+def read_state(path: Path, shape: type = dict) -> tuple[Any, str | None]:
+    """A state file's JSON, or None when there is none. A file that is corrupt, empty, of the wrong
+    shape, or a directory is moved aside, and the second value says what happened: the caller
+    journals it and starts fresh. Never raises for what the file holds."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        problem = "a directory where a file belongs"
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"unreadable ({exc})"
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = "empty" if not text.strip() else f"not JSON ({exc})"
+        else:
+            if isinstance(value, shape):
+                return value, None
+            problem = f"wrong shape (a JSON {type(value).__name__}, expected {shape.__name__})"
+    try:
+        aside = move_aside(path)
+    except OSError as exc:
+        return None, f"{path}: {problem}; could not move it aside: {exc.strerror}"
+    return None, f"{path}: {problem}; moved aside to {aside.name}"
+
+
 def read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
@@ -62,15 +127,23 @@ def read_text(path: Path) -> str | None:
 
 class FileLock:
     """An flock on a file. The kernel drops it when the holder dies, so a killed process never
-    leaves a stale lock. The holder's pid is written into the file for error messages."""
+    leaves a stale lock. The lock file itself is never written (it may be a planted link to
+    something precious); the holder's pid goes to `<lock>.pid` by atomic rename, for messages."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, record_pid: bool = True) -> None:
         self.path = path
+        self.record_pid = record_pid
         self._fd: int | None = None
 
+    @property
+    def pid_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".pid")
+
     def acquire(self, *, blocking: bool = False) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = open_private(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot open the lock file: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -79,9 +152,11 @@ class FileLock:
             raise LockedError(
                 f"another process holds {self.path} (pid {holder if holder else 'unknown'})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        if not self.record_pid:
+            return
+        with contextlib.suppress(OSError):  # a full disk must not stop the lock from working
+            atomic_write_text(self.pid_file, f"{os.getpid()}\n", durable=False)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -91,16 +166,16 @@ class FileLock:
 
     def holder_pid(self) -> int | None:
         try:
-            text = self.path.read_text().strip()
-        except FileNotFoundError:
+            text = self.pid_file.read_text().strip()
+        except OSError:
             return None
         return int(text) if text.isdigit() else None
 
     def is_held(self) -> bool:
         """True when another process holds the lock right now."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -131,7 +206,9 @@ class StateDir:
         self.root = root
 
     def ensure(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        with contextlib.suppress(OSError):
+            os.chmod(self.root, PRIVATE_DIR)  # ours alone, whatever an older version left
 
     def exit_file(self, session: str) -> Path:
         return self.root / "exit" / f"{session}.code"

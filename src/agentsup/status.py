@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .control import Runtime
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
 from .proctree import ProcTree
-from .state import FileLock, read_json
+from .state import FileLock, read_text
 from .tmux import PaneInfo
 
 STATUS_VERSION = 1
@@ -71,6 +72,7 @@ class WatchdogStatus:
     tick_cpu_ms: float | None = None
     tmux_calls: int | None = None
     config_error: str | None = None
+    degraded: dict[str, str] = field(default_factory=dict)  # what is failing → why (empty when healthy)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
     for agent in cfg.agents.values():
         state, pid, uptime, code = _observed(
             panes.get(agent.session), tree, now, rt.state.read_exit_code(agent.session))
-        record: dict[str, Any] = read_json(rt.state.record_file(agent.name), {}) or {}
+        record = _record(rt, agent.name)
         detail = ""
         if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES):
             state, detail = record["state"], record.get("detail", "")
@@ -133,12 +135,33 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
 def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
     lock = FileLock(rt.state.watchdog_lock())
     running = lock.is_held()
-    info: dict[str, Any] = read_json(rt.state.watchdog_status(), {}) or {}
+    info = _json_dict(rt.state.watchdog_status())
+    degraded = info.get("degraded")
     return WatchdogStatus(
         running=running, pid=lock.holder_pid() if running else None,
         last_tick=info.get("last_tick"), tick_ms=info.get("tick_ms"), tick_cpu_ms=info.get("tick_cpu_ms"),
         tmux_calls=info.get("tmux_calls"), config_error=info.get("config_error"),
+        degraded=dict(degraded) if isinstance(degraded, dict) and running else {},
     )
+
+
+def _json_dict(path: Path) -> dict[str, Any]:
+    """A state file's object, or {} for anything else: `status` reads, it never fails on a damaged
+    file (the watchdog moves those aside)."""
+    import json
+
+    try:
+        value = json.loads(read_text(path) or "{}")
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _record(rt: Runtime, name: str) -> dict[str, Any]:
+    record = _json_dict(rt.state.record_file(name))
+    if not isinstance(record.get("restarts", []), list) or not isinstance(record.get("state", ""), str):
+        return {}
+    return record
 
 
 def phase_line(cfg: Config) -> PhaseStatus | None:

@@ -13,6 +13,7 @@ import itertools
 import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from .errors import TmuxError, TmuxNotFoundError, TmuxUnreachableError
 _FIELDS = (
     "session_name", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "pane_in_mode",
     "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "window_activity",
-    "pane_current_command",
+    "pid", "pane_current_command",
 )
 SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
@@ -53,7 +54,13 @@ class PaneInfo:
     cursor_y: int
     created: int
     activity: int  # epoch second of the window's last output
+    server_pid: int
     current_command: str
+
+    @property
+    def key(self) -> str:
+        """Names this pane's program: pane ids repeat only across servers, pids only across time."""
+        return f"{self.pane_id}/{self.pane_pid}"
 
 
 def exact(session: str) -> str:
@@ -71,19 +78,84 @@ def _tmux_arg(arg: str) -> str:
 
 
 class Tmux:
-    """A tmux server on a private socket. `calls` counts client processes spawned (benchmarks)."""
+    """A tmux server on a private socket. `calls` counts client processes spawned (benchmarks).
 
-    def __init__(self, socket: str, *, binary: str = "tmux", timeout: float = 5.0) -> None:
+    One server, always: the server's pid is remembered from every snapshot (and in
+    `server_pid_file`, for other processes). When the socket file is gone but that server lives (a
+    tmpfiles cleaner removed it), the server is asked to recreate it (SIGUSR1) before any command
+    could start a second server beside it."""
+
+    def __init__(self, socket: str, *, binary: str = "tmux", timeout: float = 5.0,
+                 server_pid_file: Path | None = None) -> None:
         self.socket = socket
         self.binary = binary
         self.timeout = timeout
+        self.server_pid_file = server_pid_file
+        self.server_pid: int | None = None  # from the last snapshot; None when no server answered
         self.calls = 0
 
     def base_argv(self) -> list[str]:
         flag = "-S" if "/" in self.socket else "-L"
         return [self.binary, flag, self.socket]
 
+    def socket_path(self) -> Path:
+        if "/" in self.socket:
+            return Path(self.socket)
+        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket
+
+    def known_server(self) -> int | None:
+        """The pid of the last server seen on this socket, if that process is still a live tmux."""
+        pid = self.server_pid
+        if pid is None and self.server_pid_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(self.server_pid_file.read_text().strip())
+        if pid is None:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        from .proctree import running
+
+        return pid if b"tmux" in cmdline.split(b"\0")[0] and running(pid) else None
+
+    def revive_socket(self) -> bool:
+        """If the socket file is gone but our server lives, have it recreate the socket. True when
+        the socket is back (or was never gone)."""
+        path = self.socket_path()
+        if path.exists():
+            return True
+        pid = self.known_server()
+        if pid is None:
+            return False
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR1)  # tmux recreates its socket on SIGUSR1
+        deadline = time.monotonic() + min(2.0, self.timeout)
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return path.exists()
+
+    def _remember_server(self, pid: int | None) -> None:
+        if pid == self.server_pid:
+            return
+        self.server_pid = pid
+        if pid is not None and self.server_pid_file is not None:
+            from .state import atomic_write_text
+
+            with contextlib.suppress(OSError):  # a full disk: the in-memory pid still serves
+                atomic_write_text(self.server_pid_file, f"{pid}\n", durable=False)
+
     def run(self, args: Sequence[str], *, input: str | None = None, check: bool = True) -> str:
+        if args and args[0] == "new-session":
+            self.revive_socket()  # new-session on a missing socket would start a second server
+        try:
+            return self._run(args, input=input, check=check)
+        except NoSessionError as exc:
+            if not _no_server(str(exc)) or not self.revive_socket() or not self.known_server():
+                raise
+            return self._run(args, input=input, check=check)
+
+    def _run(self, args: Sequence[str], *, input: str | None = None, check: bool = True) -> str:
         argv = self.base_argv() + list(args)
         for attempt in range(EXITING_RETRIES + 1):
             self.calls += 1
@@ -123,12 +195,14 @@ class Tmux:
         try:
             out = self.run(["list-panes", "-a", "-F", SNAPSHOT_FORMAT])
         except NoSessionError:
+            self._remember_server(None)
             return {}
         panes: dict[str, PaneInfo] = {}
         for line in out.splitlines():
             info = _parse_pane(line)
             if info is not None and info.session not in panes:
                 panes[info.session] = info
+        self._remember_server(next((p.server_pid for p in panes.values()), None))
         return panes
 
     def pane(self, session: str) -> PaneInfo | None:
@@ -243,8 +317,12 @@ def _parse_pane(line: str) -> PaneInfo | None:
         dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
         in_mode=parts[5] == "1", width=_int(parts[6]), height=_int(parts[7]),
         cursor_x=_int(parts[8]), cursor_y=_int(parts[9]), created=_int(parts[10]),
-        activity=_int(parts[11]), current_command=parts[12],
+        activity=_int(parts[11]), server_pid=_int(parts[12]), current_command=parts[13],
     )
+
+
+def _no_server(error: str) -> bool:
+    return any(marker in error for marker in _NO_SERVER)
 
 
 def _int(text: str) -> int:

@@ -10,10 +10,12 @@ per state directory (an flock); SIGTERM/SIGINT end it without touching agents; S
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import threading
-import time
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +23,15 @@ from typing import Any
 
 from . import control
 from .buildloop import BuildLoop, request_tasks, watched_files
-from .config import Config, load_config
-from .errors import ConfigError, LockedError
+from .clock import Clock, SystemClock
+from .config import Agent, Config, load_config
+from .errors import AgentsupError, ConfigError, LockedError, TmuxUnreachableError
 from .journal import Journal
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, StateDir, write_json
+from .state import FileLock, StateDir, move_aside, private_dir, touch_private, write_json
 from .watcher import FileWatcher
+
+MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
 
 
 def requests_dir(state: StateDir) -> Path:
@@ -37,60 +42,134 @@ def stopped_dir(state: StateDir) -> Path:
     return state.root / "stopped"
 
 
-def stopped_by_hand(state: StateDir) -> set[str]:
+def _entries(folder: Path) -> list[Path]:
+    """The files in a state folder; a file where the folder belongs is moved aside."""
     try:
-        return {p.name for p in stopped_dir(state).iterdir()}
+        return list(folder.iterdir())
     except FileNotFoundError:
-        return set()
+        return []
+    except NotADirectoryError:
+        with contextlib.suppress(OSError):
+            move_aside(folder)
+        return []
+
+
+def _age(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat(follow_symlinks=False).st_mtime_ns, path.name
+    except OSError:
+        return 0, path.name
+
+
+def stopped_by_hand(state: StateDir) -> set[str]:
+    return {p.name for p in _entries(stopped_dir(state))}
 
 
 def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
     folder = stopped_dir(state)
-    folder.mkdir(parents=True, exist_ok=True)
+    _entries(folder)  # a planted file in its place goes aside
+    private_dir(folder)
     for name in names:
+        mark = folder / name
         if stopped:
-            (folder / name).touch()
+            touch_private(mark)
+        elif mark.is_dir() and not mark.is_symlink():
+            move_aside(mark)
         else:
-            (folder / name).unlink(missing_ok=True)
+            mark.unlink(missing_ok=True)
+
+
+def launch_fingerprint(cfg: Config, agent: Agent) -> str:
+    """What an agent runs, as one digest: a change restarts it; policy fields (watch, patterns,
+    timers) do not. A loop agent's kickoff is fingerprinted by its parts, not by the phase."""
+    from .prompts import agent_prompt
+
+    backend = cfg.backend_of(agent)
+    if agent.kind == "loop":
+        files = [cfg.prompts_dir / "kickoff.md", cfg.prompts_dir / f"{agent.role}.md"]
+        prompt = [f.read_text(encoding="utf-8", errors="replace") if f.is_file() else "" for f in files]
+    else:
+        try:
+            prompt = [agent_prompt(cfg, agent)]
+        except AgentsupError as exc:
+            prompt = [str(exc)]
+    parts = {
+        "backend": [backend.name, backend.bin, backend.flags, backend.model_flag, backend.resume_flag,
+                    backend.prompt_flag, backend.prompt_mode, backend.preamble, backend.server,
+                    backend.remote_control, dict(backend.env)],
+        "agent": [agent.model, list(agent.args), dict(agent.env), str(agent.dir), agent.session, agent.resume],
+        "models": [p.models.get(agent.role or "") for p in cfg.loop.phases] if agent.kind == "loop" else [],
+        "prompt": prompt,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Watchdog:
-    def __init__(self, config_path: Path, *, dry_run: bool = False, clock: Callable[[], float] = time.time,
+    def __init__(self, config_path: Path, *, dry_run: bool = False, clock: Clock | None = None,
                  emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
         self.config_path = config_path
         self.dry_run = dry_run
         self.emit = emit
+        self.clock: Clock = clock or SystemClock()
         cfg = load_config(config_path, apply_overrides=False)  # a bad config at start is fatal
         self.rt = control.make_runtime(cfg)
-        self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, clock)
-        self.reconciler = Reconciler(self.rt, self.journal, clock=clock, dry_run=dry_run, emit=emit)
+        self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
+        self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.loop = BuildLoop(self.reconciler)
+        self.fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
         self.stamp = self._stamp()
+        self.changed_stamp: tuple[int, int, int] | None = None
+        self.changed_at = 0.0
         self.config_error: str | None = None
         self.force_reload = False
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.last: dict[str, TickStats] = {}
+        self.failures = 0  # ticks that failed in a row
+        self.last_error: str | None = None
         self.lock = FileLock(self.rt.state.watchdog_lock())
 
     @property
     def cfg(self) -> Config:
         return self.rt.cfg
 
+    @property
+    def degraded(self) -> dict[str, str]:
+        return self.reconciler.degraded
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        try:
+            self.emit(entry)
+        except OSError:  # the terminal that watched us went away: the journal has it all
+            self.emit = lambda e: None
+
     # ── config ─────────────────────────────────────────────────────────────────────────────
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:
             st = self.config_path.stat()
-        except FileNotFoundError:
+        except OSError:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def reload_if_changed(self) -> bool:
+    def reload_due(self) -> bool | None:
+        """True when the config should be read now; None while a change is settling (editors save
+        in steps: the file must be still for `reload_settle`); False when nothing changed."""
+        if self.force_reload:
+            return True
         stamp = self._stamp()
-        if stamp == self.stamp and not self.force_reload:
+        if stamp == self.stamp:
+            self.changed_stamp = None
             return False
-        self.stamp, self.force_reload = stamp, False
+        now = self.clock.monotonic()
+        if stamp != self.changed_stamp:
+            self.changed_stamp, self.changed_at = stamp, now
+        return True if now - self.changed_at >= self.cfg.watchdog.reload_settle else None
+
+    def reload_if_changed(self) -> bool:
+        if not self.reload_due():
+            return False
+        self.stamp, self.force_reload, self.changed_stamp = self._stamp(), False, None
         try:
             cfg = load_config(self.config_path, apply_overrides=False)
         except ConfigError as exc:
@@ -102,21 +181,54 @@ class Watchdog:
         if self.config_error is not None:
             self.reconciler.log("config-ok", detail="config valid again")
         self.config_error = None
-        self.rt.cfg = cfg
-        self.reconciler.log("config-reloaded", agents=list(cfg.agents))
+        self.apply(cfg)
         return True
+
+    def apply(self, cfg: Config) -> None:
+        """Rebuild everything built from the config (tmux, delivery, journal), then diff the agents:
+        a changed launch restarts that agent when its turn ends; a removed agent is stopped."""
+        old, old_tmux = self.rt.cfg, self.rt.tmux
+        rt = control.make_runtime(cfg)
+        if rt.tmux.socket == old_tmux.socket:
+            rt.tmux.server_pid = old_tmux.server_pid
+        rt.deliverer.wait = self.rt.deliverer.wait
+        self.rt = self.reconciler.rt = rt
+        self.journal = self.reconciler.journal = Journal(
+            cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
+        fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
+        changed = [n for n, fp in fingerprints.items() if n in self.fingerprints and fp != self.fingerprints[n]]
+        removed = [n for n in old.agents if n not in cfg.agents]
+        self.fingerprints = fingerprints
+        self.reconciler.log("config-reloaded", agents=list(cfg.agents), changed=changed, removed=removed)
+        for name in changed:
+            rec = self.reconciler.record(name)
+            rec.pending = "config changed"
+            self.reconciler.log("restart-pending", name, reason="config changed")
+            self.reconciler.persist(name)
+        panes = rt.tmux.snapshot() if removed else {}
+        for name in removed:
+            agent = old.agents[name]
+            if self.dry_run:
+                continue
+            ended = control.stop_session(rt, agent.session, panes.get(agent.session))
+            self.reconciler.log("removed", name, detail="no longer in the config; stopped",
+                                processes=len(ended.pids))
+            self.reconciler.records.pop(name, None)
 
     # ── requests from the CLI ──────────────────────────────────────────────────────────────
 
     def handle_requests(self) -> None:
-        folder = requests_dir(self.rt.state)
-        try:
-            files = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
-        except FileNotFoundError:
-            return
-        for path in files:
+        for path in sorted(_entries(requests_dir(self.rt.state)), key=_age):
             kind, _, name = path.name.partition("-")
-            path.unlink(missing_ok=True)
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    move_aside(path)
+                    self.reconciler.log("state-corrupt", detail=f"{path}: a directory among requests; moved aside")
+                    continue
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                self.reconciler.log("request-error", detail=f"{path}: {exc.strerror or exc}")
+                continue
             agent = self.cfg.agents.get(name)
             if agent is None:
                 continue
@@ -137,22 +249,68 @@ class Watchdog:
             self.loop.check_phase()
         stats = self.reconciler.tick(kind, stopped_by_hand=stopped_by_hand(self.rt.state))
         self.loop.tick_tasks(self.reconciler.panes)
+        self.reconciler.persist_all()
         self.last[kind] = stats
         self.write_status(stats)
         return stats
 
-    def write_status(self, stats: TickStats) -> None:
+    def safe_tick(self, kind: str) -> bool:
+        """One tick that cannot end the loop: a fault is journaled (once per distinct fault), shown
+        as degraded in `status`, and the next tick tries again. True when the tick went through."""
+        try:
+            self.tick(kind)
+        except TmuxUnreachableError as exc:
+            if "tmux" not in self.degraded:
+                self.reconciler.log("tmux-unreachable", error=str(exc), detail="no agent touched until tmux answers")
+            self.degraded["tmux"] = str(exc)
+        except Exception as exc:  # the loop outlives every fault; the journal says what and where
+            frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+            where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else "?"
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self.last_error:
+                self.reconciler.log("tick-error", error=message, where=where, tick=kind)
+            self.last_error = message
+            self.degraded["tick"] = f"{message} ({where})"
+        else:
+            if self.degraded.pop("tmux", None) is not None:
+                self.reconciler.log("tmux-reachable", detail="supervision resumed")
+            if self.degraded.pop("tick", None) is not None:
+                self.reconciler.log("tick-ok", detail="ticks go through again")
+            self.last_error, self.failures = None, 0
+            return True
+        self.failures += 1
+        with contextlib.suppress(Exception):
+            self.write_status(None)
+        return False
+
+    def write_status(self, stats: TickStats | None) -> None:
         if self.dry_run:
             return
         heavy = self.last.get(HEAVY)
-        write_json(self.rt.state.watchdog_status(), {
+        data = {
             "pid": os.getpid(), "last_tick": datetime.now(UTC).isoformat(timespec="seconds"),
-            "kind": stats.kind, "tick_ms": round(stats.wall_ms, 2), "tick_cpu_ms": round(stats.cpu_ms, 2),
-            "tmux_calls": stats.tmux_calls, "captures": stats.captures, "agents": stats.agents,
+            "ok": stats is not None,
+            "degraded": dict(self.degraded), "config_error": self.config_error,
             "heavy_tick_ms": round(heavy.wall_ms, 2) if heavy else None,
             "heavy_tmux_calls": heavy.tmux_calls if heavy else None,
-            "config_error": self.config_error,
-        }, durable=False)
+        }
+        if stats is not None:
+            data |= {"kind": stats.kind, "tick_ms": round(stats.wall_ms, 2), "tick_cpu_ms": round(stats.cpu_ms, 2),
+                     "tmux_calls": stats.tmux_calls, "captures": stats.captures, "agents": stats.agents}
+        else:
+            data |= {"last_good_tick": self._last_good_tick()}
+        try:
+            write_json(self.rt.state.watchdog_status(), data, durable=False)
+        except OSError as exc:
+            self.degraded["status"] = f"cannot write {self.rt.state.watchdog_status().name}: {exc.strerror or exc}"
+        else:
+            self.degraded.pop("status", None)
+
+    def _last_good_tick(self) -> str | None:
+        from .state import read_state
+
+        data, _ = read_state(self.rt.state.watchdog_status())
+        return data.get("last_tick") if data and data.get("ok", True) else (data or {}).get("last_good_tick")
 
     def once(self) -> TickStats:
         """One full (heavy) tick, for cron, tests and `--once`."""
@@ -165,31 +323,37 @@ class Watchdog:
             watcher = FileWatcher(watched, self.wake)
             watcher.start()
             self._install_signals()
-            w = self.cfg.watchdog
             self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
                                 watching=[a.name for a in self.cfg.agents.values() if a.watch != "none"])
-            now = time.monotonic()
+            now = self.clock.monotonic()
             next_signal = next_heavy = now
             try:
                 while not self.stop.is_set():
-                    now = time.monotonic()
+                    now = self.clock.monotonic()
                     kind = HEAVY if now >= next_heavy else SIGNAL if now >= next_signal else POLL
-                    self.tick(kind)
+                    ok = self.safe_tick(kind)
                     w = self.cfg.watchdog
-                    if kind == HEAVY:
+                    if ok and kind == HEAVY:
                         next_heavy, next_signal = now + w.heavy_interval, now + w.signal_interval
-                    elif kind == SIGNAL:
+                    elif ok and kind == SIGNAL:
                         next_signal = now + w.signal_interval
-                    wait = min(w.poll_interval, next_signal - time.monotonic())
-                    if self.watch_list() != watched:  # a new phase, or its docs directory appeared
-                        watcher.stop()
-                        watched = self.watch_list()
-                        watcher = FileWatcher(watched, self.wake)
-                        watcher.start()
+                    wait = min(w.poll_interval, next_signal - self.clock.monotonic())
+                    if not ok:  # failing ticks back off, never spin
+                        wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
+                    if self.changed_stamp is not None:
+                        wait = min(wait, w.reload_settle)  # a config change is settling: look again soon
+                    try:
+                        if self.watch_list() != watched:  # a new phase, or its docs directory appeared
+                            watcher.stop()
+                            watched = self.watch_list()
+                            watcher = FileWatcher(watched, self.wake)
+                            watcher.start()
+                    except Exception as exc:  # a watcher that cannot start leaves us polling, alive
+                        self.degraded["watcher"] = f"{type(exc).__name__}: {exc}"
                     if self.wake.wait(timeout=max(0.0, wait)):
                         self.wake.clear()
                         if watcher.take():
-                            next_signal = time.monotonic()  # config or status file changed: look now
+                            next_signal = self.clock.monotonic()  # config or status file changed: look now
             finally:
                 watcher.stop()
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
@@ -227,7 +391,7 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
     from .policy import Record
 
     old = reconciler.record(name)
-    reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue)
+    reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
     reconciler.persist(name)
     reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
 
@@ -241,8 +405,9 @@ def send_request(cfg: Config, kind: str, name: str) -> str:
         lock.acquire()
     except LockedError:  # a watchdog runs: hand it the request
         folder = requests_dir(state)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{kind}-{name}").touch()
+        _entries(folder)  # a planted file in its place goes aside
+        private_dir(folder)
+        touch_private(folder / f"{kind}-{name}")
         return "requested"
     try:
         rt = control.make_runtime(cfg)
