@@ -6,6 +6,7 @@ socket at teardown, so no test can touch the default tmux server or another test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -145,10 +146,8 @@ def end_watchdogs(root: Path) -> None:
         except (OSError, ValueError):
             continue
         if b"agentsup" in cmdline and str(root).encode() in cmdline:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, 9)
-            except OSError:
-                pass
 
 
 def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> str:

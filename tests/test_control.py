@@ -269,7 +269,7 @@ def test_attach_refuses_a_stopped_agent(project: Project) -> None:
 def test_commands_never_touch_the_default_tmux_server(project: Project) -> None:
     project.write(sim_agent("a"))
     control.up(project.rt(), ["a"])
-    assert project.rt().tmux.base_argv()[1:] == ["-S", project.socket]
+    assert project.rt().tmux.attach_argv("t-a")[1:3] == ["-S", project.socket]
     default = subprocess.run(["tmux", "-L", "agentsup", "has-session", "-t", "=t-a"], capture_output=True)
     assert default.returncode != 0
 

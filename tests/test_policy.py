@@ -300,3 +300,85 @@ def test_a_tick_without_a_screen_keeps_held_states() -> None:
         assert d.record.state == state and not d.actions
     d = transition(Record(state=STARTING, started_at=T0), View(present=True), T0 + 30, POL)
     assert d.record.state == RUNNING
+
+
+# ── one clock: monotonic durations, wall-clock promises ───────────────────────────────────────
+
+def test_a_wall_step_does_not_move_a_monotonic_backoff() -> None:
+    rec = Record(state=BACKOFF, started_at=T0, backoff_until=T0 + 10, backoff_delay=10)
+    assert transition(rec, View(present=False), T0 + 9, POL, wall=T0 - 86400).actions == []
+    assert starts(transition(rec, View(present=False), T0 + 10, POL, wall=T0 + 86400))
+
+
+def test_a_reset_promise_is_read_on_the_wall_and_held_on_the_monotonic_clock() -> None:
+    mono = 5000.0  # the monotonic clock has nothing to do with the epoch
+    d = transition(running(), alive(limited(3600)), mono, POL, wall=T0)
+    assert d.record.limit_until == mono + 3645 and d.record.reset_at == at(3600).isoformat()
+    assert [e.fields["until"] for e in d.events if e.event == "limit-hold"] == [
+        datetime.fromtimestamp(T0 + 3645, UTC).isoformat(timespec="seconds")]
+
+
+def test_waiting_until_is_a_wall_clock_promise() -> None:
+    wake = Observation(waiting_until=at(3600))
+    rec = transition(Record(state=RUNNING, started_at=-1000.0), alive(wake), 10.0, POL, wall=T0).record
+    assert rec.state == SLEEPING
+    d = transition(rec, alive(wake), 20.0, POL, wall=T0 + 3600 + 181)  # the wall reached it
+    assert starts(d)
+
+
+def test_a_record_from_another_boot_drops_its_monotonic_times() -> None:
+    rec = Record(state=BACKOFF, backoff_until=123.0, restarts=[1.0, 2.0], started_at=1.0, queue=["q"], boot="old")
+    new = rec.rebased("new")
+    assert (new.backoff_until, new.restarts, new.started_at, new.queue) == (None, [], None, ["q"])
+    assert rec.rebased("old") is rec
+
+
+def test_a_record_with_wrongly_typed_values_is_refused() -> None:
+    for bad in ({"restarts": "abc"}, {"state": 5}, {"started_at": "yesterday"}, {"queue": [1]}):
+        try:
+            Record.from_json(bad)
+        except ValueError as exc:
+            assert next(iter(bad)) in str(exc)
+        else:
+            raise AssertionError(f"accepted {bad}")
+
+
+# ── the operator, config edits, start timeout ─────────────────────────────────────────────────
+
+def test_a_pane_started_by_someone_else_is_adopted_over_an_old_backoff() -> None:
+    rec = Record(state=BACKOFF, started_at=T0, backoff_until=T0 + 100, pane="%1/100")
+    d = transition(rec, alive(pane_key="%2/200"), T0 + 200, POL)
+    assert d.record.state == RUNNING and not starts(d) and events(d)[0] == "adopted"
+    d = transition(rec, alive(pane_key="%1/100"), T0 + 200, POL)  # the same pane: the backoff stands
+    assert starts(d)
+
+
+def test_a_pending_restart_waits_for_the_turn_to_end_and_spends_no_budget() -> None:
+    rec = Record(state=RUNNING, started_at=T0 - 1000, pending="config changed")
+    d = transition(rec, alive(BUSY, changed=True), T0, POL)
+    assert not starts(d) and "restart pending: config changed" in d.record.detail
+    d = transition(d.record, alive(IDLE), T0 + 1, POL)
+    assert starts(d) == [Start("restart: config changed", kill=True)]
+    assert d.record.restarts == [] and d.record.pending == ""
+
+
+def test_a_limited_agent_keeps_its_pending_restart_until_the_limit_lifts() -> None:
+    rec = transition(running(), alive(limited(600)), T0, POL).record
+    rec.pending = "config changed"
+    assert not starts(transition(rec, alive(limited(600)), T0 + 10, POL))
+
+
+def test_an_agent_that_never_draws_is_restarted_after_start_timeout() -> None:
+    pol = Policy(start_timeout=60, start_grace=20)
+    rec = transition(Record(), View(present=False), T0, pol).record
+    blank = View(present=True, obs=IDLE, blank=True)
+    assert not starts(transition(rec, blank, T0 + 59, pol))
+    d = transition(rec, blank, T0 + 60, pol)
+    assert starts(d) and "not ready" in starts(d)[0].reason
+    drew = transition(rec, alive(), T0 + 5, pol).record  # anything on screen: ready, never again
+    assert drew.ready and not starts(transition(drew, blank, T0 + 200, pol))
+
+
+def test_every_restart_keeps_the_screen_lines_that_explain_it() -> None:
+    d = transition(running(), alive(Observation(fatal=True, rule="fatal_re"), last_lines=("Error: boom",)), T0, POL)
+    assert starts(d) and d.record.last_lines == ["Error: boom"]

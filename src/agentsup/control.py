@@ -20,7 +20,7 @@ from .phases import role_model
 from .proctree import TAG_VAR, Stopped, end_processes
 from .prompts import agent_prompt
 from .state import StateDir, atomic_write_text, private_dir, read_text
-from .tmux import NoSessionError, PaneInfo, Tmux, log_pipe_command
+from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
 
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no
 # config value or prompt is ever parsed by a shell. It records the program's exit code in a file
@@ -49,7 +49,7 @@ class Runtime:
     """The adapters one command works with."""
 
     cfg: Config
-    tmux: Tmux
+    tmux: TmuxSeam
     state: StateDir
     sleep: Callable[[float], None] = time.sleep
     deliverer: Deliverer = field(init=False)
@@ -59,12 +59,14 @@ class Runtime:
                                    retries=self.cfg.watchdog.delivery_retries)
 
 
-def make_runtime(cfg: Config) -> Runtime:
+def make_runtime(cfg: Config, tmux: TmuxSeam | None = None) -> Runtime:
+    """The adapters for `cfg`: its state directory and its tmux server (or the given seam)."""
     state = StateDir(cfg.state_dir)
     private_dir(cfg.log_dir)
     state.ensure()
-    tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout,
-                server_pid_file=state.root / "tmux-server.pid")
+    if tmux is None:
+        tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout,
+                    server_pid_file=state.root / "tmux-server.pid")
     return Runtime(cfg, tmux, state)
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .state import FileLock
-from .tmux import NoSessionError, Tmux
+from .tmux import NoSessionError, TmuxSeam
 
 PROBE_CHARS = 24
 # ESC, every C0 control but tab and newline, DEL and the C1 controls: typed into a pane they are
@@ -70,7 +70,7 @@ def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
 
 @dataclass
 class Deliverer:
-    tmux: Tmux
+    tmux: TmuxSeam
     lock_dir: Path
     retries: int = 3
     wait: float = 2.0  # seconds to wait for each visible effect
@@ -95,7 +95,7 @@ class Deliverer:
         pane = self.tmux.pane(session)
         if pane is None or pane.dead:
             return None
-        raw = self.tmux.run(["capture-pane", "-p", "-t", pane.pane_id])
+        raw = self.tmux.screen(pane.pane_id)
         return [line.rstrip() for line in raw.split("\n")], pane.cursor_y
 
     def _wait_for(self, session: str, done: Callable[[list[str], int], bool]) -> tuple[list[str], int] | None:

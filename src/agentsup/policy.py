@@ -75,8 +75,13 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A record from its JSON; ValueError naming the field when a value has the wrong type (a
+        damaged file must not poison every later tick)."""
+        values = {k: v for k, v in data.items() if k in _FIELD_TYPES}
+        for key, value in values.items():
+            if not _FIELD_TYPES[key](value):
+                raise ValueError(f"field {key!r} has a value of the wrong type: {value!r:.80}")
+        return cls(**values)
 
     def rebased(self, boot: str) -> Record:
         """This record in boot `boot`: times from another boot are dropped (a backoff is due now,
@@ -91,6 +96,33 @@ class Record:
     def copy(self) -> Record:
         return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
                                    queue=list(self.queue))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _optional(check: Any) -> Any:
+    return lambda v: v is None or check(v)
+
+
+def _list_of(check: Any) -> Any:
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "state": lambda v: v in set(State), "detail": lambda v: isinstance(v, str),
+    "started_at": _optional(_number), "restarts": _list_of(_number), "backoff_delay": _number,
+    "backoff_until": _optional(_number), "fatal_since": _optional(_number),
+    "fatal_retry": lambda v: isinstance(v, bool), "last_reason": lambda v: isinstance(v, str),
+    "last_exit": _optional(lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "last_lines": _list_of(lambda v: isinstance(v, str)), "limit_until": _optional(_number),
+    "limit_nudges": lambda v: isinstance(v, int), "limit_probe": _number,
+    "reset_at": _optional(lambda v: isinstance(v, str)), "queue": _list_of(lambda v: isinstance(v, str)),
+    "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
+    "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
+    "idle_since": _optional(_number),
+}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from .journal import Journal
 from .phases import complete_marker
 from .policy import BACKOFF, STOPPED, Decision, Deliver, Policy, Record, Start, View, transition
 from .proctree import ProcTree
-from .state import read_state, write_json
+from .state import move_aside, read_state, write_json
 from .tmux import NoSessionError, PaneInfo
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
@@ -114,8 +114,13 @@ class Reconciler:
                 self.log("state-corrupt", name, detail=problem)
             try:
                 rec = Record.from_json(data) if data is not None else Record(boot=self.boot)
-            except (TypeError, ValueError):
-                self.log("state-corrupt", name, detail=f"record of the wrong shape: {str(data)[:200]}")
+            except (TypeError, ValueError) as exc:
+                path = self.rt.state.record_file(name)
+                try:
+                    detail = f"{path}: {exc}; moved aside to {move_aside(path).name}"
+                except OSError as err:
+                    detail = f"{path}: {exc}; could not move it aside: {err.strerror}"
+                self.log("state-corrupt", name, detail=detail)
                 rec = Record(boot=self.boot)
             self.records[name] = rec.rebased(self.boot)
             self.saved[name] = rec.to_json()
@@ -160,6 +165,8 @@ class Reconciler:
         calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
         had_server = tmux.server_pid
         panes = self.panes = tmux.snapshot()
+        if self.degraded.pop("tmux", None) is not None:
+            self.log("tmux-reachable", detail="supervision resumed")
         if had_server is not None and tmux.server_pid != had_server:
             # One event for the whole fleet; each agent's own restart follows from its missing session.
             self.log("tmux-server-gone", server_pid=had_server, new_server_pid=tmux.server_pid,

@@ -10,6 +10,7 @@ are opened with O_NOFOLLOW.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -30,9 +31,17 @@ def private_dir(path: Path) -> None:
 
 
 def open_private(path: Path, flags: int) -> int:
-    """Open for writing without following a symlink, creating the file 0600. Never truncates."""
+    """Open for writing without following a symlink, creating the file 0600. Never truncates. A
+    symlink planted in its place is moved aside (its target untouched) and a fresh file created."""
     private_dir(path.parent)
-    return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    flags |= os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    move_aside(path)
+    return os.open(path, flags | os.O_EXCL, PRIVATE_FILE)
 
 
 def append_private(path: Path, data: bytes) -> None:
@@ -86,7 +95,7 @@ def move_aside(path: Path) -> Path:
     """Rename a damaged file (or a directory where a file belongs) out of the way, keeping it for
     inspection: `<name>.corrupt-<time>`."""
     target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, target) if not path.is_dir() or path.is_symlink() else path.rename(target)
+    os.rename(path, target)
     return target
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from .errors import TmuxError, TmuxNotFoundError, TmuxUnreachableError
 
@@ -75,6 +76,40 @@ def exact_pane(session: str) -> str:
 def _tmux_arg(arg: str) -> str:
     # tmux splits commands at any argument that ends in ';'; an escaped '\;' stays literal.
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+class TmuxSeam(Protocol):
+    """What the rest of agentsup uses of tmux: `Tmux` is the real one, tests have a scripted fake."""
+
+    socket: str
+    timeout: float
+    calls: int
+    server_pid: int | None
+
+    def snapshot(self) -> dict[str, PaneInfo]: ...
+
+    def pane(self, session: str) -> PaneInfo | None: ...
+
+    def capture(self, target: str, *, history: int = 0) -> str: ...
+
+    def capture_many(self, targets: Sequence[str]) -> dict[str, str]: ...
+
+    def screen(self, pane_id: str) -> str: ...
+
+    def new_session(self, session: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
+                    width: int, height: int, log_command: Sequence[str] | None = None) -> None: ...
+
+    def kill_session(self, session: str) -> bool: ...
+
+    def kill_server(self) -> None: ...
+
+    def send_keys(self, target: str, keys: Iterable[str]) -> None: ...
+
+    def leave_mode(self, target: str) -> None: ...
+
+    def paste(self, target: str, text: str) -> None: ...
+
+    def attach_argv(self, session: str) -> list[str]: ...
 
 
 class Tmux:
@@ -220,6 +255,10 @@ class Tmux:
         extra = ["-S", str(-history)] if history else []
         out = self.run(["capture-pane", "-p", "-J", *extra, "-t", target])
         return "\n".join(line.rstrip() for line in out.splitlines()).rstrip("\n")
+
+    def screen(self, pane_id: str) -> str:
+        """The visible screen exactly as drawn (no joining, no trimming): what delivery compares."""
+        return self.run(["capture-pane", "-p", "-t", pane_id])
 
     def capture_many(self, targets: Sequence[str]) -> dict[str, str]:
         """Visible screens of several panes from one tmux client call (a command list with a marker

@@ -29,6 +29,7 @@ from .errors import AgentsupError, ConfigError, LockedError, TmuxUnreachableErro
 from .journal import Journal
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
 from .state import FileLock, StateDir, move_aside, private_dir, touch_private, write_json
+from .tmux import TmuxSeam
 from .watcher import FileWatcher
 
 MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
@@ -106,13 +107,14 @@ def launch_fingerprint(cfg: Config, agent: Agent) -> str:
 
 class Watchdog:
     def __init__(self, config_path: Path, *, dry_run: bool = False, clock: Clock | None = None,
-                 emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
+                 emit: Callable[[dict[str, Any]], None] = lambda e: None, tmux: TmuxSeam | None = None) -> None:
         self.config_path = config_path
         self.dry_run = dry_run
         self.emit = emit
         self.clock: Clock = clock or SystemClock()
+        self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
         cfg = load_config(config_path, apply_overrides=False)  # a bad config at start is fatal
-        self.rt = control.make_runtime(cfg)
+        self.rt = control.make_runtime(cfg, tmux)
         self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.loop = BuildLoop(self.reconciler)
@@ -188,7 +190,7 @@ class Watchdog:
         """Rebuild everything built from the config (tmux, delivery, journal), then diff the agents:
         a changed launch restarts that agent when its turn ends; a removed agent is stopped."""
         old, old_tmux = self.rt.cfg, self.rt.tmux
-        rt = control.make_runtime(cfg)
+        rt = control.make_runtime(cfg, self.fixed_tmux)
         if rt.tmux.socket == old_tmux.socket:
             rt.tmux.server_pid = old_tmux.server_pid
         rt.deliverer.wait = self.rt.deliverer.wait
@@ -272,8 +274,6 @@ class Watchdog:
             self.last_error = message
             self.degraded["tick"] = f"{message} ({where})"
         else:
-            if self.degraded.pop("tmux", None) is not None:
-                self.reconciler.log("tmux-reachable", detail="supervision resumed")
             if self.degraded.pop("tick", None) is not None:
                 self.reconciler.log("tick-ok", detail="ticks go through again")
             self.last_error, self.failures = None, 0
