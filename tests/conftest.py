@@ -130,11 +130,28 @@ def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     finally:
         end_watchdogs(root)  # a detached watchdog outlives the tmux server by design: end it by pid
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
+        end_servers(root)
         for _ in range(50):  # dying wrappers may still write an exit-code file: retry, bounded
             shutil.rmtree(root, ignore_errors=True)
             if not root.exists():
                 break
             time.sleep(0.1)
+
+
+def end_servers(root: Path) -> None:
+    """SIGKILL tmux servers started on a socket under `root` that `kill-server` could not reach (a
+    test removed the socket)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if comm.startswith("tmux: server") and str(root).encode() + b"/" in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), 9)
 
 
 def end_watchdogs(root: Path) -> None:

@@ -382,3 +382,13 @@ def test_an_agent_that_never_draws_is_restarted_after_start_timeout() -> None:
 def test_every_restart_keeps_the_screen_lines_that_explain_it() -> None:
     d = transition(running(), alive(Observation(fatal=True, rule="fatal_re"), last_lines=("Error: boom",)), T0, POL)
     assert starts(d) and d.record.last_lines == ["Error: boom"]
+
+
+def test_pings_queued_for_a_held_agent_survive_its_restart_and_go_out_once() -> None:
+    rec = transition(running(), alive(limited(3600)), T0, POL).record
+    rec.queue = ["review(gate-2): PASS"]
+    rec = transition(rec, View(present=False), T0 + 10, POL).record  # died while held: healed
+    assert rec.queue == ["review(gate-2): PASS"] and rec.limit_until is None
+    d = transition(rec, alive(IDLE), T0 + 15, POL)
+    assert [(a.text, a.purpose) for a in delivers(d)] == [("review(gate-2): PASS", "queued")]
+    assert not delivers(transition(d.record, alive(IDLE), T0 + 16, POL))

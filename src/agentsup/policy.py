@@ -111,7 +111,7 @@ def _list_of(check: Any) -> Any:
 
 
 _FIELD_TYPES: dict[str, Any] = {
-    "state": lambda v: v in set(State), "detail": lambda v: isinstance(v, str),
+    "state": lambda v: isinstance(v, str) and v.isupper(), "detail": lambda v: isinstance(v, str),
     "started_at": _optional(_number), "restarts": _list_of(_number), "backoff_delay": _number,
     "backoff_until": _optional(_number), "fatal_since": _optional(_number),
     "fatal_retry": lambda v: isinstance(v, bool), "last_reason": lambda v: isinstance(v, str),
@@ -272,6 +272,11 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         return d
     if _limit(d, obs, clock, pol):
         return d
+    if rec.queue and rec.ready and not obs.active and not obs.waiting_input:
+        # pings queued while it was held, and it restarted before the limit lifted: they go now
+        d.actions += [Deliver(text, "queued") for text in rec.queue]
+        d.note("queue-delivered", queued=len(rec.queue))
+        rec.queue = []
     if rec.pending and (obs.waiting_input or not obs.active):
         _start(d, now, f"restart: {rec.pending}", kill=True, budget=False)
         return d

@@ -78,6 +78,18 @@ def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n", durable=durable)
 
 
+def overwrite_in_place(path: Path, text: str) -> None:
+    """Rewrite an existing file in the blocks it already has: the way a small status file still
+    says "degraded" when the disk is too full for a new file. Not atomic: for display-only files."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     """The file's JSON, or `default` when it does not exist. A corrupt file is an error that names it,
     never silently replaced (that would lose state)."""

@@ -317,7 +317,12 @@ class Tmux:
         args += [";", "set-option", "-w", "-t", exact_pane(session), "remain-on-exit", "on"]
         if log_command:
             args += [";", "pipe-pane", "-o", "-t", exact_pane(session), _tmux_arg(shlex.join(log_command))]
-        self.run(args)
+        # The server's pid in the same call: this may be the command that started the server, and
+        # a socket removed before the next snapshot must not lead to a second one.
+        args += [";", "display-message", "-p", "-t", exact_pane(session), "#{pid}"]
+        out = self.run(args).strip().splitlines()
+        if out and out[-1].isdigit():
+            self._remember_server(int(out[-1]))
 
     def kill_session(self, session: str) -> bool:
         """Kill exactly `session`. False when it did not exist."""

@@ -28,7 +28,7 @@ from .config import Agent, Config, load_config
 from .errors import AgentsupError, ConfigError, LockedError, TmuxUnreachableError
 from .journal import Journal
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, StateDir, move_aside, private_dir, touch_private, write_json
+from .state import FileLock, StateDir, move_aside, overwrite_in_place, private_dir, touch_private, write_json
 from .tmux import TmuxSeam
 from .watcher import FileWatcher
 
@@ -299,10 +299,14 @@ class Watchdog:
                      "tmux_calls": stats.tmux_calls, "captures": stats.captures, "agents": stats.agents}
         else:
             data |= {"last_good_tick": self._last_good_tick()}
+        path = self.rt.state.watchdog_status()
         try:
-            write_json(self.rt.state.watchdog_status(), data, durable=False)
+            write_json(path, data, durable=False)
         except OSError as exc:
-            self.degraded["status"] = f"cannot write {self.rt.state.watchdog_status().name}: {exc.strerror or exc}"
+            self.degraded["status"] = f"cannot write {path.name}: {exc.strerror or exc}"
+            data["degraded"] = dict(self.degraded)
+            with contextlib.suppress(OSError):  # a full disk: the old file's blocks still take it
+                overwrite_in_place(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
         else:
             self.degraded.pop("status", None)
 
