@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from agentsup.clock import boot_id
 from agentsup.journal import read_events
 from agentsup.proctree import TAG_VAR, Proc, ProcTree, running
 from agentsup.reconcile import HEAVY, POLL
@@ -150,22 +151,27 @@ def test_a_frozen_tmux_server_is_waited_out_and_what_died_meanwhile_is_healed(pr
 
 
 def test_a_killed_tmux_server_is_recreated_once_with_every_agent(project: Project) -> None:
-    write(project, watched("a"), watched("b"))
+    write(project, watched("a"), watched("b"), watched("c", "--limit", "claude", "--reset", "11:59pm"))
+    queued = {"state": "RUNNING", "queue": ["review(gate-1): PASS"], "boot": boot_id()}
+    project.file("logs/state/agents/c.json", json.dumps(queued))  # a ping waiting for c's limit to lift
     with watchdog_process(project) as dog:
-        wait_for(lambda: {"t-a", "t-b"} <= set(pane_pids(project)), timeout=15)
+        wait_for(lambda: {"t-a", "t-b", "t-c"} <= set(pane_pids(project)), timeout=15)
+        wait_for(lambda: record(project, "c")["state"] == "LIMITED", timeout=15)
         time.sleep(1)  # past start_grace: the agents ran
         old = server_pid(project)
         assert old is not None
         restarts = {n: len(record(project, n)["restarts"]) for n in ("a", "b")}
         os.kill(old, signal.SIGKILL)
         wait_for(lambda: (p := server_pid(project)) is not None and p != old
-                 and {"t-a", "t-b"} <= set(pane_pids(project)), timeout=20)
+                 and {"t-a", "t-b", "t-c"} <= set(pane_pids(project)), timeout=20)
         time.sleep(2)  # no storm: nothing more happens
         assert dog.poll() is None, "the watchdog outlives the server it supervises"
         assert events(project).count("tmux-server-gone") == 1
         for name in ("a", "b"):
             assert len(record(project, name)["restarts"]) == restarts[name] + 1
         assert tmux_servers(project) == {server_pid(project)}
+        wait_for(lambda: record(project, "c")["state"] == "LIMITED", timeout=15)
+        assert record(project, "c")["queue"] == ["review(gate-1): PASS"], "the queued ping is not lost"
 
 
 def test_a_removed_socket_is_recreated_never_a_second_server(project: Project) -> None:

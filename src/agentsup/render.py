@@ -101,6 +101,8 @@ def status_header(report: StatusReport) -> list[Text]:
         lines.append(Text(f"watchdog running (pid {wd.pid}{tick})", style="green"))
     else:
         lines.append(Text("watchdog not running", style="yellow"))
+    for what, why in wd.degraded.items():
+        lines.append(Text(f"watchdog degraded ({what}): {why}", style="red"))
     if wd.config_error:
         lines.append(Text(f"config error (last good config in force): {wd.config_error}", style="red"))
     return lines

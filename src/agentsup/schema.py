@@ -20,7 +20,8 @@ INHERITED_AGENT_KEYS = ("dir", "backend", "model", "watch", "resume", "enabled")
 
 # tmux treats '.' and ':' as target separators and '=' as the exact-match prefix; '#' starts a format.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
-_SESSION_RE = re.compile(r"^[^\s.:=#\x00-\x1f\x7f][^\s.:#\x00-\x1f\x7f]{0,99}$")
+# '/' too: a session name is also a file name in the log and state directories.
+_SESSION_RE = re.compile(r"^[^\s.:=#/\\\x00-\x1f\x7f][^\s.:#/\\\x00-\x1f\x7f]{0,99}$")
 
 
 def check_name(value: str) -> str:
@@ -32,11 +33,18 @@ def check_name(value: str) -> str:
     return value
 
 
+def check_file_name(value: str) -> str:
+    """A file agentsup creates inside its own directory: one plain name, never a path out of it."""
+    if not value or "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+        raise ValueError(f"{value!r} must be a plain file name (no '/', no '..'): it lives inside log_dir")
+    return value
+
+
 def check_session(value: str) -> str:
     if not _SESSION_RE.match(value):
         raise ValueError(
-            f"{value!r} is not a valid tmux session name: no whitespace, '.', ':', '#', control "
-            "characters, or a leading '='"
+            f"{value!r} is not a valid tmux session name: no whitespace, '.', ':', '#', '/', '\\', "
+            "control characters, or a leading '='"
         )
     return value
 
@@ -202,6 +210,8 @@ class OnCompleteSpec(Model):
     trigger_file: str = Field(".run-upgrade-on-complete", description="in log_dir; run only if it exists")
     run: str = Field("upgrader", description="agent started when the sequence completes")
 
+    _file = field_validator("trigger_file")(check_file_name)
+
 
 class LoopSpec(Model):
     phases: list[PhaseSpec] = Field(default_factory=list, description="the phase sequence")
@@ -210,6 +220,8 @@ class LoopSpec(Model):
     auto_advance: bool = Field(True, description="advance when the status file is done")
     resume_phase: bool = Field(True, description="false: `up` starts at phase 0 when no index is stored")
     docs_dir: str = Field("machine-docs", description="status files are looked up here first")
+
+    _file = field_validator("state_file")(check_file_name)
     plan_dir: str = Field(".", description="where phase plans live (relative to the config)")
     handoff: HandoffSpec | None = Field(None, description="builder/adversary ping settings")
     on_complete: OnCompleteSpec | None = Field(None, description="task to run after the last phase")
