@@ -18,7 +18,8 @@ from agentsup.tmux import tmux_version
 from .conftest import Project, sim_agent, wait_for
 
 BANNER = "  ⎿  You've hit your session limit · resets 3pm (Europe/Dublin)\n│ >   │\n"
-KEYS = {"active", "limited", "reset_at", "auto_continue", "waiting_until", "waiting_input", "fatal", "rule"}
+KEYS = {"active", "limited", "reset_at", "auto_continue", "waiting_until", "waiting_input", "fatal", "rule",
+        "question", "menu_keys", "limit_mark", "transient", "source"}
 
 
 def detect(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,7 +36,9 @@ def test_detect_reads_stdin_without_a_config(tmp_path: Path) -> None:
     assert set(out) == KEYS
     assert out | {"reset_at": None} == {"active": False, "limited": True, "reset_at": None, "auto_continue": False,
                                         "waiting_until": None, "waiting_input": False, "fatal": False,
-                                        "rule": "limit_re"}
+                                        "rule": "limit_re", "question": None, "menu_keys": [],
+                                        "limit_mark": "1|⎿ You've hit your session limit · resets 3pm (Europe/Dublin)",
+                                        "transient": False, "source": "screen"}
     assert out["reset_at"] == "2026-06-10T15:00:00+01:00"
 
 

@@ -57,7 +57,7 @@ def events(d: Decision) -> list[str]:
 
 def test_gone_session_is_started_at_once() -> None:
     d = transition(running(), View(present=False), T0, POL)
-    assert starts(d) == [Start("session gone", kill=False)]
+    assert starts(d) == [Start("session gone", kill=False, resume=True)]  # a heal continues its session
     assert d.record.state == STARTING and d.record.restarts == [T0]
     assert events(d) == ["exited", "start"]
 
@@ -69,7 +69,7 @@ def test_never_started_agent_is_started() -> None:
 
 def test_dead_pane_after_a_long_run_restarts_without_backoff() -> None:
     d = transition(running(), View(present=True, dead=True, exit_code=1, last_lines=("boom",)), T0, POL)
-    assert starts(d) == [Start("exited with code 1", kill=True)]
+    assert starts(d) == [Start("exited with code 1", kill=True, resume=True)]
     assert d.record.last_exit == 1 and d.record.last_lines == ["boom"]
 
 
@@ -392,3 +392,19 @@ def test_pings_queued_for_a_held_agent_survive_its_restart_and_go_out_once() -> 
     d = transition(rec, alive(IDLE), T0 + 15, POL)
     assert [(a.text, a.purpose) for a in delivers(d)] == [("review(gate-2): PASS", "queued")]
     assert not delivers(transition(d.record, alive(IDLE), T0 + 16, POL))
+
+
+def test_a_resume_that_dies_at_once_is_followed_by_a_fresh_start() -> None:
+    rec = Record(state=STARTING, started_at=T0)  # a resumed start...
+    d = transition(rec, View(present=True, dead=True, exit_code=1), T0 + 1, POL)  # ...that died at once
+    assert d.record.state == BACKOFF
+    d = transition(d.record, View(present=True, dead=True, exit_code=1), T0 + 1 + d.record.backoff_delay, POL)
+    assert starts(d) and not starts(d)[0].resume, "after a failed resume the next start starts over"
+
+
+def test_stalls_fatal_screens_and_config_changes_start_over() -> None:
+    stalled = transition(transition(running(), alive(), T0, POL).record, alive(), T0 + 300, POL)
+    fatal = transition(running(), alive(Observation(fatal=True, rule="fatal_re")), T0, POL)
+    pending = transition(Record(state=RUNNING, started_at=T0 - 1000, pending="config changed"), alive(), T0, POL)
+    for d in (stalled, fatal, pending):
+        assert starts(d) and not starts(d)[0].resume

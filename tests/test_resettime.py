@@ -113,3 +113,13 @@ def test_parse_iso() -> None:
     assert parse_iso("2026-06-10T15:00:00Z", DUBLIN) == datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
     assert parse_iso("2026-06-10T15:00", DUBLIN) == datetime(2026, 6, 10, 15, 0, tzinfo=DUBLIN)
     assert parse_iso("soon", DUBLIN) is None
+
+
+def test_a_banner_minute_that_just_began_is_this_minute_not_tomorrow() -> None:
+    from datetime import UTC, datetime
+
+    from agentsup.resettime import parse_reset
+
+    now = datetime(2026, 11, 22, 4, 5, 40, tzinfo=UTC)  # claude shows only the minute of the reset
+    assert parse_reset("resets 4:05am (UTC)", now, UTC) == datetime(2026, 11, 22, 4, 5, tzinfo=UTC)
+    assert parse_reset("resets 4:02am (UTC)", now, UTC) == datetime(2026, 11, 23, 4, 2, tzinfo=UTC)

@@ -19,11 +19,13 @@ from .schema import BackendSpec, PromptMode
 
 # Claude Code, Codex, opencode and Gemini banners from DESIGN.md §5; kept narrow so ordinary output
 # that merely mentions "rate limit" or "429" is not taken for a limit.
+# Claude Code's subscriber banners, and its API-key 429 ("API Error: Request rejected (429)"), a
+# limit without a reset time (probed). Captures of the real programs: tests/realcli/screens/.
 _CLAUDE_LIMIT = (
     r"(hit your (session|weekly|usage|daily|opus|sonnet) limit|Claude usage limit reached"
-    r"|limit will reset at|Usage limit reached\s*·)"
+    r"|limit will reset at|Usage limit reached\s*·|API Error: Request rejected \(429\))"
 )
-_CODEX_LIMIT = r"(You've hit your usage limit|You have hit your usage limit)"
+_CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
 _GEMINI_LIMIT = r"(Usage limit reached for [\w.-]+|Quota exceeded for quota metric)"
 _OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
 
@@ -38,14 +40,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "active_re": r"esc to interrupt",
         "limit_re": _CLAUDE_LIMIT,
         "fatal_re": r"(Unable to connect to Anthropic services|OAuth token has expired|Invalid API key"
-        r"|API Error: 401|Please run /login)",
+        r"|API Error: 401|Please run /login|cannot be used with root/sudo privileges)",
         "waiting_input_re": r"(Do you want to proceed\?|Do you want to make this edit|Do you want to create"
-        r"|Do you trust the files in this folder\?)",
+        r"|Do you trust the files in this folder\?|Quick safety check: .*trust\?|Do you want to use this API key\?"
+        r"|running in Bypass Permissions mode)",
         "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "limit_menu_re": r"Stop and wait for limit to reset",
+        "limit_menu_keys": ["Enter"],  # option 1, "Stop and wait", is the highlighted one
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,
-        "process_names": ["claude"],
+        "session_flag": "--session-id",
+        "signals": "claude",
+        "process_names": ["claude", "claude.exe"],
     },
     "codex": {
         "bin": "codex",
@@ -56,8 +63,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prompt_mode": "arg",
         "active_re": r"(esc to interrupt|Esc to interrupt)",
         "limit_re": _CODEX_LIMIT,
-        "fatal_re": r"(stream disconnected before completion|401 Unauthorized|Not logged in)",
+        # "stream disconnected before completion" is transient: codex retries or waits for input.
+        "fatal_re": r"(401 Unauthorized|Not logged in|Error loading configuration)",
+        "transient_re": r"(stream disconnected before completion|Reconnecting\.\.\.)",
         "waiting_input_re": r"(Allow command\?|Would you like to run the following command\?|\[y/N\])",
+        # While codex streams an answer it may show no "Working" line: a turn is open from the
+        # user's prompt line until its "Worked for" line (or an error, marked ■).
+        "turn_open_re": r"^› (?!Ask Codex to do anything)\S",
+        "turn_close_re": r"^\s*(─* ?Worked for |■ )",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": False,
@@ -91,6 +104,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prompt_mode": "arg",
         "active_re": r"\(esc to cancel",
         "limit_re": _GEMINI_LIMIT,
+        "limit_menu_re": r"1\. Keep trying",
+        "limit_menu_keys": ["2", "Enter"],  # "Stop": then agentsup holds and nudges
         "fatal_re": r"(Failed to login|API key not valid)",
         "waiting_input_re": r"(Allow execution\?|Apply this change\?)",
         "stall_idle": 300,
@@ -128,6 +143,13 @@ _BASE: dict[str, Any] = {
     "fatal_re": None,
     "waiting_input_re": None,
     "auto_continue_re": None,
+    "transient_re": None,
+    "limit_menu_re": None,
+    "turn_open_re": None,
+    "turn_close_re": None,
+    "limit_menu_keys": [],
+    "session_flag": "",
+    "signals": "",
     "stall_idle": 300,
     "submit_key": "Enter",
     "supports_resume": False,
@@ -142,7 +164,8 @@ _BASE: dict[str, Any] = {
 }
 
 
-PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re")
+PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
+                  "limit_menu_re", "turn_open_re", "turn_close_re")
 
 
 def _rx(pattern: str | None) -> re.Pattern[str] | None:
@@ -165,6 +188,13 @@ class Backend:
     fatal_re: re.Pattern[str] | None
     waiting_input_re: re.Pattern[str] | None
     auto_continue_re: re.Pattern[str] | None
+    transient_re: re.Pattern[str] | None
+    limit_menu_re: re.Pattern[str] | None
+    turn_open_re: re.Pattern[str] | None
+    turn_close_re: re.Pattern[str] | None
+    limit_menu_keys: tuple[str, ...]
+    session_flag: str
+    signals: str
     stall_idle: float
     submit_key: str
     supports_resume: bool
@@ -191,6 +221,7 @@ def resolve_backend(name: str, spec: BackendSpec | None) -> Backend:
     for key in PATTERN_FIELDS:
         values[key] = _rx(values[key])
     values["process_names"] = tuple(values["process_names"])
+    values["limit_menu_keys"] = tuple(values["limit_menu_keys"])
     values["env"] = dict(values["env"])
     return Backend(name=name, **values)
 
@@ -216,6 +247,7 @@ def render_launch(
     prompt_file: str,
     resume_id: str | None,
     extra_args: tuple[str, ...] = (),
+    identity: tuple[str, ...] = (),
 ) -> LaunchPlan:
     """Build the argv of an agent. Every value stays one argv element; nothing is shell-parsed."""
     argv = backend.program_argv()
@@ -228,6 +260,7 @@ def render_launch(
         model = ""
     if resume_id and backend.supports_resume and backend.resume_flag:
         argv += [backend.resume_flag, resume_id]
+    argv += identity  # agentsup's own: the session id it chose, the settings that add its hooks
     if backend.remote_control:
         argv += ["--remote-control", session]
     if model and backend.model_flag:

@@ -57,6 +57,7 @@ class Agent:
     after: tuple[str, ...]
     env: Mapping[str, str]
     args: tuple[str, ...] = ()
+    unattended: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ def _resolve_agent(
         backend=backend, model=model, enabled=spec.enabled, watch=spec.watch, resume=spec.resume,
         dir=resolve_path(base, spec.dir), prompt=spec.prompt,
         prompt_file=resolve_path(base, spec.prompt_file) if spec.prompt_file else None,
-        wake=wake, after=tuple(spec.after), env=dict(spec.env), args=tuple(spec.args),
+        wake=wake, after=tuple(spec.after), env=dict(spec.env), args=tuple(spec.args), unattended=spec.unattended,
     )
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from .errors import TmuxError, UnknownNameError
 from .phases import role_model
 from .proctree import TAG_VAR, Stopped, end_processes
 from .prompts import agent_prompt
+from .signals import claude_settings, home_of
 from .state import StateDir, atomic_write_text, private_dir, read_text
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
 
@@ -111,27 +113,49 @@ def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dic
     )
 
 
-def launch_plan(rt: Runtime, agent: Agent) -> tuple[LaunchPlan, Path]:
-    """Render the agent's argv and save its kickoff prompt (so a user can read what it was told)."""
+RESUME_NOTE = ("agentsup: your session ended unexpectedly and was resumed. Re-read where you were and "
+               "continue the task you were on.")
+
+
+def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[LaunchPlan, Path]:
+    """Render the agent's argv and save its kickoff prompt (so a user can read what it was told).
+    A backend with a session flag gets a session id agentsup chooses; `resume` continues the last
+    one (a heal) instead of starting over with the kickoff."""
     cfg = rt.cfg
     backend = cfg.backend_of(agent)
     prompt = agent_prompt(cfg, agent)
+    identity: list[str] = []
+    resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
+    if backend.session_flag:
+        session_id = rt.state.session_id(agent.name)
+        if resume and session_id and backend.resume_flag:
+            resume_id, prompt = session_id, RESUME_NOTE
+        else:
+            session_id, resume_id = str(uuid.uuid4()), None
+            atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
+            identity += [backend.session_flag, session_id]
+    if backend.signals == "claude":
+        hooks = rt.state.hooks_file(agent.name)
+        private_dir(hooks.parent)
+        hooks.unlink(missing_ok=True)  # this run's events only
+        identity += ["--settings", claude_settings(hooks, rt.state.status_line_file(agent.name),
+                                                   home_of(dict(agent.env)))]
     kickoff = rt.state.kickoff_file(agent.session)
     try:
         atomic_write_text(kickoff, prompt)
     except OSError:
         if read_text(kickoff) != prompt:  # a full disk: the saved copy still serves if it is the same
             raise
-    resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
     plan = render_launch(
         backend, session=agent.session, cwd=str(agent.dir), model=role_model(cfg, agent),
         prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id, extra_args=agent.args,
+        identity=tuple(identity),
     )
     return plan, kickoff
 
 
 def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInfo | None = None,
-                known: bool = False) -> ActionResult:
+                known: bool = False, resume: bool = False) -> ActionResult:
     """Start `agent` unless it already runs. `force` kills a running one first. A dead pane (the
     program exited) is replaced. `known=True` means `pane` is the caller's fresh observation."""
     cfg = rt.cfg
@@ -143,8 +167,13 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     # A replaced session, and whatever an earlier run left behind, ends before the new one starts.
     stop_session(rt, agent.session, pane) if replaced else end_processes(
         [], tag(rt, agent.session), cfg.watchdog.stop_timeout)
-    plan, kickoff = launch_plan(rt, agent)
+    plan, kickoff = launch_plan(rt, agent, resume=resume)
     backend = cfg.backend_of(agent)
+    if agent.unattended:
+        from .firstrun import prepare
+
+        agent.dir.mkdir(parents=True, exist_ok=True)
+        prepare(backend, agent.dir, dict(agent.env))
     try:
         spawn(rt, agent.session, plan.argv, cwd=agent.dir,
               env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},

@@ -1,5 +1,6 @@
-"""Classify an agent's screen (pure): active, waiting for input, limited (+ reset time),
-auto-continue pending, WAITING-UNTIL deadline, fatal.
+"""Classify an agent's screen (pure): active, waiting for input (and the question), limited (+ reset
+time, the program's own limit menu, and a mark that tells a new banner from an old one),
+auto-continue pending, WAITING-UNTIL deadline, fatal, transient errors.
 
 Only the bottom of the visible screen counts: scrollback and old transcript lines revive stale
 banners, and ordinary output that mentions "rate limit" or "429" higher up is not a limit.
@@ -31,13 +32,29 @@ class Observation:
     waiting_input: bool = False
     fatal: bool = False
     rule: str | None = None
+    question: str | None = None  # the line that asks, when waiting for input
+    menu_keys: tuple[str, ...] = ()  # keys that answer the program's limit menu, when it is open
+    limit_mark: str | None = None  # "<count>|<banner line>": the same banner, not a new limit
+    transient: bool = False  # an error the program recovers from by itself
+    source: str = "screen"  # what decided: screen | hooks | session-file
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("reset_at", "waiting_until"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
+        data["menu_keys"] = list(self.menu_keys)
         return data
+
+
+def is_history(mark: str | None, seen: str | None) -> bool:
+    """Is the banner marked `mark` one already dealt with (`seen`)? The same text shown no more
+    often than then: a banner that scrolled up is still the old one; one more copy is a new limit."""
+    if mark is None or seen is None:
+        return False
+    count, _, text = mark.partition("|")
+    seen_count, _, seen_text = seen.partition("|")
+    return text == seen_text and count.isdigit() and seen_count.isdigit() and int(count) <= int(seen_count)
 
 
 def strip_ansi(text: str) -> str:
@@ -60,6 +77,30 @@ def _search(pattern: re.Pattern[str] | None, lines: list[str]) -> re.Match[str] 
     return pattern.search(" ".join(" ".join(lines).split()))
 
 
+def _line_of(lines: list[str], match: re.Match[str]) -> str:
+    """The whole screen line that holds `match` (or the match itself, for a rejoined banner)."""
+    for line in reversed(lines):
+        if match.group(0) in line:
+            return " ".join(line.split())
+    return " ".join(match.group(0).split())
+
+
+def _turn_open(backend: Backend, screen: str) -> bool:
+    """A turn opened (the user's prompt line) and not yet closed: the program is answering."""
+    if backend.turn_open_re is None or backend.turn_close_re is None:
+        return False
+    rows = [line for line in strip_ansi(screen).split("\n") if line.strip()]
+    # The last prompt-glyph line is the input box itself: only the history above it counts.
+    inputs = [i for i, line in enumerate(rows) if backend.turn_open_re.search(line) or line.startswith("› ")]
+    history = rows[:inputs[-1]] if inputs else rows
+    for line in reversed(history):
+        if backend.turn_close_re.search(line):
+            return False
+        if backend.turn_open_re.search(line):
+            return True
+    return False
+
+
 def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observation:
     lines = bottom(screen)
     active_lines = lines[-backend.active_bottom_lines:] if backend.active_bottom_lines else lines
@@ -68,23 +109,34 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     active = _search(backend.active_re, active_lines) is not None
     if active:
         rules.append("active_re")
+    elif _turn_open(backend, screen):
+        active = True
+        rules.append("turn_open_re")
     limit_match = _search(backend.limit_re, lines)
     limited = limit_match is not None and not active
     reset_at = None
-    if limited:
+    mark = menu_keys = None
+    if limited and limit_match is not None:
         rules.append("limit_re")
         reset_at = parse_reset("\n".join(lines), now, tz)
+        text = _line_of(lines, limit_match)
+        count = sum(1 for line in strip_ansi(screen).split("\n") if limit_match.group(0) in line)
+        mark = f"{max(1, count)}|{text}"
+        if _search(backend.limit_menu_re, lines) is not None:
+            menu_keys = backend.limit_menu_keys
     auto = _search(backend.auto_continue_re, lines) is not None
     if auto:
         rules.append("auto_continue_re")
         if reset_at is None:
             reset_at = parse_reset("\n".join(lines), now, tz)
-    waiting_input = not active and _search(backend.waiting_input_re, lines) is not None
-    if waiting_input:
+    asking = None if active else _search(backend.waiting_input_re, lines)
+    waiting_input = asking is not None
+    if asking is not None:
         rules.append("waiting_input_re")
     fatal = not active and _search(backend.fatal_re, lines) is not None
     if fatal:
         rules.append("fatal_re")
+    transient = _search(backend.transient_re, lines) is not None
     waiting_until = None
     marks = _WAITING_UNTIL.findall(strip_ansi(screen))
     if marks:
@@ -94,13 +146,15 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     return Observation(
         active=active, limited=limited, reset_at=reset_at, auto_continue=auto and not active,
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
-        rule=_decisive(rules),
+        rule=_decisive(rules), question=_line_of(lines, asking) if asking is not None else None,
+        menu_keys=menu_keys or (), limit_mark=mark, transient=transient,
     )
 
 
 def _decisive(rules: list[str]) -> str | None:
     """The rule that decides what the watchdog does, in the order the watchdog weighs them."""
-    for rule in ("active_re", "limit_re", "auto_continue_re", "waiting_input_re", "fatal_re", "waiting_until"):
+    for rule in ("active_re", "turn_open_re", "limit_re", "auto_continue_re", "waiting_input_re", "fatal_re",
+                 "waiting_until"):
         if rule in rules:
             return rule
     return None

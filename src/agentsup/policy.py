@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .detect import Observation
+from .detect import Observation, is_history
 
 
 class State(StrEnum):
@@ -64,6 +64,9 @@ class Record:
     pane: str = ""  # the live pane last seen (id and pid): another one was started by someone else
     ready: bool = False  # the program showed something since its start
     pending: str = ""  # a restart waiting for the current turn to end (e.g. "config changed")
+    limit_mark: str = ""  # the banner that holds it now
+    limit_seen: str = ""  # the last banner it resumed from: still on screen, it is history
+    source: str = ""  # what decided the last observation: screen | hooks | session-file
     boot: str = ""
     idle_since: float | None = None
 
@@ -121,6 +124,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "reset_at": _optional(lambda v: isinstance(v, str)), "queue": _list_of(lambda v: isinstance(v, str)),
     "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
     "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
+    "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),
+    "source": lambda v: isinstance(v, str),
     "idle_since": _optional(_number),
 }
 
@@ -169,12 +174,19 @@ class Policy:
 class Start:
     reason: str
     kill: bool  # a session exists and must be replaced
+    resume: bool = False  # a heal: continue the agent's own session instead of starting over
 
 
 @dataclass(frozen=True)
 class Deliver:
     text: str
     purpose: str  # nudge | queued | wake
+
+
+@dataclass(frozen=True)
+class Keys:
+    keys: tuple[str, ...]  # tmux key names from the backend's config, never from the screen
+    purpose: str  # limit-menu
 
 
 @dataclass(frozen=True)
@@ -186,7 +198,7 @@ class Event:
 @dataclass
 class Decision:
     record: Record
-    actions: list[Start | Deliver] = field(default_factory=list)
+    actions: list[Start | Deliver | Keys] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
     def note(self, event: str, **fields: Any) -> None:
@@ -264,13 +276,14 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         return d
     if not view.blank or obs.active or view.screen_changed:
         rec.ready = True
+    rec.source = obs.source
     if pol.watch == "none":  # observed only: never restarted, never nudged
         limited = (obs.limited or obs.auto_continue) and not obs.active
         _set(rec, LIMITED if limited else RUNNING, "usage limit" if limited else "")
         if not limited:
             _wake(d, obs, now, pol)
         return d
-    if _limit(d, obs, clock, pol):
+    if _limit(d, obs, clock, pol, view.screen_changed):
         return d
     if rec.queue and rec.ready and not obs.active and not obs.waiting_input:
         # pings queued while it was held, and it restarted before the limit lifted: they go now
@@ -287,7 +300,8 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
     if obs.waiting_input:
         if rec.state != WAITING:
             d.note("waiting-input", detail="a question or permission prompt waits for a human")
-        _set(rec, WAITING, _pending_detail(rec, "waiting for input"))
+        _set(rec, WAITING, _pending_detail(rec, f"waiting for input: {obs.question}" if obs.question
+                                           else "waiting for input"))
         rec.idle_since = None
         return d
     if obs.fatal and pol.watch != "none":
@@ -357,10 +371,13 @@ def _not_running(d: Decision, view: View, now: float, pol: Policy) -> None:
         reason = f"exited with code {view.exit_code}" if view.dead else "session gone"
     else:
         reason = "not running"
-    _schedule_start(d, now, pol, reason, kill=view.present, view=view)
+    # A program that ran and ended is resumed where it was; one that died at once starts over
+    # (a resume that fails is what makes it die at once: the loop-breaker).
+    _schedule_start(d, now, pol, reason, kill=view.present, view=view, resume=rec.started_at is not None)
 
 
-def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: bool, view: View) -> None:
+def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: bool, view: View,
+                    resume: bool = False) -> None:
     """Restart now, after a backoff, or not at all (FATAL), as the restart budget allows. The screen's
     last lines are kept: they say why."""
     rec = d.record
@@ -386,10 +403,10 @@ def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: 
         rec.detail = f"retry in {rec.backoff_delay:g}s: {reason}"
         d.note("backoff", delay_s=rec.backoff_delay, reason=reason)
         return
-    _start(d, now, reason, kill=kill)
+    _start(d, now, reason, kill=kill, resume=resume)
 
 
-def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = True) -> None:
+def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = True, resume: bool = False) -> None:
     rec = d.record
     if budget:
         rec.restarts.append(now)
@@ -397,15 +414,28 @@ def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = T
     rec.limit_until, rec.reset_at, rec.limit_nudges = None, None, 0
     rec.pane, rec.ready, rec.pending = "", False, ""
     rec.state, rec.detail = STARTING, reason
-    d.actions.append(Start(reason, kill))
-    d.note("restart" if kill else "start", reason=reason)
+    d.actions.append(Start(reason, kill, resume))
+    d.note("restart" if kill else "start", reason=reason, **({"resume": True} if resume else {}))
 
 
-def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy) -> bool:
+def _answer_menu(d: Decision, obs: Observation) -> None:
+    """The program's own limit menu owns the keyboard: every nudge would strand. Answer it."""
+    if obs.menu_keys:
+        d.actions.append(Keys(obs.menu_keys, "limit-menu"))
+        d.note("limit-menu-answered", keys=list(obs.menu_keys))
+
+
+def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
     """Usage-limit hold. True while the agent is held (the caller does nothing else). The reset time
-    is a wall-clock promise; the hold itself is a monotonic deadline."""
+    is a wall-clock promise; the hold itself is a monotonic deadline. A limit is an edge: a banner
+    the agent already resumed from does not hold it again; only a new one does."""
     rec, now = d.record, clock.mono
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
+    if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
+        shows_limit = False  # the old banner, still on screen
+    if (shows_limit and rec.limit_until is not None and rec.limit_nudges and changed and not obs.menu_keys
+            and is_history(obs.limit_mark, rec.limit_mark or None)):
+        shows_limit = False  # nudged, it answered, and no new banner came: it resumed
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
     trusted = (promised is not None and promised > clock.wall - pol.limit_slack
                and promised - clock.wall <= pol.limit_max_hold)
@@ -416,17 +446,25 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy) -> bool:
                            else now + pol.limit_fallback)
         rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
         rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
+        rec.limit_mark = obs.limit_mark or ""
         _set(rec, LIMITED, "auto-continue pending" if obs.auto_continue else "usage limit")
         d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
-               auto_continue=obs.auto_continue)
+               auto_continue=obs.auto_continue, source=obs.source)
+        _answer_menu(d, obs)
         return True
     if not shows_limit:
         d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue))
+        rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
         rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
         d.actions += [Deliver(text, "queued") for text in rec.queue]
         rec.queue = []
         _set(rec, RUNNING, "working" if obs.active else "idle")
         return True
+    if obs.limit_mark and obs.limit_mark != rec.limit_mark:
+        rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
+    if obs.menu_keys:
+        _answer_menu(d, obs)
+        return True  # nudge once the input is free, on a later tick
     if obs.auto_continue and trusted and promised is not None and clock.wall < promised + pol.limit_slack:
         # it resumes by itself: no nudge before then
         rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + pol.limit_slack)

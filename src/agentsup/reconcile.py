@@ -23,8 +23,10 @@ from .detect import Observation, classify
 from .errors import AgentsupError
 from .journal import Journal
 from .phases import complete_marker
-from .policy import BACKOFF, STOPPED, Decision, Deliver, Policy, Record, Start, View, transition
+from .policy import BACKOFF, STOPPED, Decision, Deliver, Keys, Policy, Record, Start, View, transition
 from .proctree import ProcTree
+from .resettime import parse_reset
+from .signals import ClaudeSignals, home_of, merge, program_pid, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
 from .tmux import NoSessionError, PaneInfo
 
@@ -104,6 +106,7 @@ class Reconciler:
         self.screens: dict[str, Screen] = {}
         self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
         self.degraded: dict[str, str] = {}  # what is failing: "state", "journal", ... → why
+        self.signals: dict[str, tuple[str, ClaudeSignals]] = {}  # per agent: (pane key, what its hooks said)
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
@@ -248,8 +251,26 @@ class Reconciler:
         grace = self.rt.cfg.backend_of(agent).log_grace
         if grace and self.clock.wall() - pane.activity <= grace:  # tmux's activity time is wall time
             changed = True  # printed recently: as good as a changed screen for stall purposes
-        return View(present=True, obs=cached.obs, screen_changed=changed, foreign=foreign,
+        obs = self.structured(agent, pane, cached.obs)
+        return View(present=True, obs=obs, screen_changed=changed, foreign=foreign,
                     last_lines=cached.lines, created=pane.created, pane_key=pane.key, blank=not cached.lines)
+
+    def structured(self, agent: Agent, pane: PaneInfo, screen: Observation) -> Observation:
+        """The screen's observation corrected by the program's own signals (claude: hooks, status
+        line, session file), when its backend has them."""
+        if self.rt.cfg.backend_of(agent).signals != "claude":
+            return screen
+        key, sig = self.signals.get(agent.name, ("", ClaudeSignals()))
+        if key != pane.key:
+            sig = ClaudeSignals()  # a new program: its own hooks file, read from the start
+        sig = read_hooks(self.rt.state.hooks_file(agent.name), sig)
+        read_status_line(self.rt.state.status_line_file(agent.name), sig)
+        self.signals[agent.name] = (pane.key, sig)
+        pid = program_pid(pane.pane_pid)
+        session = session_file(home_of(dict(agent.env)), pid) if pid else {}
+        now = datetime.fromtimestamp(self.clock.wall(), self.zone)
+        parsed = parse_reset(sig.limit_text, now, self.zone) if sig.limit_text else None
+        return merge(screen, sig, session, parsed, self.zone)
 
     def foreign_program(self, agent: Agent, pane: PaneInfo, tree: ProcTree) -> str | None:
         """Another backend's program in this agent's pane (and not its own): the seed's mismatch."""
@@ -276,9 +297,16 @@ class Reconciler:
             if isinstance(action, Start):
                 self.screens.pop(agent.session, None)
                 try:
-                    control.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True)
+                    control.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True,
+                                        resume=action.resume)
+                    self.signals.pop(agent.name, None)
                 except AgentsupError as exc:
                     self.log("start-failed", agent.name, error=str(exc))
+            elif isinstance(action, Keys) and pane is not None:
+                if pane.in_mode:
+                    self.rt.tmux.leave_mode(pane.pane_id)
+                self.rt.tmux.send_keys(pane.pane_id, action.keys)
+                self.screens.pop(agent.session, None)  # look again next tick: the menu should be gone
             elif isinstance(action, Deliver):
                 text = action.text or (wake_text(agent) if action.purpose == "wake" else "")
                 if text:

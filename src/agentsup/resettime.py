@@ -108,9 +108,13 @@ def _absolute(m: re.Match[str], now: datetime, default: tzinfo) -> datetime | No
     except ValueError:
         return None
     when = _wall(local_now.date(), hour, minute, zone)
-    if when <= now:
+    # Banners show the minute only: "resets 4:05am" read at 4:05:40 is this minute, not tomorrow's.
+    if when <= now - timedelta(minutes=JUST_PASSED_MIN):
         when = _wall(local_now.date() + timedelta(days=1), hour, minute, zone)
     return when
+
+
+JUST_PASSED_MIN = 2
 
 
 def parse_reset(text: str, now: datetime, default_tz: tzinfo) -> datetime | None:

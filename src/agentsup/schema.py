@@ -106,6 +106,17 @@ class BackendSpec(Model):
     fatal_re: str | None = Field(None, description="an error the agent cannot recover from")
     waiting_input_re: str | None = Field(None, description="a question or permission prompt for a human")
     auto_continue_re: str | None = Field(None, description="the agent resumes by itself after its limit")
+    transient_re: str | None = Field(
+        None, description="an error the program recovers from by itself (shown, never acted on)")
+    limit_menu_re: str | None = Field(
+        None, description="a menu the program opens on a usage limit (it owns the keyboard)")
+    limit_menu_keys: list[str] | None = Field(None, description="tmux keys that answer that menu so the input is free")
+    turn_open_re: str | None = Field(None, description="a line that opens a turn (the user's prompt in the history)")
+    turn_close_re: str | None = Field(None, description="a line that closes a turn; open and not closed = working")
+    session_flag: str | None = Field(
+        None, description="flag that sets the session id agentsup chooses (claude --session-id)")
+    signals: Literal["", "claude"] | None = Field(
+        None, description="structured signals to read besides the screen: claude = hooks, status line, session file")
     stall_idle: float | None = Field(None, description="seconds of unchanged, inactive screen = stalled")
     submit_key: str | None = Field(None, description="tmux key name that submits typed text")
     supports_resume: bool | None = Field(None, description="pass state/<name>.id with resume_flag")
@@ -119,7 +130,8 @@ class BackendSpec(Model):
     active_bottom_lines: int | None = Field(None, description="lines from the bottom searched for active_re")
     env: dict[str, str] | None = Field(None, description="environment for the program")
 
-    @field_validator("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re")
+    @field_validator("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
+                     "limit_menu_re", "turn_open_re", "turn_close_re")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -165,6 +177,8 @@ class AgentSpec(_Named):
     after: list[str] = Field(default_factory=list, description="task: start after these tasks succeed")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
     args: list[str] = Field(default_factory=list, description="extra program arguments after the backend's flags")
+    unattended: bool = Field(
+        False, description="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
 
 
 class ServiceSpec(_Named):

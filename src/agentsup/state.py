@@ -240,6 +240,19 @@ class StateDir:
     def resume_id_file(self, name: str) -> Path:
         return self.root / f"{name}.id"
 
+    def hooks_file(self, name: str) -> Path:
+        return self.root / "signals" / f"{name}.hooks.jsonl"
+
+    def status_line_file(self, name: str) -> Path:
+        return self.root / "signals" / f"{name}.statusline.json"
+
+    def session_id_file(self, name: str) -> Path:
+        return self.root / "sessions" / f"{name}.id"
+
+    def session_id(self, name: str) -> str | None:
+        text = read_text(self.session_id_file(name))
+        return text.strip() or None if text else None
+
     def record_file(self, name: str) -> Path:
         return self.root / "agents" / f"{name}.json"
 

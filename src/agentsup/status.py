@@ -39,6 +39,8 @@ class AgentStatus:
     exit_code: int | None
     reset_at: str | None = None
     restarts: int = 0
+    session_id: str | None = None  # the program's own session (claude --session-id), when agentsup chose it
+    source: str | None = None  # what decided the state: screen | hooks | session-file
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             name=agent.name, kind=agent.kind, backend=agent.backend, model=role_model(cfg, agent) or "default",
             watch=agent.watch, enabled=agent.enabled, session=agent.session, state=state, detail=detail,
             pid=pid, uptime_s=uptime, exit_code=code, reset_at=record.get("reset_at"),
-            restarts=len(record.get("restarts", [])),
+            restarts=len(record.get("restarts", [])), session_id=rt.state.session_id(agent.name),
+            source=record.get("source") or None,
         ))
     services = []
     for svc in cfg.services.values():

@@ -1,0 +1,186 @@
+"""Capture screens of the real CLIs against the mock API, for `detect` tests.
+
+    sudo python -m tests.realcli.capture tests/realcli/screens    # root: runs in a loopback-only netns
+
+Each scenario starts the pinned CLI in a private tmux server (120x40), drives it (keys typed, the
+mock switched between answers), and saves the visible screen with what it shows (`truth`), the CLI
+version, the pane size and the capture time into `index.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .clis import CLAUDE, CODEX, Cli
+from .mockapi import MockAPI, Mode
+from .netns import enter_loopback_only
+
+WIDTH, HEIGHT = 120, 40
+Step = float | list[str] | Callable[[MockAPI], None]
+
+
+@dataclass
+class Scenario:
+    name: str
+    cli: Cli
+    args: list[str]
+    steps: list[Step]
+    truth: dict[str, Any]
+    home: str = "ready"  # ready | untrusted | no-bypass | fresh
+    env: dict[str, str] = field(default_factory=dict)
+    history: int = 0  # scrollback lines to include (a program that printed and exited)
+
+
+def mode(m: Mode, **attrs: Any) -> Callable[[MockAPI], None]:
+    def apply(api: MockAPI) -> None:
+        api.mode = m
+        for key, value in attrs.items():
+            setattr(api, key, value(api) if callable(value) else value)
+    return apply
+
+
+def hour_from_now(_api: MockAPI) -> int:
+    return int(time.time()) + 3600
+
+
+def typed(text: str) -> list[Step]:
+    return [["-l", text], 0.3, ["Enter"]]
+
+
+SUBSCRIBER = {"CLAUDE_CODE_OAUTH_TOKEN": "mock-subscriber-token", "IS_SANDBOX": "1"}
+API_KEY = "sk-ant-api03-mockmockmockmockmockmockmockmock-AAAA"
+SKIP = ["--dangerously-skip-permissions"]
+YOLO = ["--dangerously-bypass-approvals-and-sandbox"]
+LIMITED = mode(Mode.LIMITED, reset_epoch=hour_from_now, claim="five_hour")
+NORMAL = mode(Mode.NORMAL)
+
+SCENARIOS = [
+    Scenario("idle", CLAUDE, [*SKIP, "say hello"], [6], {"active": False}),
+    Scenario("working", CLAUDE, [*SKIP, "say hello"], [5, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4,
+                                                       NORMAL], {"active": True}),
+    Scenario("limit-menu", CLAUDE, [*SKIP, "say hello"], [6, LIMITED, *typed("next step"), 6, NORMAL],
+             {"limited": True, "reset": "+1h", "menu": True}),
+    Scenario("limit-menu-answered", CLAUDE, [*SKIP, "say hello"],
+             [6, LIMITED, *typed("next step"), 6, ["Enter"], 2, NORMAL], {"limited": True, "reset": "+1h"}),
+    Scenario("limit-resumed", CLAUDE, [*SKIP, "say hello"],
+             [6, LIMITED, *typed("next step"), 6, ["Enter"], 2, NORMAL, *typed("resume now"), 6],
+             {"limited": True, "reset": "+1h", "note": "history: a screen alone cannot tell; the edge decides"}),
+    Scenario("weekly-limit", CLAUDE, [*SKIP, "say hello"],
+             [6, mode(Mode.LIMITED, claim="seven_day", reset_epoch=lambda a: int(time.time()) + 3 * 86400),
+              *typed("next step"), 6, NORMAL], {"limited": True, "reset": "+3d", "menu": True}),
+    Scenario("api-key-429", CLAUDE, SKIP, [5, LIMITED, *typed("go on"), 6, NORMAL],
+             {"limited": True, "reset": None}, home="api-key", env={"ANTHROPIC_API_KEY": API_KEY, "IS_SANDBOX": "1"}),
+    Scenario("permission-prompt", CLAUDE, [], [5, mode(Mode.TOOL_USE), *typed("create the marker"), 6, NORMAL],
+             {"waiting_input": True}),
+    Scenario("trust-dialog", CLAUDE, SKIP, [6], {"waiting_input": True}, home="untrusted"),
+    Scenario("bypass-warning", CLAUDE, SKIP, [6], {"waiting_input": True}, home="no-bypass"),
+    Scenario("api-key-question", CLAUDE, [], [6], {"waiting_input": True}, home="fresh-key",
+             env={"ANTHROPIC_API_KEY": API_KEY, "IS_SANDBOX": "1"}),
+    Scenario("root-refusal", CLAUDE, SKIP, [4], {"fatal": True}, env={"CLAUDE_CODE_OAUTH_TOKEN": "mock"},
+             history=40),
+    Scenario("idle", CODEX, [*YOLO, "say hello"], [8], {"active": False}),
+    Scenario("working", CODEX, [*YOLO, "say hello"], [8, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4,
+                                                      NORMAL], {"active": True}),
+    Scenario("limit", CODEX, [*YOLO, "say hello"], [8, LIMITED, *typed("next step"), 8, NORMAL],
+             {"limited": True, "reset": "+1h"}),
+    Scenario("limit-resumed", CODEX, [*YOLO, "say hello"],
+             [8, LIMITED, *typed("next step"), 6, NORMAL, *typed("resume now"), 6],
+             {"limited": True, "reset": "+1h", "note": "history: a screen alone cannot tell; the edge decides"}),
+    Scenario("reconnecting", CODEX, [*YOLO, "say hello"], [8, mode(Mode.OVERLOADED), *typed("next step"), 12, NORMAL],
+             {"active": True}),
+    Scenario("stream-disconnected", CODEX, [*YOLO, "say hello"],
+             [8, mode(Mode.DISCONNECT), *typed("next step"), 25, NORMAL], {"transient": True}),
+    Scenario("bad-config", CODEX, YOLO, [4], {"fatal": True}, home="bad-config", history=30),
+]
+
+
+def prepare_home(s: Scenario, home: Path, work: Path, api: MockAPI) -> dict[str, str]:
+    if s.cli is CLAUDE:
+        seed: dict[str, Any] = {"hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True,
+                                "projects": {str(work): {"hasTrustDialogAccepted": True}}}
+        if s.home == "untrusted":
+            seed["projects"] = {}
+        elif s.home == "no-bypass":
+            seed.pop("bypassPermissionsModeAccepted")
+        elif s.home == "api-key":
+            seed["customApiKeyResponses"] = {"approved": [API_KEY[-20:]], "rejected": []}
+        (home / ".claude.json").write_text(json.dumps(seed))
+        return {"ANTHROPIC_BASE_URL": api.url, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                **({} if s.env else SUBSCRIBER), **s.env}
+    codex_home = home / ".codex"
+    codex_home.mkdir()
+    config = 'model_provider = "nosuch"\n' if s.home == "bad-config" else (
+        f'model = "gpt-5"\nmodel_provider = "mock"\n[model_providers.mock]\nname = "mock"\n'
+        f'base_url = "{api.url}/v1"\nwire_api = "responses"\nenv_key = "MOCK_API_KEY"\n'
+        f'[projects."{work}"]\ntrust_level = "trusted"\n')
+    (codex_home / "config.toml").write_text(config)
+    return {"MOCK_API_KEY": "mock-key", "CODEX_HOME": str(codex_home), **s.env}
+
+
+def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
+    with tempfile.TemporaryDirectory(prefix="cap-", ignore_cleanup_errors=True) as tmp:
+        root = Path(tmp)
+        home, work, sock = root / "home", root / "work", str(root / "sock")
+        home.mkdir()
+        work.mkdir()
+        env = {"HOME": str(home), **prepare_home(s, home, work, api)}
+        tmux = ["tmux", "-S", sock]
+        flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        subprocess.run([*tmux, "new-session", "-d", "-s", "c", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(work),
+                        *flags, str(s.cli.bin), *s.args, ";", "set", "-w", "remain-on-exit", "on"], check=True)
+        api.mode = Mode.NORMAL
+        for step in s.steps:
+            if isinstance(step, float | int):
+                time.sleep(step)
+            elif isinstance(step, list):
+                subprocess.run([*tmux, "send-keys", "-t", "=c:", *step], check=True)
+            else:
+                step(api)
+        at = time.time()
+        extra = ["-S", str(-s.history)] if s.history else []
+        screen = subprocess.run([*tmux, "capture-pane", "-p", "-J", *extra, "-t", "=c:"], capture_output=True,
+                                text=True, check=True).stdout
+        subprocess.run([*tmux, "kill-server"], check=False)
+        time.sleep(0.5)  # the CLI's last writes into its home end before the directory goes
+        api.mode = Mode.NORMAL
+        return "\n".join(line.rstrip() for line in screen.splitlines()).rstrip() + "\n", at
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else Path(__file__).parent / "screens"
+    only = set(argv[1:])
+    for cli in (CLAUDE, CODEX):
+        cli.install()
+    enter_loopback_only()
+    api = MockAPI().start()
+    index_path = out / "index.json"
+    index: list[dict[str, Any]] = json.loads(index_path.read_text()) if index_path.exists() else []
+    for s in SCENARIOS:
+        key = f"{s.cli.command}/{s.name}"
+        if only and key not in only:
+            continue
+        screen, at = capture(s, api)
+        rel = f"{s.cli.command}-{s.cli.version}/{s.name}.txt"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(screen, encoding="utf-8")
+        entry = {"file": rel, "cli": s.cli.package, "version": s.cli.installed_version(), "backend": s.cli.command,
+                 "width": WIDTH, "height": HEIGHT, "captured_at": datetime.fromtimestamp(at, UTC).isoformat(
+                     timespec="seconds"), "truth": s.truth}
+        index = [e for e in index if e["file"] != rel] + [entry]
+        print(f"captured {rel}")
+    index_path.write_text(json.dumps(sorted(index, key=lambda e: e["file"]), indent=1) + "\n", encoding="utf-8")
+    api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,47 @@
+"""The real agent CLIs, pinned, installed from the npm registry into a cache outside the repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("AGENTSUP_REALCLI_CACHE") or Path.home() / ".cache" / "agentsup-realcli")
+
+
+@dataclass(frozen=True)
+class Cli:
+    package: str
+    version: str
+    command: str
+
+    @property
+    def prefix(self) -> Path:
+        return CACHE / f"{self.package.rsplit('/', 1)[-1]}-{self.version}"
+
+    @property
+    def bin(self) -> Path:
+        return self.prefix / "node_modules" / ".bin" / self.command
+
+    def install(self) -> Path:
+        """Install once (npm, the registry only); later runs reuse the cache."""
+        if self.bin.exists():
+            return self.bin
+        if shutil.which("npm") is None:
+            raise RuntimeError("npm is not installed; .ci/run installs nodejs and npm")
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(self.prefix),
+                        f"{self.package}@{self.version}"], check=True, capture_output=True, timeout=600)
+        return self.bin
+
+    def installed_version(self) -> str:
+        meta = self.prefix / "node_modules" / self.package / "package.json"
+        return str(json.loads(meta.read_text())["version"])
+
+
+CLAUDE = Cli("@anthropic-ai/claude-code", "2.1.197", "claude")
+CODEX = Cli("@openai/codex", "0.169.0", "codex")
+PINNED = (CLAUDE, CODEX)

@@ -1,0 +1,129 @@
+"""The real Claude Code, unattended, as a claude.ai subscriber against the mock API: kickoff, ping,
+a usage limit held with the exact reset from its own signals, its limit menu answered, the nudge
+after the reset, RUNNING again and not held again by the old banner, and a heal that resumes the
+same session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentsup.control import RESUME_NOTE
+from agentsup.journal import read_events
+from agentsup.reconcile import HEAVY, SIGNAL
+from agentsup.signals import program_pid
+from agentsup.watchdog import Watchdog
+
+from ..conftest import Project, wait_for
+from .mockapi import MockAPI, Mode
+
+TIMERS = """
+[watchdog]
+signal_interval = 0.5
+heavy_interval = 5
+poll_interval = 0.3
+start_grace = 3
+limit_reset_slack = 1
+limit_probe_fallback = 5
+delivery_retries = 3
+reload_settle = 0
+"""
+
+
+def claude_config(project: Project, api: MockAPI, claude: Path, **extra: str) -> None:
+    env = {"ANTHROPIC_BASE_URL": api.url, "CLAUDE_CODE_OAUTH_TOKEN": "mock-subscriber-token",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1", "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+           "HTTPS_PROXY": api.url, "HTTP_PROXY": api.url, "NO_PROXY": "127.0.0.1,localhost"}
+    keys = "\n".join(f"{k} = {json.dumps(v)}" for k, v in extra.items())
+    project.write(TIMERS + f'[backend.claude]\nbin = "{claude}"\n\n'
+                  f'[[agent]]\nname = "c"\nbackend = "claude"\nwatch = "heal"\ndir = "work"\nunattended = true\n'
+                  f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n'
+                  + keys + "\n")
+
+
+def record(project: Project) -> dict[str, Any]:
+    data = json.loads((project.log_dir / "state" / "agents" / "c.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def events(project: Project) -> list[dict[str, Any]]:
+    return read_events(project.log_dir / "events.jsonl", agent="c")
+
+
+def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
+    def step() -> Any:
+        dog.tick(SIGNAL)
+        return predicate()
+    return wait_for(step, timeout=timeout, interval=0.3)
+
+
+def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+    api = mock_api
+    claude_config(project, api, real_clis["claude"])
+    user_hook = project.root / "user-stop-hook.txt"  # the user's own settings stay in force
+    settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [
+        {"type": "command", "command": f"touch {user_hook}"}]}]}}))
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 3.0
+    dog.tick(HEAVY)
+
+    # kickoff, then a ping, both received by the model
+    wait_for(lambda: "say hello" in api.received(), timeout=60)
+    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
+    assert record(project)["source"] == "hooks"
+    assert user_hook.exists(), "the user's own Stop hook still ran"
+    ping = project.cli("ping", "c", "ping from agentsup")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
+    session_id = (project.log_dir / "state" / "sessions" / "c.id").read_text().strip()
+    assert project.cli_json("status")["agents"][0]["session_id"] == session_id
+
+    # the usage limit: held with the exact reset from claude's status line, its menu answered
+    reset = int(time.time()) + 25
+    api.reset_epoch = reset
+    assert project.cli("ping", "c", "refresh your status line").returncode == 0  # answers carry the window
+    wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
+    ticking(dog, lambda: "idle" in record(project)["detail"])
+    api.mode = Mode.LIMITED
+    assert project.cli("ping", "c", "next step").returncode == 0
+    ticking(dog, lambda: record(project)["state"] == "LIMITED")
+    held = next(e for e in events(project) if e["event"] == "limit-hold")
+    assert held["source"] == "hooks"
+    held_until = datetime.fromisoformat(record(project)["reset_at"]).timestamp()
+    assert held_until == reset, "the exact reset epoch (the banner itself says only the minute)"
+    ticking(dog, lambda: any(e["event"] == "limit-menu-answered" for e in events(project)))
+    ticking(dog, lambda: "Stop and wait for limit to reset" not in project.screen("t-c"), timeout=20)
+
+    # after the reset: nudged, received, RUNNING again, and the old banner holds it no more
+    ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=90)
+    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=30)
+    assert "You've hit your session limit" in project.screen("t-c"), "the banner is still on screen"
+    for _ in range(10):
+        dog.tick(SIGNAL)
+        time.sleep(0.3)
+    assert record(project)["state"] == "RUNNING", "a banner the agent resumed from is history"
+    assert [e["event"] for e in events(project)].count("limit-hold") == 1
+
+    # kill -9 of the program: healed with --resume of the same session
+    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    pid = program_pid(int(pane))
+    assert pid is not None
+    time.sleep(3.5)  # past start_grace: it ran, so a heal resumes
+    os.kill(pid, signal.SIGKILL)
+    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
+    wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
+    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    new_pid = wait_for(lambda: program_pid(int(new_pane)))
+    cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
+    assert b"--resume" in cmdline and session_id.encode() in cmdline
+    assert (project.log_dir / "state" / "sessions" / "c.id").read_text().strip() == session_id
