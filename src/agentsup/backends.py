@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bin": "codex",
         "flags": "--dangerously-bypass-approvals-and-sandbox",
         "model_flag": "--model",
-        "resume_flag": "",
+        "resume_flag": "resume",  # a subcommand: codex resume <id> [options] [prompt]
         "prompt_flag": "",
         "prompt_mode": "arg",
         "active_re": r"(esc to interrupt|Esc to interrupt)",
@@ -71,9 +71,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # user's prompt line until its "Worked for" line (or an error, marked ■).
         "turn_open_re": r"^› (?!Ask Codex to do anything)\S",
         "turn_close_re": r"^\s*(─* ?Worked for |■ )",
+        "session_store": "codex",  # codex chooses its session id; agentsup reads it back to resume
         "stall_idle": 300,
         "submit_key": "Enter",
-        "supports_resume": False,
+        "supports_resume": True,
         "process_names": ["codex"],
     },
     "opencode": {
@@ -149,6 +150,7 @@ _BASE: dict[str, Any] = {
     "turn_close_re": None,
     "limit_menu_keys": [],
     "session_flag": "",
+    "session_store": "",
     "signals": "",
     "stall_idle": 300,
     "submit_key": "Enter",
@@ -194,6 +196,7 @@ class Backend:
     turn_close_re: re.Pattern[str] | None
     limit_menu_keys: tuple[str, ...]
     session_flag: str
+    session_store: str
     signals: str
     stall_idle: float
     submit_key: str

@@ -20,6 +20,7 @@ from .errors import TmuxError, UnknownNameError
 from .phases import role_model
 from .proctree import TAG_VAR, Stopped, end_processes
 from .prompts import agent_prompt
+from .sessions import codex_home, codex_session
 from .signals import claude_settings, home_of
 from .state import StateDir, atomic_write_text, private_dir, read_text
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
@@ -134,6 +135,11 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
             session_id, resume_id = str(uuid.uuid4()), None
             atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
             identity += [backend.session_flag, session_id]
+    elif backend.session_store == "codex":
+        found = codex_session(codex_home(dict(agent.env)), agent.dir) if resume else None
+        if found:
+            resume_id, prompt = found, RESUME_NOTE
+            atomic_write_text(rt.state.session_id_file(agent.name), found + "\n")
     if backend.signals == "claude":
         hooks = rt.state.hooks_file(agent.name)
         private_dir(hooks.parent)

@@ -437,7 +437,8 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
             and is_history(obs.limit_mark, rec.limit_mark or None)):
         shows_limit = False  # nudged, it answered, and no new banner came: it resumed
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
-    trusted = (promised is not None and promised > clock.wall - pol.limit_slack
+    # Banners say the minute only: a promise up to a minute old is the minute that is ending.
+    trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
                and promised - clock.wall <= pol.limit_max_hold)
     if rec.limit_until is None:
         if not shows_limit:

@@ -115,6 +115,8 @@ class BackendSpec(Model):
     turn_close_re: str | None = Field(None, description="a line that closes a turn; open and not closed = working")
     session_flag: str | None = Field(
         None, description="flag that sets the session id agentsup chooses (claude --session-id)")
+    session_store: Literal["", "codex"] | None = Field(
+        None, description="where the CLI keeps the session id it chose (codex): read back to resume on a heal")
     signals: Literal["", "claude"] | None = Field(
         None, description="structured signals to read besides the screen: claude = hooks, status line, session file")
     stall_idle: float | None = Field(None, description="seconds of unchanged, inactive screen = stalled")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import Agent, Config
 from .control import Runtime
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
 from .proctree import ProcTree
@@ -121,7 +121,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             name=agent.name, kind=agent.kind, backend=agent.backend, model=role_model(cfg, agent) or "default",
             watch=agent.watch, enabled=agent.enabled, session=agent.session, state=state, detail=detail,
             pid=pid, uptime_s=uptime, exit_code=code, reset_at=record.get("reset_at"),
-            restarts=len(record.get("restarts", [])), session_id=rt.state.session_id(agent.name),
+            restarts=len(record.get("restarts", [])), session_id=session_of(rt, agent),
             source=record.get("source") or None,
         ))
     services = []
@@ -133,6 +133,15 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
         config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),
         watchdog=watchdog_status(rt, panes), agents=agents, services=services,
     )
+
+
+def session_of(rt: Runtime, agent: Agent) -> str | None:
+    """The agent's session id: the one agentsup chose, or the one codex chose (read from its files)."""
+    if rt.cfg.backend_of(agent).session_store == "codex":
+        from .sessions import codex_home, codex_session
+
+        return codex_session(codex_home(dict(agent.env)), agent.dir)
+    return rt.state.session_id(agent.name)
 
 
 def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:

@@ -61,6 +61,9 @@ class MockAPI:
     slow_seconds: float = 5.0
     utilization: float = 0.42  # the five-hour window's share used, sent with every answer
     requests: list[Request] = field(default_factory=list)
+    # Attempts a CLI makes that no setting of its own turns off (each named where it is set). The
+    # network namespace still blocks them: nothing reaches beyond loopback either way.
+    known_attempts: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
