@@ -115,3 +115,14 @@ def test_classify(backend: str, screen: str, expected: dict[str, object]) -> Non
     obs = classify(screen, resolve_backend(backend, None), NOW, DUBLIN)
     got = {key: getattr(obs, key) for key in expected}
     assert got == expected
+
+
+def test_opencode_retrying_its_limit_by_itself() -> None:
+    from datetime import UTC, datetime
+
+    from agentsup.backends import resolve_backend
+    from agentsup.detect import classify
+
+    screen = "Usage limit reached. It will reset in 3 hours 5 minutes.\n[retrying in 2h attempt #1]\n> "
+    obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
+    assert obs.self_retry and obs.rule == "self_retry_re"

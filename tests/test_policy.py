@@ -408,3 +408,15 @@ def test_stalls_fatal_screens_and_config_changes_start_over() -> None:
     pending = transition(Record(state=RUNNING, started_at=T0 - 1000, pending="config changed"), alive(), T0, POL)
     for d in (stalled, fatal, pending):
         assert starts(d) and not starts(d)[0].resume
+
+
+def test_a_program_that_retries_its_limit_by_itself_is_held_and_never_nudged() -> None:
+    retrying = Observation(limited=True, self_retry=True, active=True)
+    rec = transition(running(), alive(retrying), T0, POL).record
+    assert rec.state == LIMITED and rec.detail == "retrying by itself"
+    for t in (300, 3000, 30_000):  # far past any probe period
+        d = transition(rec, alive(retrying), T0 + t, POL)
+        assert not d.actions, "never nudged, never restarted"
+        rec = d.record
+    d = transition(rec, alive(BUSY, changed=True), T0 + 30_001, POL)
+    assert d.record.state == RUNNING and events(d) == ["limit-lifted"]

@@ -86,6 +86,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prompt_mode": "type",
         "active_re": r"esc (to )?interrupt",
         "limit_re": _OPENCODE_LIMIT,
+        # opencode waits out a limit by itself: hold it, never nudge or restart it meanwhile
+        "self_retry_re": r"\[retrying in [^\]]*attempt #\d+\]",
         "fatal_re": r"(ProviderAuthError|Unauthorized: invalid api key)",
         "waiting_input_re": r"(Permission required|Allow once)",
         "stall_idle": 300,
@@ -145,6 +147,7 @@ _BASE: dict[str, Any] = {
     "waiting_input_re": None,
     "auto_continue_re": None,
     "transient_re": None,
+    "self_retry_re": None,
     "limit_menu_re": None,
     "turn_open_re": None,
     "turn_close_re": None,
@@ -167,7 +170,7 @@ _BASE: dict[str, Any] = {
 
 
 PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                  "limit_menu_re", "turn_open_re", "turn_close_re")
+                  "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re")
 
 
 def _rx(pattern: str | None) -> re.Pattern[str] | None:
@@ -191,6 +194,7 @@ class Backend:
     waiting_input_re: re.Pattern[str] | None
     auto_continue_re: re.Pattern[str] | None
     transient_re: re.Pattern[str] | None
+    self_retry_re: re.Pattern[str] | None
     limit_menu_re: re.Pattern[str] | None
     turn_open_re: re.Pattern[str] | None
     turn_close_re: re.Pattern[str] | None

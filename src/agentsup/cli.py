@@ -62,8 +62,8 @@ def up(
     json_out: JsonOpt = False,
 ) -> None:
     """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
+    from .marks import mark_stopped, send_request
     from .tmux import tmux_version
-    from .watchdog import mark_stopped, send_request
 
     rt = _ctx(ctx).runtime()
     tmux_version(rt.cfg.tmux.bin)
@@ -95,7 +95,7 @@ def down(
 ) -> None:
     """Stop agents and services (all of them, and the watchdog, when none are named). The watchdog
     leaves what you stopped alone until you `up` it again."""
-    from .watchdog import mark_stopped
+    from .marks import mark_stopped
 
     rt = _ctx(ctx).runtime()
     control.check_names(rt.cfg, names or [])
@@ -136,6 +136,7 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         "backends": sorted({a.backend for a in cfg.agents.values()}),
         "phases": [p.id for p in cfg.loop.phases],
         "overrides": dict(cfg.overrides),
+        "warnings": control.launch_warnings(cfg),
     }
     if json_out:
         render.print_json(summary)
@@ -149,6 +150,8 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     out.print(f"  tmux:     {summary['tmux']} (socket {summary['socket']})")
     for key, value in cfg.overrides.items():
         out.print(f"  override: {key}={value}")
+    for warning in summary["warnings"]:
+        out.print(f"[yellow]warn[/yellow] {warning}", highlight=False)
 
 
 @app.command()
@@ -314,7 +317,7 @@ def events(
 @app.command()
 def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to revive")]) -> None:
     """Clear an agent's FATAL state and restart budget; the watchdog restarts it at once."""
-    from .watchdog import send_request
+    from .marks import send_request
 
     cfg = _ctx(ctx).load()
     if name not in cfg.agents:
@@ -329,7 +332,7 @@ def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to
 def run(ctx: typer.Context, task: Annotated[str, typer.Argument(help="task agent to start now")]) -> None:
     """Start a task agent by hand, now (its `after` dependencies are not waited for)."""
     from .journal import read_events
-    from .watchdog import send_request
+    from .marks import send_request
 
     cfg = _ctx(ctx).load()
     if task not in cfg.agents:
@@ -376,7 +379,7 @@ def phase(
     rows = [{"index": i, "id": p.id, "plan": p.plan, "status": p.status, "current": i == index,
              "done": phase_done(cfg, p)} for i, p in enumerate(phases)]
     if action in ("next", "set") and restart:
-        from .watchdog import mark_stopped
+        from .marks import mark_stopped
 
         rt = control.make_runtime(cfg)
         loops = [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]

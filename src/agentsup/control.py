@@ -262,6 +262,20 @@ def unknown_name(cfg: Config, name: str) -> UnknownNameError:
                             f"known: {', '.join(names)}")
 
 
+def launch_warnings(cfg: Config, *, euid: int | None = None) -> list[str]:
+    """What will make an agent fail at start, said before it happens."""
+    euid = os.geteuid() if euid is None else euid
+    warnings = []
+    for agent in cfg.agents.values():
+        backend = cfg.backend_of(agent)
+        sandbox = (agent.env.get("IS_SANDBOX") or backend.env.get("IS_SANDBOX") or os.environ.get("IS_SANDBOX"))
+        if (backend.signals == "claude" and euid == 0 and "--dangerously-skip-permissions" in backend.flags
+                and sandbox != "1"):
+            warnings.append(f"agent {agent.name}: claude refuses --dangerously-skip-permissions as root "
+                            "(it exits at once); run as another user, or set env IS_SANDBOX = \"1\" in a sandbox")
+    return warnings
+
+
 def check_names(cfg: Config, names: Iterable[str]) -> None:
     for name in names:
         session_of(cfg, name)

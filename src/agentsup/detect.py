@@ -36,6 +36,7 @@ class Observation:
     menu_keys: tuple[str, ...] = ()  # keys that answer the program's limit menu, when it is open
     limit_mark: str | None = None  # "<count>|<banner line>": the same banner, not a new limit
     transient: bool = False  # an error the program recovers from by itself
+    self_retry: bool = False  # it waits out a limit by itself: held, never nudged
     source: str = "screen"  # what decided: screen | hooks | session-file
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +138,9 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     if fatal:
         rules.append("fatal_re")
     transient = _search(backend.transient_re, lines) is not None
+    self_retry = _search(backend.self_retry_re, lines) is not None
+    if self_retry:
+        rules.append("self_retry_re")
     waiting_until = None
     marks = _WAITING_UNTIL.findall(strip_ansi(screen))
     if marks:
@@ -147,14 +151,14 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         active=active, limited=limited, reset_at=reset_at, auto_continue=auto and not active,
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
         rule=_decisive(rules), question=_line_of(lines, asking) if asking is not None else None,
-        menu_keys=menu_keys or (), limit_mark=mark, transient=transient,
+        menu_keys=menu_keys or (), limit_mark=mark, transient=transient, self_retry=self_retry,
     )
 
 
 def _decisive(rules: list[str]) -> str | None:
     """The rule that decides what the watchdog does, in the order the watchdog weighs them."""
-    for rule in ("active_re", "turn_open_re", "limit_re", "auto_continue_re", "waiting_input_re", "fatal_re",
-                 "waiting_until"):
+    for rule in ("self_retry_re", "active_re", "turn_open_re", "limit_re", "auto_continue_re", "waiting_input_re",
+                 "fatal_re", "waiting_until"):
         if rule in rules:
             return rule
     return None

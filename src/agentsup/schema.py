@@ -108,6 +108,8 @@ class BackendSpec(Model):
     auto_continue_re: str | None = Field(None, description="the agent resumes by itself after its limit")
     transient_re: str | None = Field(
         None, description="an error the program recovers from by itself (shown, never acted on)")
+    self_retry_re: str | None = Field(
+        None, description="the program waits out a limit by itself (held, never nudged or restarted)")
     limit_menu_re: str | None = Field(
         None, description="a menu the program opens on a usage limit (it owns the keyboard)")
     limit_menu_keys: list[str] | None = Field(None, description="tmux keys that answer that menu so the input is free")
@@ -133,7 +135,7 @@ class BackendSpec(Model):
     env: dict[str, str] | None = Field(None, description="environment for the program")
 
     @field_validator("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                     "limit_menu_re", "turn_open_re", "turn_close_re")
+                     "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:

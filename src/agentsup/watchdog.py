@@ -25,59 +25,15 @@ from . import control
 from .buildloop import BuildLoop, request_tasks, watched_files
 from .clock import Clock, SystemClock
 from .config import Agent, Config, load_config
-from .errors import AgentsupError, ConfigError, LockedError, TmuxUnreachableError
+from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .journal import Journal
+from .marks import by_age, requests_dir, reset_record, state_entries, stopped_by_hand
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, StateDir, move_aside, overwrite_in_place, private_dir, touch_private, write_json
+from .state import FileLock, move_aside, overwrite_in_place, write_json
 from .tmux import TmuxSeam
 from .watcher import FileWatcher
 
 MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
-
-
-def requests_dir(state: StateDir) -> Path:
-    return state.root / "requests"
-
-
-def stopped_dir(state: StateDir) -> Path:
-    return state.root / "stopped"
-
-
-def _entries(folder: Path) -> list[Path]:
-    """The files in a state folder; a file where the folder belongs is moved aside."""
-    try:
-        return list(folder.iterdir())
-    except FileNotFoundError:
-        return []
-    except NotADirectoryError:
-        with contextlib.suppress(OSError):
-            move_aside(folder)
-        return []
-
-
-def _age(path: Path) -> tuple[int, str]:
-    try:
-        return path.stat(follow_symlinks=False).st_mtime_ns, path.name
-    except OSError:
-        return 0, path.name
-
-
-def stopped_by_hand(state: StateDir) -> set[str]:
-    return {p.name for p in _entries(stopped_dir(state))}
-
-
-def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
-    folder = stopped_dir(state)
-    _entries(folder)  # a planted file in its place goes aside
-    private_dir(folder)
-    for name in names:
-        mark = folder / name
-        if stopped:
-            touch_private(mark)
-        elif mark.is_dir() and not mark.is_symlink():
-            move_aside(mark)
-        else:
-            mark.unlink(missing_ok=True)
 
 
 def launch_fingerprint(cfg: Config, agent: Agent) -> str:
@@ -220,7 +176,7 @@ class Watchdog:
     # ── requests from the CLI ──────────────────────────────────────────────────────────────
 
     def handle_requests(self) -> None:
-        for path in sorted(_entries(requests_dir(self.rt.state)), key=_age):
+        for path in sorted(state_entries(requests_dir(self.rt.state)), key=by_age):
             kind, _, name = path.name.partition("-")
             try:
                 if path.is_dir() and not path.is_symlink():
@@ -389,39 +345,3 @@ class Watchdog:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
-
-
-def reset_record(reconciler: Reconciler, name: str) -> None:
-    from .policy import Record
-
-    old = reconciler.record(name)
-    reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
-    reconciler.persist(name)
-    reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
-
-
-def send_request(cfg: Config, kind: str, name: str) -> str:
-    """Hand `kind` (reset | start | queue) for agent `name` to the running watchdog, which acts on it
-    within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
-    state = StateDir(cfg.state_dir)
-    lock = FileLock(state.watchdog_lock())
-    try:
-        lock.acquire()
-    except LockedError:  # a watchdog runs: hand it the request
-        folder = requests_dir(state)
-        _entries(folder)  # a planted file in its place goes aside
-        private_dir(folder)
-        touch_private(folder / f"{kind}-{name}")
-        return "requested"
-    try:
-        rt = control.make_runtime(cfg)
-        reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
-        if kind == "reset":
-            reset_record(reconciler, name)
-        elif kind == "start":
-            BuildLoop(reconciler).start_task(cfg.agents[name], reason="started by hand")
-        elif kind == "queue":
-            request_tasks(reconciler, [name])
-        return "done"
-    finally:
-        lock.release()

@@ -45,3 +45,8 @@ class Cli:
 CLAUDE = Cli("@anthropic-ai/claude-code", "2.1.197", "claude")
 CODEX = Cli("@openai/codex", "0.169.0", "codex")
 PINNED = (CLAUDE, CODEX)
+
+
+if __name__ == "__main__":  # .ci/run: install the pinned CLIs before the tests enter their namespace
+    for cli in PINNED:
+        print(f"{cli.package}@{cli.version}: {cli.install()}")

@@ -1,0 +1,97 @@
+"""What the operator hands the watchdog through the state directory: requests (`reset`, `start`,
+`queue`) that a running watchdog acts on within a poll, and the marks of agents stopped by hand.
+Without a running watchdog a request is carried out here, under the watchdog's own lock."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from . import control
+from .buildloop import BuildLoop, request_tasks
+from .config import Config
+from .errors import LockedError
+from .journal import Journal
+from .reconcile import Reconciler
+from .state import FileLock, StateDir, move_aside, private_dir, touch_private
+
+
+def requests_dir(state: StateDir) -> Path:
+    return state.root / "requests"
+
+
+def stopped_dir(state: StateDir) -> Path:
+    return state.root / "stopped"
+
+
+def state_entries(folder: Path) -> list[Path]:
+    """The files in a state folder; a file where the folder belongs is moved aside."""
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        with contextlib.suppress(OSError):
+            move_aside(folder)
+        return []
+
+
+def by_age(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat(follow_symlinks=False).st_mtime_ns, path.name
+    except OSError:
+        return 0, path.name
+
+
+def stopped_by_hand(state: StateDir) -> set[str]:
+    return {p.name for p in state_entries(stopped_dir(state))}
+
+
+def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
+    folder = stopped_dir(state)
+    state_entries(folder)  # a planted file in its place goes aside
+    private_dir(folder)
+    for name in names:
+        mark = folder / name
+        if stopped:
+            touch_private(mark)
+        elif mark.is_dir() and not mark.is_symlink():
+            move_aside(mark)
+        else:
+            mark.unlink(missing_ok=True)
+
+
+def reset_record(reconciler: Reconciler, name: str) -> None:
+    from .policy import Record
+
+    old = reconciler.record(name)
+    reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
+    reconciler.persist(name)
+    reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
+
+
+def send_request(cfg: Config, kind: str, name: str) -> str:
+    """Hand `kind` (reset | start | queue) for agent `name` to the running watchdog, which acts on it
+    within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
+    state = StateDir(cfg.state_dir)
+    lock = FileLock(state.watchdog_lock())
+    try:
+        lock.acquire()
+    except LockedError:  # a watchdog runs: hand it the request
+        folder = requests_dir(state)
+        state_entries(folder)  # a planted file in its place goes aside
+        private_dir(folder)
+        touch_private(folder / f"{kind}-{name}")
+        return "requested"
+    try:
+        rt = control.make_runtime(cfg)
+        reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
+        if kind == "reset":
+            reset_record(reconciler, name)
+        elif kind == "start":
+            BuildLoop(reconciler).start_task(cfg.agents[name], reason="started by hand")
+        elif kind == "queue":
+            request_tasks(reconciler, [name])
+        return "done"
+    finally:
+        lock.release()
