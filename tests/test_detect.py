@@ -126,3 +126,14 @@ def test_opencode_retrying_its_limit_by_itself() -> None:
     screen = "Usage limit reached. It will reset in 3 hours 5 minutes.\n[retrying in 2h attempt #1]\n> "
     obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
     assert obs.self_retry and obs.rule == "self_retry_re"
+
+
+def test_gemini_quota_error_after_choosing_stop_is_a_limit() -> None:
+    from datetime import UTC, datetime
+
+    from agentsup.backends import resolve_backend
+    from agentsup.detect import classify
+
+    screen = "✕ [API Error: You exceeded your current quota, please check your plan and billing details.]\n> "
+    obs = classify(screen, resolve_backend("gemini", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
+    assert obs.limited and obs.reset_at is None and obs.rule == "limit_re"

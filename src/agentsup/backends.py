@@ -26,7 +26,9 @@ _CLAUDE_LIMIT = (
     r"|limit will reset at|Usage limit reached\s*·|API Error: Request rejected \(429\))"
 )
 _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
-_GEMINI_LIMIT = r"(Usage limit reached for [\w.-]+|Quota exceeded for quota metric)"
+# After "Stop" in gemini's limit menu it reports the quota error itself (public wording; gemini-cli
+# is not run against a mock here).
+_GEMINI_LIMIT = r"(Usage limit reached for [\w.-]+|Quota exceeded for quota metric|You exceeded your current quota)"
 _OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
 
 PRESETS: dict[str, dict[str, Any]] = {
