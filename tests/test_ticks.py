@@ -66,6 +66,14 @@ class Fleet:
         self.tmux.wall = self.clock.wall()
         self.dog.tick(kind)
 
+    def into_backoff(self, name: str) -> None:
+        """Start the fleet; `name` runs a second and dies: a quick death, so it backs off."""
+        self.dog.tick(HEAVY)
+        self.advance(1, POLL)
+        self.tmux.die(f"t-{name}")
+        self.advance(0, POLL)
+        assert self.record(name)["state"] == "BACKOFF"
+
     def events(self, name: str | None = None) -> list[str]:
         return [e["event"] for e in read_events(self.root / "logs" / "events.jsonl", agent=name)]
 
@@ -100,11 +108,7 @@ def test_a_crash_loop_reaches_fatal_in_milliseconds(fleet_of: Any) -> None:
 
 def test_a_wall_clock_step_back_neither_freezes_a_backoff(fleet_of: Any) -> None:
     f = fleet_of(agent("a"))
-    f.dog.tick(HEAVY)
-    f.advance(1, POLL)
-    f.tmux.die("t-a")
-    f.advance(0, POLL)
-    assert f.record("a")["state"] == "BACKOFF"
+    f.into_backoff("a")
     f.clock.step_wall(-86400)  # the wall clock jumps a day back
     f.advance(5, POLL)
     assert f.record("a")["state"] == "STARTING" and len(f.tmux.started) == 2
@@ -124,10 +128,7 @@ def test_a_wall_clock_step_forward_fires_no_stall(fleet_of: Any) -> None:
 
 def test_records_persisted_by_one_watchdog_stay_right_for_the_next(fleet_of: Any) -> None:
     f = fleet_of(agent("a"))
-    f.dog.tick(HEAVY)
-    f.advance(1, POLL)
-    f.tmux.die("t-a")
-    f.advance(0, POLL)
+    f.into_backoff("a")
     until = f.record("a")["backoff_until"]
     f.dog = Watchdog(f.config, clock=f.clock, tmux=f.tmux)  # a restarted watchdog, same boot
     f.advance(4, POLL)
@@ -192,11 +193,7 @@ def test_a_changed_launch_restarts_only_that_agent_and_only_between_turns(fleet_
 
 def test_an_agent_the_operator_started_is_adopted_not_killed_by_an_old_backoff(fleet_of: Any) -> None:
     f = fleet_of(agent("a"))
-    f.dog.tick(HEAVY)
-    f.advance(1, POLL)
-    f.tmux.die("t-a")
-    f.advance(0, POLL)
-    assert f.record("a")["state"] == "BACKOFF"
+    f.into_backoff("a")
     f.tmux.sessions.pop("t-a")  # the operator's `up a` replaces the dead pane with a new program
     f.tmux.new_session("t-a", ["sim"], cwd=f.root, env={}, width=80, height=24)
     f.advance(10, SIGNAL)  # past the old backoff
