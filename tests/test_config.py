@@ -239,7 +239,11 @@ def test_backend_override_to_unknown_backend_is_an_error(tmp_path: Path) -> None
 def test_config_discovery_order(tmp_path: Path) -> None:
     assert find_config("x.toml", {"AGENTSUP_CONFIG": "y.toml"}) == Path("x.toml")
     assert find_config(None, {"AGENTSUP_CONFIG": "y.toml"}) == Path("y.toml")
-    assert find_config(None, {}) == Path("agents.toml")
+    assert find_config(None, {}, cwd=tmp_path) == Path("agents.toml")  # none anywhere up: ./agents.toml
+    (tmp_path / "agents.toml").write_text("")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_config(None, {}, cwd=deep) == tmp_path / "agents.toml"  # the nearest one up the tree
 
 
 def test_shipped_example_config_is_valid() -> None:

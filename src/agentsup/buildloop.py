@@ -180,9 +180,16 @@ class BuildLoop:
         self.rec.persist(task.name)
 
 
+FINISHED_OR_UNDERWAY = frozenset({"DONE", "FAILED", "CANCELLED", RUNNING, PENDING})
+
+
 def request_tasks(reconciler: Reconciler, names: list[str]) -> None:
-    """Mark tasks PENDING: the next tick starts each one whose dependencies are done."""
+    """Mark tasks PENDING: the next tick starts each one whose dependencies are done. A task runs
+    once: one that ran, failed, was cancelled, runs or waits already is left as it is (only
+    `agentsup run TASK` runs it again)."""
     for name in names:
         record = reconciler.record(name)
+        if record.state in FINISHED_OR_UNDERWAY:
+            continue
         record.state, record.detail = PENDING, "waiting for its dependencies"
         reconciler.persist(name)

@@ -35,17 +35,53 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")
 @dataclass
 class Context:
     config: str | None = None
+    config_error: str | None = None  # set when a read/stop command runs from the last valid copy
 
-    def load(self, *, apply_overrides: bool = True) -> Config:
-        return load_config(find_config(self.config), apply_overrides=apply_overrides)
+    def load(self, *, apply_overrides: bool = True, last_good: bool = False) -> Config:
+        """The config; for commands that read or stop (`last_good`), a config that stopped validating
+        falls back to its last valid copy, so the operator can still see and stop everything."""
+        from .config import load_last_good, remember_good
 
-    def runtime(self) -> control.Runtime:
-        return control.make_runtime(self.load())
+        path = find_config(self.config)
+        try:
+            cfg = load_config(path, apply_overrides=apply_overrides)
+        except ConfigError as exc:
+            fallback = load_last_good(path, apply_overrides=apply_overrides) if last_good else None
+            if fallback is None:
+                raise
+            self.config_error = str(exc)
+            err.print(f"[yellow]warn[/yellow] {path} is invalid; using its last valid copy "
+                      "(`agentsup check` shows the error)", highlight=False)
+            return fallback
+        remember_good(cfg.path)
+        return cfg
+
+    def runtime(self, *, last_good: bool = False) -> control.Runtime:
+        return control.make_runtime(self.load(last_good=last_good))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"agentsup {__version__}\n")
+        raise typer.Exit()
 
 
 @app.callback()
-def _main(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def _main(
+    ctx: typer.Context, config: ConfigOpt = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
     ctx.obj = Context(config)
+
+
+def _journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
+    """Every manual action leaves a line in the journal, marked as the operator's."""
+    from .journal import Journal
+
+    Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes).write(event, agent, by="cli", **fields)
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -81,6 +117,8 @@ def up(
         send_request(rt.cfg, "queue", task.name)
         results.append(control.ActionResult(task.name, task.session, "queued",
                                             detail=f"after {', '.join(task.after)}" if task.after else ""))
+    for r in results:
+        _journal(rt.cfg, "up", r.name if r.name in rt.cfg.agents else None, target=r.name, result=r.action)
     if json_out:
         render.print_json(results)
     else:
@@ -97,11 +135,13 @@ def down(
     leaves what you stopped alone until you `up` it again."""
     from .marks import mark_stopped
 
-    rt = _ctx(ctx).runtime()
+    rt = _ctx(ctx).runtime(last_good=True)
     control.check_names(rt.cfg, names or [])
     mark_stopped(rt.state, [n for n in names or [*rt.cfg.agents, *rt.cfg.services] if n != "watchdog"],
                  stopped=True)
     results = control.down(rt, names or [])
+    for r in results:
+        _journal(rt.cfg, "down", r.name if r.name in rt.cfg.agents else None, target=r.name, result=r.action)
     if json_out:
         render.print_json(results)
     else:
@@ -111,9 +151,14 @@ def down(
 @app.command()
 def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """One table: every agent and service with its state, pid and uptime."""
+    from dataclasses import replace
+
     from .status import collect
 
-    report = collect(_ctx(ctx).runtime())
+    context = _ctx(ctx)
+    report = collect(context.runtime(last_good=True))
+    if context.config_error:
+        report = replace(report, config_error=context.config_error)
     if json_out:
         render.print_json(report.to_json())
     else:
@@ -164,7 +209,7 @@ def logs(
     """Show an agent's session log (ANSI-stripped output captured from its pane)."""
     from .logs import follow, tail_lines
 
-    cfg = _ctx(ctx).load()
+    cfg = _ctx(ctx).load(last_good=True)
     path = control.log_path(cfg, control.session_of(cfg, name))
     if not path.exists() and not follow_:
         raise AgentsupError(f"no log yet for {name!r} ({path})")
@@ -183,7 +228,7 @@ def logs(
 @app.command()
 def attach(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent or service")]) -> None:
     """Attach your terminal to an agent's tmux session (detach with the tmux prefix, then d)."""
-    rt = _ctx(ctx).runtime()
+    rt = _ctx(ctx).runtime(last_good=True)
     session = control.session_of(rt.cfg, name)
     if rt.tmux.pane(session) is None:
         raise AgentsupError(f"{name} is not running (session {session!r}); start it with `agentsup up {name}`")
@@ -200,11 +245,12 @@ def ping(
     json_out: JsonOpt = False,
 ) -> None:
     """Type MESSAGE into an agent and submit it, verified. Exit 1 when it could not be submitted."""
-    rt = _ctx(ctx).runtime()
+    rt = _ctx(ctx).runtime(last_good=True)
     if name not in rt.cfg.agents:
         raise control.unknown_name(rt.cfg, name)
     agent = rt.cfg.agents[name]
     result = rt.deliverer.deliver(agent.session, message, submit_key=rt.cfg.backend_of(agent).submit_key)
+    _journal(rt.cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
     if json_out:
         render.print_json({"agent": name, "result": result.result.value, "attempts": result.attempts,
                            "detail": result.detail})
@@ -290,7 +336,7 @@ def events(
     """Show the watchdog's journal: every start, restart, hold, nudge, ping and error."""
     from .journal import follow_events, read_events
 
-    cfg = _ctx(ctx).load()
+    cfg = _ctx(ctx).load(last_good=True)
     if agent is not None:
         control.session_of(cfg, agent)  # validates the name
     path = cfg.log_dir / "events.jsonl"
@@ -326,6 +372,27 @@ def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to
         out.print(f"reset {name}: handed to the running watchdog (it acts within a second)")
     else:
         out.print(f"reset {name}: cleared (no watchdog running; start it with `agentsup up`)")
+
+
+@app.command()
+def restart(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="agents to restart")],
+) -> None:
+    """Stop each agent's whole process tree and start it again (it counts in the restart budget)."""
+    from .marks import mark_stopped, send_request
+
+    cfg = _ctx(ctx).load()
+    for name in names:
+        if name not in cfg.agents:
+            raise control.unknown_name(cfg, name)
+        if cfg.agents[name].kind == "task":
+            raise AgentsupError(f"{name} is a task; use `agentsup run {name}`")
+    mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
+    for name in names:
+        how = send_request(cfg, "restart", name)
+        out.print(f"restart {name}: " + ("handed to the running watchdog" if how == "requested" else "restarted"),
+                  markup=False)
 
 
 @app.command()
@@ -477,9 +544,30 @@ def config_reference(
         write.write_text(embed(write.read_text(encoding="utf-8")), encoding="utf-8")
 
 
+def hoist_config(argv: list[str]) -> list[str]:
+    """`-c FILE` / `--config FILE` may stand before or after the command: move it before, where the
+    app reads it. Arguments after `--` are left alone (a message may be "-c")."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    for i, arg in enumerate(argv[:end]):
+        if i == 0:
+            continue  # before the command already
+        if arg in ("-c", "--config") and i + 1 < end:
+            return [arg, argv[i + 1], *argv[:i], *argv[i + 2:]]
+        if arg.startswith("--config="):
+            return [arg, *argv[:i], *argv[i + 1:]]
+    return argv
+
+
 def main() -> None:
+    args = sys.argv[1:]
+    if args and args[0] not in ("-c", "--config") and not args[0].startswith("--config=") and args[0] != "detect":
+        args = hoist_config(args)
     try:
-        app()
+        app(args=args)
     except AgentsupError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file the user named that is not there: a message, never a traceback
+        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), markup=True,
+                  highlight=False)
+        sys.exit(1)

@@ -4,6 +4,7 @@ the file, the key path (`agent[2].backend`) and what was expected."""
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import shlex
 import tomllib
@@ -103,14 +104,67 @@ class Config:
         return resolve_path(self.base_dir, relative)
 
 
-def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
-    """`-c/--config`, then $AGENTSUP_CONFIG, then ./agents.toml."""
+def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None,
+                cwd: Path | None = None) -> Path:
+    """`-c/--config`, then $AGENTSUP_CONFIG, then the first agents.toml in the working directory or
+    one of its parents (as git finds its repository); ./agents.toml when there is none."""
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
     if env.get("AGENTSUP_CONFIG"):
         return Path(env["AGENTSUP_CONFIG"])
+    here = (cwd or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / "agents.toml").is_file():
+            return folder / "agents.toml"
     return Path("agents.toml")
+
+
+def state_home() -> Path:
+    """Where configs without an explicit log_dir keep their state (read at each call: HOME may move)."""
+    return Path(os.path.expanduser("~/.local/state/agentsup"))
+
+
+LAST_GOOD_DIR = "configs"  # STATE_HOME/configs/<digest>.toml: the last valid copy of each config
+
+
+def config_digest(cfg_path: Path) -> str:
+    return hashlib.sha256(str(cfg_path.absolute()).encode()).hexdigest()[:8]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:32] or "config"
+
+
+def last_good_path(cfg_path: Path) -> Path:
+    return state_home() / LAST_GOOD_DIR / f"{config_digest(cfg_path)}.toml"
+
+
+def remember_good(cfg_path: Path) -> None:
+    """Keep a copy of a config that just loaded: when a later edit breaks it, read and stop commands
+    still work from this one."""
+    from .state import atomic_write_text, read_text
+
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+        copy = last_good_path(cfg_path)
+        if read_text(copy) != text:
+            atomic_write_text(copy, text, durable=False)
+    except OSError:
+        pass  # a convenience: never a reason to fail a command
+
+
+def load_last_good(cfg_path: Path, *, apply_overrides: bool = True) -> Config | None:
+    """The config as it was when it last loaded, or None when there is no copy (or it fails too)."""
+    from .state import read_text
+
+    text = read_text(last_good_path(cfg_path.expanduser().absolute()))
+    if text is None:
+        return None
+    try:
+        return load_config(cfg_path, text=text, apply_overrides=apply_overrides)
+    except ConfigError:
+        return None
 
 
 def resolve_path(base: Path, value: str) -> Path:
@@ -118,8 +172,10 @@ def resolve_path(base: Path, value: str) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def read_raw(path: Path) -> dict[str, Any]:
+def read_raw(path: Path, text: str | None = None) -> dict[str, Any]:
     try:
+        if text is not None:
+            return tomllib.loads(text)
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
@@ -137,11 +193,13 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     apply_overrides: bool = True,
+    text: str | None = None,
 ) -> Config:
     """Read, validate and resolve agents.toml. AGENT_MODEL_<name>/AGENT_BACKEND_<name> apply unless
-    `apply_overrides` is false (the watchdog ignores one-off overrides, as the seed does)."""
+    `apply_overrides` is false (the watchdog ignores one-off overrides, as the seed does). `text`
+    stands in for the file's content (the last valid copy), paths still resolve beside `path`."""
     cfg_path = Path(path).expanduser().absolute()
-    raw = read_raw(cfg_path)
+    raw = read_raw(cfg_path, text)
     try:
         model = ConfigFile.model_validate(raw)
     except ValidationError as exc:
@@ -195,11 +253,17 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) 
     if problems:
         raise ConfigError(f"{cfg_path}: invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    log_dir = resolve_path(base, defaults.log_dir)
+    # State belongs to its config: without an explicit log_dir (and socket) each config gets its own,
+    # so two projects never share a watchdog, a lock, records or session names.
+    digest = config_digest(cfg_path)
+    log_dir = (resolve_path(base, defaults.log_dir) if "log_dir" in defaults.model_fields_set
+               else state_home() / f"{_slug(base.name)}-{digest}")
+    tmux = model.tmux if "socket" in model.tmux.model_fields_set else model.tmux.model_copy(
+        update={"socket": f"agentsup-{digest}"})
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
         session_prefix=defaults.session_prefix, log_max_bytes=defaults.log_max_bytes,
-        log_backups=defaults.log_backups, tmux=model.tmux, watchdog=model.watchdog, loop=model.loop,
+        log_backups=defaults.log_backups, tmux=tmux, watchdog=model.watchdog, loop=model.loop,
         backends=backends, agents=agents, services=services, prompts_dir=base / "prompts",
         overrides=overrides,
     )

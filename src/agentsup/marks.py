@@ -9,10 +9,11 @@ from pathlib import Path
 
 from . import control
 from .buildloop import BuildLoop, request_tasks
-from .config import Config
-from .errors import LockedError
+from .config import Agent, Config
+from .errors import AgentsupError, LockedError
 from .journal import Journal
 from .reconcile import Reconciler
+from .record import Record, State
 from .state import FileLock, StateDir, move_aside, private_dir, touch_private
 
 
@@ -62,8 +63,6 @@ def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
 
 
 def reset_record(reconciler: Reconciler, name: str) -> None:
-    from .policy import Record
-
     old = reconciler.record(name)
     reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
     reconciler.persist(name)
@@ -71,7 +70,7 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
 
 
 def send_request(cfg: Config, kind: str, name: str) -> str:
-    """Hand `kind` (reset | start | queue) for agent `name` to the running watchdog, which acts on it
+    """Hand `kind` (reset | start | queue | restart) for agent `name` to the running watchdog, which acts on it
     within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
@@ -86,12 +85,40 @@ def send_request(cfg: Config, kind: str, name: str) -> str:
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
-        if kind == "reset":
-            reset_record(reconciler, name)
-        elif kind == "start":
-            BuildLoop(reconciler).start_task(cfg.agents[name], reason="started by hand")
-        elif kind == "queue":
-            request_tasks(reconciler, [name])
+        carry_out(reconciler, kind, cfg.agents[name])
         return "done"
     finally:
         lock.release()
+
+
+def carry_out(reconciler: Reconciler, kind: str, agent: Agent) -> None:
+    """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
+    under the watchdog's lock)."""
+    if kind == "reset":
+        reset_record(reconciler, agent.name)
+    elif kind == "start" and agent.kind == "task":
+        BuildLoop(reconciler).start_task(agent, reason="started by hand")
+    elif kind == "queue" and agent.kind == "task":
+        request_tasks(reconciler, [agent.name])
+    elif kind == "restart" and agent.kind != "task":
+        restart_by_hand(reconciler, agent)
+
+
+def restart_by_hand(reconciler: Reconciler, agent: Agent) -> None:
+    """Stop the agent's whole tree and start it again. It counts in the restart budget like any
+    restart; a pane the watchdog saw before is replaced."""
+    cfg = reconciler.rt.cfg
+    now = reconciler.clock.monotonic()
+    old = reconciler.record(agent.name)
+    window = cfg.watchdog.restart_window
+    rec = Record(restarts=[t for t in old.restarts if now - t < window] + [now], queue=old.queue,
+                 wake_due=old.wake_due, boot=reconciler.boot, state=State.STARTING, started_at=now,
+                 detail="restarted by hand")
+    reconciler.records[agent.name] = rec
+    try:
+        control.start_agent(reconciler.rt, agent, force=True)
+    except AgentsupError as exc:
+        reconciler.log("start-failed", agent.name, error=str(exc), by="cli")
+    else:
+        reconciler.log("restart", agent.name, reason="restarted by hand", by="cli")
+    reconciler.persist(agent.name)

@@ -96,6 +96,15 @@ def running(pid: int, proc_root: Path = Path("/proc")) -> bool:
 TAG_VAR = "AGENTSUP_TAG"
 
 
+def has_tag(pid: int, tag: str, proc_root: Path = Path("/proc")) -> bool:
+    """Was `pid` started by agentsup for this tag (its environment carries AGENTSUP_TAG=<tag>)?"""
+    try:
+        env = (proc_root / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return f"{TAG_VAR}={tag}".encode() in env.split(b"\0")
+
+
 def tagged(tag: str, proc_root: Path = Path("/proc")) -> set[int]:
     """Processes whose environment carries `AGENTSUP_TAG=<tag>`: everything an agent started,
     including children that called setsid() or were re-parented to init."""

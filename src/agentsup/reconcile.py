@@ -24,7 +24,7 @@ from .errors import AgentsupError
 from .journal import Journal
 from .phases import complete_marker
 from .policy import BACKOFF, STOPPED, Decision, Deliver, Keys, Policy, Record, Start, View, transition
-from .proctree import ProcTree
+from .proctree import ProcTree, has_tag
 from .resettime import parse_reset
 from .signals import ClaudeSignals, home_of, merge, program_pid, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
@@ -273,7 +273,10 @@ class Reconciler:
         return merge(screen, sig, session, parsed, self.zone)
 
     def foreign_program(self, agent: Agent, pane: PaneInfo, tree: ProcTree) -> str | None:
-        """Another backend's program in this agent's pane (and not its own): the seed's mismatch."""
+        """Another backend's program in this agent's pane, in a pane agentsup did not start. What
+        agentsup started is the agent by definition, whatever its `bin` (a wrapper) is called."""
+        if has_tag(pane.pane_pid, control.tag(self.rt, agent.session)):
+            return None
         cfg = self.rt.cfg
         mine = set(cfg.backend_of(agent).process_names)
         if not mine:

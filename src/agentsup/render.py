@@ -91,6 +91,8 @@ def status_table(report: StatusReport) -> Table:
 
 def status_header(report: StatusReport) -> list[Text]:
     lines = []
+    if report.config_error:
+        lines.append(Text(f"config invalid (showing its last valid copy): {report.config_error}", style="red"))
     if report.phase is not None:
         p = report.phase
         verdict = "sequence complete" if p.complete else ("DONE" if p.done else "in progress")

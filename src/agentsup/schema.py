@@ -56,8 +56,8 @@ class Model(BaseModel):
 class TmuxSettings(Model):
     socket: str = Field(
         "agentsup",
-        description="tmux socket: a name (tmux -L) or a path containing '/' (tmux -S). "
-        "Env AGENTSUP_SOCKET overrides it.",
+        description="tmux socket: a name (tmux -L) or a path containing '/' (tmux -S); unset: agentsup-<hash of "
+        "the config's path>. Env AGENTSUP_SOCKET overrides it.",
     )
     bin: str = Field("tmux", description="tmux binary")
     timeout: float = Field(5.0, gt=0, description="seconds before any tmux call is abandoned")
@@ -193,7 +193,10 @@ class ServiceSpec(_Named):
 
 
 class DefaultsSpec(Model):
-    log_dir: str = Field("~/.local/state/agentsup", description="logs, journal; state/ lives inside")
+    log_dir: str = Field(
+        "~/.local/state/agentsup",
+        description="logs, journal; state/ lives inside. Unset: ~/.local/state/agentsup/<dir>-<hash>, "
+        "one per config")
     session_prefix: str = Field("agentsup-", description="prefix of every session name")
     dir: str | None = Field(None, description="default working directory of agents and services")
     backend: str | None = Field(None, description="default backend of agents")

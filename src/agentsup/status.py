@@ -85,6 +85,7 @@ class StatusReport:
     watchdog: WatchdogStatus
     agents: list[AgentStatus] = field(default_factory=list)
     services: list[ServiceStatus] = field(default_factory=list)
+    config_error: str | None = None  # agents.toml does not validate: this report is from its last valid copy
 
     def to_json(self) -> dict[str, Any]:
         return {"version": STATUS_VERSION, **asdict(self)}

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from . import control
-from .buildloop import BuildLoop, request_tasks, watched_files
+from .buildloop import BuildLoop, watched_files
 from .clock import Clock, SystemClock
-from .config import Agent, Config, load_config
+from .config import Agent, Config, load_config, remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .journal import Journal
-from .marks import by_age, requests_dir, reset_record, state_entries, stopped_by_hand
+from .marks import by_age, carry_out, requests_dir, state_entries, stopped_by_hand
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
 from .state import FileLock, move_aside, overwrite_in_place, write_json
 from .tmux import TmuxSeam
@@ -70,6 +70,7 @@ class Watchdog:
         self.clock: Clock = clock or SystemClock()
         self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
         cfg = load_config(config_path, apply_overrides=False)  # a bad config at start is fatal
+        remember_good(cfg.path)
         self.rt = control.make_runtime(cfg, tmux)
         self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
@@ -139,6 +140,7 @@ class Watchdog:
         if self.config_error is not None:
             self.reconciler.log("config-ok", detail="config valid again")
         self.config_error = None
+        remember_good(cfg.path)
         self.apply(cfg)
         return True
 
@@ -188,14 +190,8 @@ class Watchdog:
                 self.reconciler.log("request-error", detail=f"{path}: {exc.strerror or exc}")
                 continue
             agent = self.cfg.agents.get(name)
-            if agent is None:
-                continue
-            if kind == "reset":
-                reset_record(self.reconciler, name)
-            elif kind == "start" and agent.kind == "task":
-                self.loop.start_task(agent, reason="started by hand")
-            elif kind == "queue" and agent.kind == "task":
-                request_tasks(self.reconciler, [name])
+            if agent is not None:
+                carry_out(self.reconciler, kind, agent)
 
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 

@@ -1,0 +1,123 @@
+"""What an operator types, as a new user would: the config found from anywhere and named anywhere,
+a version, restarts, tasks that run once, every manual action in the journal, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agentsup.journal import read_events
+from agentsup.reconcile import POLL
+from agentsup.watchdog import Watchdog
+
+from .conftest import Project, sim_agent, wait_for
+
+
+def agentsup(*args: str, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTSUP_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "agentsup", *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, env=env)
+
+
+def test_config_named_after_the_command_or_found_from_a_subdirectory(project: Project) -> None:
+    project.write(sim_agent("a"))
+    after = agentsup("status", "-c", str(project.config_path), "--json", cwd="/")
+    assert after.returncode == 0, after.stderr
+    deep = project.root / "src" / "deep"
+    deep.mkdir(parents=True)
+    found = agentsup("check", "--json", cwd=deep)
+    assert found.returncode == 0 and str(project.config_path) in found.stdout
+
+
+def test_version_and_a_missing_file_are_one_line_answers(tmp_path: Path) -> None:
+    version = agentsup("--version")
+    assert version.returncode == 0 and version.stdout.startswith("agentsup ")
+    missing = agentsup("detect", "--backend", "claude", "no-such-capture.txt", cwd=tmp_path)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "no-such-capture.txt" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_restart_ends_the_tree_starts_again_and_counts(project: Project) -> None:
+    project.write(sim_agent("a", extra='watch = "heal"'))
+    assert project.cli("up", "a", "--no-watchdog").returncode == 0
+    first = wait_for(lambda: project.tmux("display-message", "-p", "-t", "=t-a:", "#{pane_pid}").stdout.strip())
+    proc = project.cli("restart", "a")
+    assert proc.returncode == 0 and "restarted" in proc.stdout, proc.stdout + proc.stderr
+    second = wait_for(lambda: project.tmux("display-message", "-p", "-t", "=t-a:", "#{pane_pid}").stdout.strip())
+    assert second != first
+    entries = read_events(project.log_dir / "events.jsonl", agent="a")
+    assert [(e["event"], e.get("by")) for e in entries if e.get("by")] == [("up", "cli"), ("restart", "cli")]
+    assert project.cli_json("status")["agents"][0]["restarts"] == 1
+    bad = project.cli("restart", "nobody")
+    assert bad.returncode == 3 and "unknown agent" in bad.stderr
+
+
+def test_manual_up_down_and_ping_leave_journal_lines(project: Project) -> None:
+    project.write(sim_agent("a"))
+    assert project.cli("up", "a", "--no-watchdog").returncode == 0
+    wait_for(lambda: "agentsup sim" in project.screen("t-a"))
+    assert project.cli("ping", "a", "hello").returncode == 0
+    assert project.cli("down", "a").returncode == 0
+    by_cli = [(e["event"], e.get("result")) for e in read_events(project.log_dir / "events.jsonl")
+              if e.get("by") == "cli"]
+    assert by_cli == [("up", "started"), ("ping-delivered", None), ("down", "stopped")]
+
+
+def test_up_never_runs_a_finished_task_again(project: Project) -> None:
+    project.write('[watchdog]\npoll_interval = 0.2\n' + sim_agent("t", "--exit-after", "0.3", extra=(
+        'kind = "task"\nprompt = "do it"')))
+    assert project.cli("up", "--no-watchdog").returncode == 0
+    dog = Watchdog(project.config_path)
+
+    def done() -> bool:
+        dog.tick(POLL)
+        return any(e["event"] == "task-done" for e in read_events(project.log_dir / "events.jsonl", agent="t"))
+
+    wait_for(done, timeout=30, interval=0.2)
+    again = project.cli("up", "--no-watchdog")
+    assert again.returncode == 0
+    for _ in range(5):
+        dog.tick(POLL)
+        time.sleep(0.2)
+    assert len([r for r in project.records("t") if r["kind"] == "prompt"]) == 1, "it ran once"
+    assert project.cli_json("status")["agents"][0]["state"] == "DONE"
+
+
+def test_two_configs_without_a_log_dir_never_share_state_socket_or_watchdog(tmp_path: Path,
+                                                                            monkeypatch: object) -> None:
+    from agentsup.config import load_config
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # type: ignore[attr-defined]
+    paths = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        paths.append(tmp_path / name / "agents.toml")
+        paths[-1].write_text('[[agent]]\nname = "builder"\n')
+    a, b = (load_config(p, environ={}) for p in paths)
+    assert a.state_dir != b.state_dir and a.socket({}) != b.socket({})
+    for cfg in (a, b):
+        assert cfg.log_dir.is_relative_to(tmp_path / "home" / ".local" / "state" / "agentsup")
+    explicit = tmp_path / "three" / "agents.toml"
+    explicit.parent.mkdir()
+    explicit.write_text('[defaults]\nlog_dir = "logs"\n[tmux]\nsocket = "mine"\n')
+    c = load_config(explicit, environ={})
+    assert (c.log_dir, c.socket({})) == (explicit.parent / "logs", "mine"), "what a user sets is kept"
+
+
+def test_a_broken_config_still_shows_and_stops_what_runs_but_up_refuses(project: Project) -> None:
+    project.write(sim_agent("a"))
+    assert project.cli("up", "a", "--no-watchdog").returncode == 0  # a valid config is remembered
+    wait_for(lambda: "t-a" in project.sessions())
+    project.config_path.write_text(project.config_path.read_text() + "\n[[agent]]\nnme = 'oops'\n")
+    status = project.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert "config invalid" in status.stdout and "nme" in status.stdout and "a " in status.stdout
+    assert project.cli_json("status")["config_error"]
+    up = project.cli("up", "a")
+    assert up.returncode == 2 and "nme" in up.stderr and "Traceback" not in up.stderr
+    down = project.cli("down", "a")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert "t-a" not in project.sessions()
