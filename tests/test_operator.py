@@ -3,6 +3,7 @@ a version, restarts, tasks that run once, every manual action in the journal, no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -121,3 +122,39 @@ def test_a_broken_config_still_shows_and_stops_what_runs_but_up_refuses(project:
     down = project.cli("down", "a")
     assert down.returncode == 0 and "stopped" in down.stdout
     assert "t-a" not in project.sessions()
+
+
+def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Project) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from agentsup.reconcile import HEAVY, SIGNAL
+
+    resume_at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    project.write('[watchdog]\nsignal_interval = 0.3\npoll_interval = 0.2\nlimit_reset_slack = 0.5\n'
+                  'limit_probe_fallback = 1\nreload_settle = 0\n'
+                  + sim_agent("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at,
+                              extra='watch = "heal"') + sim_agent("b", extra='watch = "heal"'))
+    dog = Watchdog(project.config_path)
+    dog.lock.acquire()  # a running watchdog: the CLI hands it what it asks
+    dog.rt.deliverer.wait = 1.0
+    dog.tick(HEAVY)
+    wait_for(lambda: "agentsup sim" in project.screen("t-b"))
+
+    def state(name: str) -> str:
+        dog.tick(SIGNAL)
+        return str(project.cli_json("status")["agents"][0 if name == "a" else 1]["state"])
+
+    wait_for(lambda: state("a") == "LIMITED", timeout=15)
+    sent = project.cli("ping", "a", "b", "handoff: review gate 2", "--json")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert [(r["agent"], r["result"]) for r in json.loads(sent.stdout)] == [("a", "queued"), ("b", "delivered")]
+    assert [r["text"] for r in project.records("a") if r["kind"] == "message"] == []
+    wait_for(lambda: (dog.tick(SIGNAL), "limit-lifted" in [e["event"] for e in read_events(
+        project.log_dir / "events.jsonl", agent="a")])[1], timeout=20, interval=0.2)
+    for _ in range(5):
+        dog.tick(SIGNAL)
+    got = [r["text"] for r in project.records("a") if r["kind"] == "message"]
+    assert got[-1] == "handoff: review gate 2" and got.count("handoff: review gate 2") == 1
+    everyone = project.cli("ping", "--all", "all hands")
+    assert everyone.returncode == 0 and "queued" not in everyone.stdout
+    dog.lock.release()

@@ -17,7 +17,6 @@ from rich.live import Live
 
 from . import control, render
 from .config import Config, find_config, load_config
-from .delivery import DeliveryResult
 from .errors import AgentsupError, ConfigError
 from .render import err, out
 
@@ -240,24 +239,46 @@ def attach(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent o
 @app.command()
 def ping(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="agent to message")],
-    message: Annotated[str, typer.Argument(help="text to type and submit")],
+    targets: Annotated[list[str], typer.Argument(help="agent names, then the message (with --all: the message)")],
+    to_all: Annotated[bool, typer.Option("--all", help="every enabled agent that runs")] = False,
+    now: Annotated[bool, typer.Option("--now", help="type it even into an agent held by a usage limit")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Type MESSAGE into an agent and submit it, verified. Exit 1 when it could not be submitted."""
+    """Type MESSAGE into agents and submit it, verified. An agent held by a usage limit gets it
+    queued (delivered once, after the limit lifts) unless --now. Exit 1 when one could not be sent."""
+    from .marks import send_request
+    from .status import record_of
+
     rt = _ctx(ctx).runtime(last_good=True)
-    if name not in rt.cfg.agents:
-        raise control.unknown_name(rt.cfg, name)
-    agent = rt.cfg.agents[name]
-    result = rt.deliverer.deliver(agent.session, message, submit_key=rt.cfg.backend_of(agent).submit_key)
-    _journal(rt.cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
+    if len(targets) < (1 if to_all else 2):
+        raise ConfigError("usage: agentsup ping NAME... MESSAGE  (or: agentsup ping --all MESSAGE)")
+    *names, message = targets
+    if to_all:
+        names = [a.name for a in rt.cfg.agents.values() if a.enabled and a.kind != "task"]
+    for name in names:
+        if name not in rt.cfg.agents:
+            raise control.unknown_name(rt.cfg, name)
+    rows = []
+    for name in names:
+        agent = rt.cfg.agents[name]
+        if not now and record_of(rt, name).get("state") == "LIMITED":
+            how = send_request(rt.cfg, "ping", name, payload=message)
+            rows.append({"agent": name, "result": "queued", "attempts": 0,
+                         "detail": "held by a usage limit: delivered once it lifts" + (
+                             " (handed to the watchdog)" if how == "requested" else "")})
+            _journal(rt.cfg, "ping-queued", name, text=message[:200])
+            continue
+        result = rt.deliverer.deliver(agent.session, message, submit_key=rt.cfg.backend_of(agent).submit_key)
+        _journal(rt.cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
+        rows.append({"agent": name, "result": result.result.value, "attempts": result.attempts,
+                     "detail": result.detail})
     if json_out:
-        render.print_json({"agent": name, "result": result.result.value, "attempts": result.attempts,
-                           "detail": result.detail})
+        render.print_json(rows[0] if len(rows) == 1 and not to_all else rows)
     else:
-        style = "green" if result.ok else "red"
-        out.print(f"[{style}]{result.result.value}[/{style}] {name}: {result.detail}")
-    if result.result is not DeliveryResult.DELIVERED:
+        for row in rows:
+            style = "green" if row["result"] in ("delivered", "queued") else "red"
+            out.print(f"[{style}]{row['result']}[/{style}] {row['agent']}: {row['detail']}")
+    if any(row["result"] not in ("delivered", "queued") for row in rows):
         raise typer.Exit(1)
 
 

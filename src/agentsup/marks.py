@@ -5,6 +5,7 @@ Without a running watchdog a request is carried out here, under the watchdog's o
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 from . import control
@@ -14,7 +15,7 @@ from .errors import AgentsupError, LockedError
 from .journal import Journal
 from .reconcile import Reconciler
 from .record import Record, State
-from .state import FileLock, StateDir, move_aside, private_dir, touch_private
+from .state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
 
 
 def requests_dir(state: StateDir) -> Path:
@@ -69,7 +70,7 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
     reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
 
 
-def send_request(cfg: Config, kind: str, name: str) -> str:
+def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) -> str:
     """Hand `kind` (reset | start | queue | restart) for agent `name` to the running watchdog, which acts on it
     within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
     state = StateDir(cfg.state_dir)
@@ -80,21 +81,26 @@ def send_request(cfg: Config, kind: str, name: str) -> str:
         folder = requests_dir(state)
         state_entries(folder)  # a planted file in its place goes aside
         private_dir(folder)
-        touch_private(folder / f"{kind}-{name}")
+        if payload is None:
+            touch_private(folder / f"{kind}-{name}")
+        else:  # one file per message, so two pings never overwrite each other (0600: pings are secrets)
+            atomic_write_text(folder / f"{kind}-{name}.{time.time_ns()}", payload)
         return "requested"
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
-        carry_out(reconciler, kind, cfg.agents[name])
+        carry_out(reconciler, kind, cfg.agents[name], payload)
         return "done"
     finally:
         lock.release()
 
 
-def carry_out(reconciler: Reconciler, kind: str, agent: Agent) -> None:
+def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None) -> None:
     """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
     under the watchdog's lock)."""
-    if kind == "reset":
+    if kind == "ping" and payload:
+        reconciler.ping(agent.name, payload, reason="cli")  # queued while the agent is held
+    elif kind == "reset":
         reset_record(reconciler, agent.name)
     elif kind == "start" and agent.kind == "task":
         BuildLoop(reconciler).start_task(agent, reason="started by hand")

@@ -112,7 +112,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
     for agent in cfg.agents.values():
         state, pid, uptime, code = _observed(
             panes.get(agent.session), tree, now, rt.state.read_exit_code(agent.session))
-        record = _record(rt, agent.name)
+        record = record_of(rt, agent.name)
         detail = ""
         if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES):
             state, detail = record["state"], record.get("detail", "")
@@ -170,7 +170,7 @@ def _json_dict(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _record(rt: Runtime, name: str) -> dict[str, Any]:
+def record_of(rt: Runtime, name: str) -> dict[str, Any]:
     record = _json_dict(rt.state.record_file(name))
     if not isinstance(record.get("restarts", []), list) or not isinstance(record.get("state", ""), str):
         return {}

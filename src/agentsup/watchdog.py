@@ -179,19 +179,23 @@ class Watchdog:
 
     def handle_requests(self) -> None:
         for path in sorted(state_entries(requests_dir(self.rt.state)), key=by_age):
-            kind, _, name = path.name.partition("-")
+            kind, _, rest = path.name.partition("-")
+            name = rest.split(".")[0]  # agent names have no '.': what follows makes a message unique
             try:
                 if path.is_dir() and not path.is_symlink():
                     move_aside(path)
                     self.reconciler.log("state-corrupt", detail=f"{path}: a directory among requests; moved aside")
                     continue
+                payload = path.read_text(encoding="utf-8") if kind == "ping" else None
                 path.unlink(missing_ok=True)
-            except OSError as exc:
-                self.reconciler.log("request-error", detail=f"{path}: {exc.strerror or exc}")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.reconciler.log("request-error", detail=f"{path}: {exc}")
+                with contextlib.suppress(OSError):
+                    path.unlink()
                 continue
             agent = self.cfg.agents.get(name)
             if agent is not None:
-                carry_out(self.reconciler, kind, agent)
+                carry_out(self.reconciler, kind, agent, payload)
 
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 
