@@ -158,3 +158,8 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
     everyone = project.cli("ping", "--all", "all hands")
     assert everyone.returncode == 0 and "queued" not in everyone.stdout
     dog.lock.release()
+
+
+def test_shell_completion_is_offered() -> None:
+    shown = agentsup("--show-completion", "bash")
+    assert shown.returncode == 0 and "complete" in shown.stdout and "agentsup" in shown.stdout

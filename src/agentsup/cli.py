@@ -21,12 +21,13 @@ from .errors import AgentsupError, ConfigError
 from .render import err, out
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    no_args_is_help=True, add_completion=True, rich_markup_mode=None,
     help="Keep long-running AI coding agents working in tmux, driven by agents.toml.",
 )
 
 ConfigOpt = Annotated[
-    str | None, typer.Option("-c", "--config", help="agents.toml (else $AGENTSUP_CONFIG, ./agents.toml)")
+    str | None, typer.Option("-c", "--config",
+                              help="agents.toml (else $AGENTSUP_CONFIG, the nearest agents.toml up the tree)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
