@@ -163,3 +163,16 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
 def test_shell_completion_is_offered() -> None:
     shown = agentsup("--show-completion", "bash")
     assert shown.returncode == 0 and "complete" in shown.stdout and "agentsup" in shown.stdout
+
+
+def test_status_at_sixty_columns_cuts_no_name_or_state(project: Project) -> None:
+    project.write(sim_agent("orchestrator-main") + sim_agent("b", extra="enabled = false"))
+    assert project.cli("up", "orchestrator-main", "--no-watchdog").returncode == 0
+    wait_for(lambda: "t-orchestrator-main" in project.sessions())
+    shown = project.cli("status", env={"COLUMNS": "60"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    row = next(line for line in lines if line.startswith("orchestrator-main "))
+    assert "RUNNING" in row.split() and "…" not in shown.stdout
+    assert any(line.split() == ["disabled"] for line in lines), "details go on their own line in a pipe"

@@ -67,9 +67,25 @@ def action_lines(results: Sequence[ActionResult]) -> None:
 
 
 def status_table(report: StatusReport) -> Table:
+    """Names and state words are never cut: a narrow terminal drops the kind, model and watch
+    columns instead, and on a narrow terminal or in a pipe the detail goes on a line of its own
+    under the state instead of stretching the row."""
+    names = [a.name for a in report.agents] + [s.name for s in report.services]
+    wide = out.width >= 80
+    apart = not out.is_terminal or out.width < 100
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("AGENT", "KIND", "BACKEND", "MODEL", "WATCH", "STATE", "PID", "UPTIME"):
-        table.add_column(col)
+    table.add_column("AGENT", no_wrap=True, min_width=max([5, *map(len, names)]))
+    for col in ("KIND", "BACKEND", "MODEL", "WATCH") if wide else ("BACKEND",):
+        table.add_column(col, no_wrap=True)
+    table.add_column("STATE", min_width=9, overflow="fold")  # the longest state word: CANCELLED
+    table.add_column("PID", no_wrap=True)
+    table.add_column("UPTIME", no_wrap=True)
+
+    def row(name: str, kind: str, backend: str, model: str, watch: str, state: Text, pid: int | None,
+            uptime: int | None) -> None:
+        middle = (kind, backend, model, watch) if wide else (backend,)
+        table.add_row(name, *middle, state, str(pid) if pid else "-", duration(uptime))
+
     for a in report.agents:
         state = Text(a.state, style=STATE_STYLES.get(a.state, ""))
         extra = a.detail
@@ -78,14 +94,13 @@ def status_table(report: StatusReport) -> Table:
         if a.reset_at:
             extra = f"{extra} until {a.reset_at}".strip()
         if extra:
-            state.append(f" ({extra})", style="dim")
-        table.add_row(a.name, a.kind, a.backend, a.model, a.watch, state,
-                      str(a.pid) if a.pid else "-", duration(a.uptime_s))
+            state.append(f"\n{extra}" if apart else f" ({extra})", style="dim")
+        row(a.name, a.kind, a.backend, a.model, a.watch, state, a.pid, a.uptime_s)
     for s in report.services:
         state = Text(s.state, style=STATE_STYLES.get(s.state, ""))
         if s.exit_code is not None and s.state == "EXITED":
-            state.append(f" (exit {s.exit_code})", style="dim")
-        table.add_row(s.name, "service", "-", "-", "-", state, str(s.pid) if s.pid else "-", duration(s.uptime_s))
+            state.append(f"\nexit {s.exit_code}" if apart else f" (exit {s.exit_code})", style="dim")
+        row(s.name, "service", "-", "-", "-", state, s.pid, s.uptime_s)
     return table
 
 
