@@ -200,6 +200,29 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+def doctor(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Preflight for a new server: config, tmux, agent binaries, root, directory modes, shared working
+    directories, the watchdog, systemd. One line per check; exit 1 when one FAILs."""
+    from .doctor import Level, run_checks
+
+    path = find_config(_ctx(ctx).config)
+    try:
+        cfg, error = load_config(path), None
+    except ConfigError as exc:
+        cfg, error = None, str(exc)
+    checks = run_checks(cfg, path, error)
+    if json_out:
+        render.print_json(checks)
+    else:
+        styles = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
+        for c in checks:
+            out.print(f"[{styles[c.level]}]{c.level.value:<4}[/] {c.name}: ", end="", highlight=False)
+            out.print(c.detail, markup=False, highlight=False)
+    if any(c.level is Level.FAIL for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def logs(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="agent, service or 'watchdog'")],

@@ -148,7 +148,7 @@ def session_of(rt: Runtime, agent: Agent) -> str | None:
 def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
     lock = FileLock(rt.state.watchdog_lock())
     running = lock.is_held()
-    info = _json_dict(rt.state.watchdog_status())
+    info = read_object(rt.state.watchdog_status())
     degraded = info.get("degraded")
     return WatchdogStatus(
         running=running, pid=lock.holder_pid() if running else None,
@@ -158,7 +158,7 @@ def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
     )
 
 
-def _json_dict(path: Path) -> dict[str, Any]:
+def read_object(path: Path) -> dict[str, Any]:
     """A state file's object, or {} for anything else: `status` reads, it never fails on a damaged
     file (the watchdog moves those aside)."""
     import json
@@ -171,7 +171,7 @@ def _json_dict(path: Path) -> dict[str, Any]:
 
 
 def record_of(rt: Runtime, name: str) -> dict[str, Any]:
-    record = _json_dict(rt.state.record_file(name))
+    record = read_object(rt.state.record_file(name))
     if not isinstance(record.get("restarts", []), list) or not isinstance(record.get("state", ""), str):
         return {}
     return record

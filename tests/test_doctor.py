@@ -1,0 +1,61 @@
+"""`agentsup doctor` on a new server: each check a line, FAIL where a start would fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .conftest import Project, sim_agent
+
+
+def checks(project: Project) -> tuple[int, dict[str, list[dict[str, str]]]]:
+    proc = project.cli("doctor", "--json")
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for c in json.loads(proc.stdout):
+        by_name.setdefault(c["name"], []).append(c)
+    return proc.returncode, by_name
+
+
+def test_a_healthy_project_passes(project: Project) -> None:
+    project.write(sim_agent("a", extra='dir = "a"') + sim_agent("b", extra='dir = "b"'))
+    code, found = checks(project)
+    assert code == 0, found
+    assert found["config"][0]["level"] == "ok" and found["tmux"][0]["level"] == "ok"
+    assert found["sim binary"][0]["level"] == "ok" and sys.executable in found["sim binary"][0]["detail"]
+    assert found["working dirs"][0]["level"] == "ok"
+    assert found["watchdog"][0]["level"] == "warn"  # not running yet
+
+
+def test_what_would_fail_at_start_is_a_fail_line(project: Project) -> None:
+    project.write('[backend.ghost]\nbin = "no-such-agent-binary"\n'
+                  '[[agent]]\nname = "g"\nbackend = "ghost"\n' + sim_agent("a") + sim_agent("b"))
+    os.makedirs(project.log_dir, mode=0o755, exist_ok=True)
+    project.log_dir.chmod(0o755)
+    code, found = checks(project)
+    assert code == 1
+    ghost = found["ghost binary"][0]
+    assert ghost["level"] == "FAIL" and "not found on PATH (for g)" in ghost["detail"]
+    assert found["log dir"][0]["level"] == "warn" and "chmod 700" in found["log dir"][0]["detail"]
+    assert found["working dirs"][0]["level"] == "warn" and "share" in found["working dirs"][0]["detail"]
+    human = project.cli("doctor")
+    assert human.returncode == 1 and "FAIL ghost binary:" in human.stdout
+
+
+def test_a_broken_config_is_a_fail_and_the_rest_still_runs(project: Project) -> None:
+    project.write('[[agent]]\nname = "a"\nbakend = "sim"\n')
+    code, found = checks(project)
+    assert code == 1 and found["config"][0]["level"] == "FAIL" and "bakend" in found["config"][0]["detail"]
+    assert found["tmux"][0]["level"] == "ok"
+
+
+def test_the_running_watchdog_is_seen_ticking(project: Project) -> None:
+    project.write('[watchdog]\npoll_interval = 0.2\n' + sim_agent("a", extra='watch = "heal"'))
+    assert project.cli("up").returncode == 0
+    from .conftest import wait_for
+
+    def ticking() -> bool:
+        return checks(project)[1]["watchdog"][0]["level"] == "ok"
+
+    wait_for(ticking, timeout=20, interval=0.5)
+    assert project.cli("down").returncode == 0
