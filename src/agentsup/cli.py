@@ -200,6 +200,33 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="project directory")] = Path("."),
+    backend: Annotated[str, typer.Option("--backend", help="claude, codex, opencode, gemini or sim")] = "claude",
+    force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a commented agents.toml, prompts/ and a first plan for a builder/adversary pair."""
+    from .scaffold import init as scaffold
+
+    written = scaffold(directory, backend, force=force)
+    if json_out:
+        render.print_json(written)
+        return
+    for w in written:
+        out.print(f"wrote {w.path}  ({w.what})", markup=False)
+    out.print("next: edit plan-p1.md, then `agentsup check` and `agentsup up`", markup=False)
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of agents.toml (for editors: see README)."""
+    from .scaffold import schema
+
+    sys.stdout.write(schema())
+
+
+@app.command()
 def doctor(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Preflight for a new server: config, tmux, agent binaries, root, directory modes, shared working
     directories, the watchdog, systemd. One line per check; exit 1 when one FAILs."""
