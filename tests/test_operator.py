@@ -176,3 +176,31 @@ def test_status_at_sixty_columns_cuts_no_name_or_state(project: Project) -> None
     row = next(line for line in lines if line.startswith("orchestrator-main "))
     assert "RUNNING" in row.split() and "…" not in shown.stdout
     assert any(line.split() == ["disabled"] for line in lines), "details go on their own line in a pipe"
+
+
+def test_status_watch_is_a_live_view_that_ctrl_c_leaves_cleanly(project: Project) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    project.write(sim_agent("a", "--limit", "claude", "--reset", "in 2 hours", "--limit-until", until,
+                            extra='watch = "heal"'))
+    dog = Watchdog(project.config_path)
+    from agentsup.reconcile import HEAVY, SIGNAL
+
+    dog.tick(HEAVY)
+    wait_for(lambda: (dog.tick(SIGNAL), project.cli_json("status")["agents"][0]["state"] == "LIMITED")[1],
+             timeout=15, interval=0.3)
+    watch = [sys.executable, "-m", "agentsup", "-c", str(project.config_path), "status", "--watch"]
+    project.tmux("new-session", "-d", "-s", "viewer", "-x", "120", "-y", "30", *watch)
+    project.tmux("set-option", "-t", "=viewer:", "remain-on-exit", "on")
+    wait_for(lambda: "limit resets in 1h" in project.screen("viewer"), timeout=15)
+    screen = project.screen("viewer")
+    assert "LIMITED" in screen and "last: limit-hold" in screen and "Ctrl-C to leave" in screen
+    records = sorted((project.log_dir / "state" / "agents").iterdir())
+    before = [p.read_bytes() for p in records]
+    time.sleep(2.5)  # a few refreshes: it only reads
+    assert [p.read_bytes() for p in records] == before
+    project.tmux("send-keys", "-t", "=viewer:", "C-c")
+    wait_for(lambda: project.tmux("display-message", "-p", "-t", "=viewer:", "#{pane_dead} #{pane_dead_status}")
+             .stdout.split() == ["1", "0"], timeout=10)
+    assert "Traceback" not in project.screen("viewer")

@@ -149,20 +149,48 @@ def down(
 
 
 @app.command()
-def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context, json_out: JsonOpt = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="a live view, refreshed every second")] = False,
+) -> None:
     """One table: every agent and service with its state, pid and uptime."""
     from dataclasses import replace
 
     from .status import collect
 
     context = _ctx(ctx)
-    report = collect(context.runtime(last_good=True))
+    rt = context.runtime(last_good=True)
+    if watch:
+        _watch(rt)
+        return
+    report = collect(rt)
     if context.config_error:
         report = replace(report, config_error=context.config_error)
     if json_out:
         render.print_json(report.to_json())
     else:
         render.print_status(report)
+
+
+def _watch(rt: control.Runtime) -> None:
+    """The live view: it reads, it never changes anything. Ctrl-C ends it."""
+    from rich.console import Group
+
+    from .journal import tail_events
+    from .status import collect
+
+    journal = rt.cfg.log_dir / "events.jsonl"
+
+    def frame() -> Group:
+        return render.live_view(collect(rt), tail_events(journal))
+
+    try:
+        with Live(frame(), console=out, refresh_per_second=4, screen=False) as live:
+            while True:
+                time.sleep(1)
+                live.update(frame())
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

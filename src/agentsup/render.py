@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -102,6 +102,47 @@ def status_table(report: StatusReport) -> Table:
             state.append(f"\nexit {s.exit_code}" if apart else f" (exit {s.exit_code})", style="dim")
         row(s.name, "service", "-", "-", "-", state, s.pid, s.uptime_s)
     return table
+
+
+def until(iso: str | None, now: float) -> str:
+    """'in 1h23m' for a time still ahead, '' otherwise."""
+    from datetime import datetime
+
+    if not iso:
+        return ""
+    try:
+        left = datetime.fromisoformat(iso).timestamp() - now
+    except ValueError:
+        return ""
+    return f"in {duration(left)}" if left > 0 else "now"
+
+
+def live_view(report: StatusReport, events: list[dict[str, Any]]) -> Group:
+    """What `status --watch` shows each second: the header, the table, each agent's countdowns and
+    last event."""
+    import time as _time
+
+    now = _time.time()
+    last: dict[str, dict[str, Any]] = {}
+    for entry in events:
+        if entry.get("agent"):
+            last[str(entry["agent"])] = entry
+    lines: list[Text] = []
+    for a in report.agents:
+        bits = []
+        if a.state == "LIMITED":
+            bits.append(f"limit resets {until(a.reset_at, now) or 'when probed'}")
+        if a.state in ("SLEEPING", "WAITING") and a.detail:
+            bits.append(a.detail)
+        if a.restarts:
+            bits.append(f"{a.restarts} restart(s) this window")
+        if a.name in last:
+            e = last[a.name]
+            bits.append(f"last: {e.get('event')} {str(e.get('ts', ''))[11:19]}")
+        if bits:
+            lines.append(Text(f"  {a.name}: " + " · ".join(bits), style="dim"))
+    stamp = Text(f"agentsup status --watch · {_time.strftime('%H:%M:%S')} · Ctrl-C to leave", style="bold")
+    return Group(stamp, *status_header(report), status_table(report), *lines)
 
 
 def status_header(report: StatusReport) -> list[Text]:
