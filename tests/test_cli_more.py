@@ -104,14 +104,14 @@ def test_tmux_version_floor(tmp_path: Path) -> None:
 
 def test_check_warns_that_claude_refuses_to_skip_permissions_as_root(tmp_path: Path) -> None:
     from agentsup.config import load_config
-    from agentsup.control import launch_warnings
+    from agentsup.control import root_refusals
 
     (tmp_path / "agents.toml").write_text('[[agent]]\nname = "c"\nbackend = "claude"\n'
                                           '[[agent]]\nname = "s"\nbackend = "claude"\nenv = { IS_SANDBOX = "1" }\n')
     cfg = load_config(tmp_path / "agents.toml", environ={})
-    warned = launch_warnings(cfg, euid=0)
+    warned = root_refusals(cfg, euid=0)
     assert len(warned) == 1 and "agent c" in warned[0] and "IS_SANDBOX" in warned[0]
-    assert launch_warnings(cfg, euid=1000) == []
+    assert root_refusals(cfg, euid=1000) == []
     if os.geteuid() == 0 and os.environ.get("IS_SANDBOX") != "1":
         proc = subprocess.run([sys.executable, "-m", "agentsup", "-c", str(tmp_path / "agents.toml"), "check"],
                               capture_output=True, text=True, timeout=30)

@@ -31,7 +31,7 @@ def run_demo(scratch: Path, env: dict[str, str]) -> None:
         assert f"started         {name}" in out, out
     assert "ping builder: delivered" in out, out[-3000:]
     assert "adversary    restart" in out or "adversary    start" in out, out[-3000:]
-    assert "demo stopped" in out, out[-3000:]
+    assert "\ndemo stopped" in out, out[-3000:]  # on a line of its own
     leftovers = [p for p in scratch.iterdir() if p.name.startswith("agentsup-demo-")]
     assert leftovers == [], "the scratch project is removed"
     sockets = list(scratch.glob("tmux-*/agentsup-demo-*"))

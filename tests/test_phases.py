@@ -142,7 +142,8 @@ def test_project_kickoff_template_wins(tmp_path: Path) -> None:
     (tmp_path / "prompts" / "kickoff.md").write_text("Phase ${phase_id}: plan ${plan}; status ${status_path}; "
                                                      "keep $$ and ${unknown} as they are\n")
     text = agent_prompt(cfg, cfg.agents["builder"])
-    assert text.startswith("Phase p1: plan plan-p1.md; status machine-docs/STATUS-p1.md; keep $ and ${unknown}")
+    status = tmp_path / "repo" / "machine-docs" / "STATUS-p1.md"  # absolute: agents work in other directories
+    assert text.startswith(f"Phase p1: plan plan-p1.md; status {status}; keep $ and ${{unknown}}")
 
 
 def test_shipped_kickoff_template_names_every_placeholder_it_uses() -> None:

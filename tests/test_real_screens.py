@@ -46,13 +46,23 @@ def test_real_screen_is_classified_as_it_truly_is(entry: dict[str, Any]) -> None
             assert abs((obs.reset_at - expected).total_seconds()) <= 120, (obs.reset_at, expected)
 
 
+@pytest.mark.parametrize("entry", INDEX, ids=[e["file"] for e in INDEX])
+def test_only_a_person_s_unsent_text_is_a_draft(entry: dict[str, Any]) -> None:
+    """A ping never mixes with a draft; placeholders and a menu's cursor are not drafts."""
+    box = resolve_backend(entry["backend"], None).input_box()
+    assert box is not None
+    rows = (SCREENS / entry["file"]).read_text(encoding="utf-8").splitlines()
+    assert box.draft(rows) == entry["truth"].get("draft", "")
+
+
 def test_every_case_of_the_real_wording_is_covered() -> None:
     names = {e["file"] for e in INDEX}
     for needed in ("claude-2.1.197/limit-menu.txt", "claude-2.1.197/api-key-429.txt",
                    "claude-2.1.197/trust-dialog.txt", "claude-2.1.197/api-key-question.txt",
                    "claude-2.1.197/bypass-warning.txt", "claude-2.1.197/root-refusal.txt",
                    "codex-0.169.0/limit.txt", "codex-0.169.0/working.txt", "codex-0.169.0/idle.txt",
-                   "codex-0.169.0/stream-disconnected.txt", "codex-0.169.0/bad-config.txt"):
+                   "codex-0.169.0/stream-disconnected.txt", "codex-0.169.0/bad-config.txt",
+                   "claude-2.1.197/draft.txt", "codex-0.169.0/draft.txt"):
         assert needed in names
 
 

@@ -151,7 +151,8 @@ def test_a_frozen_tmux_touches_nothing_and_heals_what_died_meanwhile(fleet_of: A
     f.tmux.die("t-a")  # died while tmux could not tell us
     f.tmux.frozen = False
     assert f.dog.safe_tick(POLL)
-    assert f.events()[-3:] == ["tmux-reachable", "exited", "restart"]
+    assert f.events()[-4:] == ["tmux-reachable", "exited", "restart", "watchdog-healthy"]
+    assert f.events().count("watchdog-degraded") == 1
     assert f.tmux.started == ["t-a", "t-b", "t-a"]
     assert f.dog.degraded == {}
 
@@ -228,3 +229,18 @@ def test_a_limit_on_a_frozen_wall_clock_still_ends_on_time(fleet_of: Any) -> Non
     assert any(e["event"] == "limit-nudge" for e in read_events(f.root / "logs" / "events.jsonl", agent="a"))
     assert f.tmux.sessions["t-a"].received, "the nudge was typed and submitted"
     assert f.tmux.started == ["t-a"], "a limited agent is never restarted"
+
+
+def test_a_watchdog_ping_waits_behind_a_person_s_draft(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    pane = f.tmux.sessions["t-a"]
+    pane.input, pane.activity = "half typed", int(f.tmux.wall)  # a person is typing in the pane
+    assert f.dog.reconciler.ping("a", "claim: x", reason="claim") == "stranded"
+    assert pane.input == "half typed" and f.record("a")["queue"] == ["claim: x"]
+    f.advance(30)
+    assert pane.received == [], "still typing: the ping waits"
+    pane.input, pane.activity = "", int(f.tmux.wall)  # sent or cleared
+    f.advance(30)
+    assert pane.received == ["claim: x"] and f.record("a")["queue"] == []

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .delivery import InputBox
 from .schema import BackendSpec, PromptMode
 
 # Claude Code, Codex, opencode and Gemini banners from DESIGN.md §5; kept narrow so ordinary output
@@ -49,6 +50,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
         "limit_menu_re": r"Stop and wait for limit to reset",
         "limit_menu_keys": ["Enter"],  # option 1, "Stop and wait", is the highlighted one
+        # The input box is the last "❯" row (older releases: "│ > … │"); a menu's cursor is not a draft.
+        "input_re": r"^\s*(?:❯|│\s*>)\s?(.*?)\s*│?$",
+        "input_idle_re": r"^(\d+\.\s.*|Try \".*\")$",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,
@@ -73,6 +77,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # user's prompt line until its "Worked for" line (or an error, marked ■).
         "turn_open_re": r"^› (?!Ask Codex to do anything)\S",
         "turn_close_re": r"^\s*(─* ?Worked for |■ )",
+        "input_re": r"^\s*›\s?(.*)$",
+        "input_idle_re": r"^(Ask Codex to do anything|Ask a follow-up question|Write a prompt or slash command)$",
         "session_store": "codex",  # codex chooses its session id; agentsup reads it back to resume
         "stall_idle": 300,
         "submit_key": "Enter",
@@ -111,6 +117,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "limit_re": _GEMINI_LIMIT,
         "limit_menu_re": r"1\. Keep trying",
         "limit_menu_keys": ["2", "Enter"],  # "Stop": then agentsup holds and nudges
+        "input_re": r"^\s*│?\s*>\s?(.*?)\s*│?$",
+        "input_idle_re": r"^Type your message or @path/to/file$",
         "fatal_re": r"(Failed to login|API key not valid)",
         "waiting_input_re": r"(Allow execution\?|Apply this change\?)",
         "stall_idle": 300,
@@ -130,6 +138,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fatal_re": r"FATAL: ",
         "waiting_input_re": r"Do you want to proceed\?",
         "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "input_re": r"^> (.*)$",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,
@@ -153,6 +162,8 @@ _BASE: dict[str, Any] = {
     "limit_menu_re": None,
     "turn_open_re": None,
     "turn_close_re": None,
+    "input_re": None,
+    "input_idle_re": None,
     "limit_menu_keys": [],
     "session_flag": "",
     "session_store": "",
@@ -172,7 +183,7 @@ _BASE: dict[str, Any] = {
 
 
 PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                  "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re")
+                  "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re", "input_re", "input_idle_re")
 
 
 def _rx(pattern: str | None) -> re.Pattern[str] | None:
@@ -200,6 +211,8 @@ class Backend:
     limit_menu_re: re.Pattern[str] | None
     turn_open_re: re.Pattern[str] | None
     turn_close_re: re.Pattern[str] | None
+    input_re: re.Pattern[str] | None
+    input_idle_re: re.Pattern[str] | None
     limit_menu_keys: tuple[str, ...]
     session_flag: str
     session_store: str
@@ -215,6 +228,9 @@ class Backend:
     process_names: tuple[str, ...]
     active_bottom_lines: int
     env: Mapping[str, str] = field(default_factory=dict)
+
+    def input_box(self) -> InputBox | None:
+        return InputBox(self.input_re, self.input_idle_re) if self.input_re is not None else None
 
     def program_argv(self) -> list[str]:
         return [sys.executable if w == "{python}" else w for w in shlex.split(self.bin)]

@@ -10,7 +10,7 @@ from .config import Agent, Config
 from .errors import AgentsupError
 from .git import Git, GitError
 from .handoff import HandoffState, commit_pings, inbox_pings
-from .phases import complete_marker, current_phase, next_step, set_index, status_path
+from .phases import complete_marker, current_phase, named_status_path, next_step, set_index, status_path
 from .policy import Record, State
 from .reconcile import Reconciler
 from .state import atomic_write_text, read_state, write_json
@@ -29,8 +29,7 @@ def watched_files(cfg: Config) -> list[Path]:
     if phase is None:
         return []
     repo = cfg.resolve(cfg.loop.handoff.repo) if cfg.loop.handoff else cfg.base_dir
-    found = status_path(cfg, phase.status)
-    return sorted({found, repo / cfg.loop.docs_dir / phase.status, repo / phase.status})
+    return sorted({named_status_path(cfg, phase.status), status_path(cfg, phase.status), repo / phase.status})
 
 
 class BuildLoop:
@@ -154,6 +153,8 @@ class BuildLoop:
             views[name] = TaskView(self.rec.record(name).state, alive=pane is not None and not pane.dead,
                                    exit_code=self.rt.state.read_exit_code(task.session))
         result = plan({n: t.after for n, t in tasks.items()}, views)
+        for name, new_state in result.states.items():
+            self.rec.transitions[name] = (views[name].state, new_state)
         for name, event, fields in result.events:
             self.rec.log(event, name, **fields)
         for name, state in result.states.items():
@@ -172,6 +173,7 @@ class BuildLoop:
         try:
             control.start_agent(self.rt, task, force=True)
         except AgentsupError as exc:
+            self.rec.transitions[task.name] = (record.state, "FAILED")
             record.state, record.detail = "FAILED", f"could not start: {exc}"
             self.rec.log("task-failed", task.name, error=str(exc))
         else:

@@ -107,6 +107,9 @@ def up(
     for name in names or []:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in rt.cfg.agents and rt.cfg.agents[name].kind != "task":
             send_request(rt.cfg, "reset", name)
+    for warning in control.launch_warnings(rt.cfg):  # said before the start fails, not after
+        if not names or warning.split(":")[0].removeprefix("agent ") in names:
+            err.print(f"[yellow]warn[/yellow] {warning}", highlight=False)
     results = control.up(rt, names or [], with_watchdog=not no_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
@@ -196,6 +199,7 @@ def _watch(rt: control.Runtime) -> None:
 @app.command()
 def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Validate agents.toml and summarise it. Exit code 2 when it is invalid."""
+    from .phases import named_status_path
     from .tmux import tmux_version
 
     cfg = _ctx(ctx).load()
@@ -208,6 +212,7 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         "services": [{"name": s.name, "session": s.session, "argv": list(s.argv)} for s in cfg.services.values()],
         "backends": sorted({a.backend for a in cfg.agents.values()}),
         "phases": [p.id for p in cfg.loop.phases],
+        "status_files": {p.id: str(named_status_path(cfg, p.status)) for p in cfg.loop.phases},
         "overrides": dict(cfg.overrides),
         "warnings": control.launch_warnings(cfg),
     }
@@ -220,6 +225,8 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     out.print(f"  services: {len(cfg.services)}  " + ", ".join(cfg.services))
     out.print(f"  backends: {', '.join(summary['backends']) or '-'}")  # type: ignore[arg-type]
     out.print(f"  phases:   {' '.join(summary['phases']) or '-'}")  # type: ignore[arg-type]
+    for p in cfg.loop.phases:  # the files the kickoff names and the watchdog watches
+        out.print(f"  status:   {p.id} → {named_status_path(cfg, p.status)}", markup=False)
     out.print(f"  tmux:     {summary['tmux']} (socket {summary['socket']})")
     for key, value in cfg.overrides.items():
         out.print(f"  override: {key}={value}")
@@ -277,6 +284,32 @@ def doctor(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+notify_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Notifications ([notify]).")
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("test")
+def notify_test(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Send a test event to the [notify] command and webhook now; exit 1 when one fails."""
+    from .notify import Notice, send
+
+    cfg = _ctx(ctx).load()
+    if not (cfg.notify.command or cfg.notify.webhook):
+        raise ConfigError(f"{cfg.path}: [notify] has neither a command nor a webhook")
+    notice = Notice("test", detail="a test notification from `agentsup notify test`",
+                    ts=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    results = send(cfg.notify, notice, lambda event, agent=None, **f: _journal(cfg, event, agent, **f))
+    if json_out:
+        render.print_json(results)
+    else:
+        for r in results:
+            line = f"sent    {r.channel} (attempt {r.attempts})" if r.ok else \
+                f"FAILED  {r.channel} after {r.attempts} attempt(s): {r.error}"
+            out.print(line, markup=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def logs(
     ctx: typer.Context,
@@ -321,6 +354,7 @@ def ping(
     targets: Annotated[list[str], typer.Argument(help="agent names, then the message (with --all: the message)")],
     to_all: Annotated[bool, typer.Option("--all", help="every enabled agent that runs")] = False,
     now: Annotated[bool, typer.Option("--now", help="type it even into an agent held by a usage limit")] = False,
+    force: Annotated[bool, typer.Option("--force", help="clear a draft left in the input box first")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Type MESSAGE into agents and submit it, verified. An agent held by a usage limit gets it
@@ -347,7 +381,7 @@ def ping(
                              " (handed to the watchdog)" if how == "requested" else "")})
             _journal(rt.cfg, "ping-queued", name, text=message[:200])
             continue
-        result = rt.deliverer.deliver(agent.session, message, submit_key=rt.cfg.backend_of(agent).submit_key)
+        result = control.deliver(rt, agent, message, force=force)
         _journal(rt.cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
         rows.append({"agent": name, "result": result.result.value, "attempts": result.attempts,
                      "detail": result.detail})
@@ -567,9 +601,10 @@ def phase(
                       markup=False)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                "help_option_names": []}, add_help_option=False)
 def sim(ctx: typer.Context) -> None:
-    """Run the simulated agent TUI (see `agentsup sim --help`)."""
+    """Run the simulated agent TUI (`agentsup sim --help` lists its flags)."""
     from .sim import main as sim_main
 
     raise typer.Exit(sim_main(list(ctx.args)))
@@ -619,6 +654,7 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        out.line()  # the live view's last line may end without one
         control.down(rt, [])
         rt.tmux.kill_server()
         if not keep:

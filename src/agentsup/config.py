@@ -24,6 +24,7 @@ from .schema import (
     ConfigFile,
     Kind,
     LoopSpec,
+    NotifySpec,
     TmuxSettings,
     Watch,
     WatchdogSettings,
@@ -83,6 +84,7 @@ class Config:
     tmux: TmuxSettings
     watchdog: WatchdogSettings
     loop: LoopSpec
+    notify: NotifySpec
     backends: Mapping[str, Backend]
     agents: Mapping[str, Agent]
     services: Mapping[str, Service]
@@ -263,7 +265,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) 
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
         session_prefix=defaults.session_prefix, log_max_bytes=defaults.log_max_bytes,
-        log_backups=defaults.log_backups, tmux=tmux, watchdog=model.watchdog, loop=model.loop,
+        log_backups=defaults.log_backups, tmux=tmux, watchdog=model.watchdog, loop=model.loop, notify=model.notify,
         backends=backends, agents=agents, services=services, prompts_dir=base / "prompts",
         overrides=overrides,
     )

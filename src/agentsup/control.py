@@ -87,6 +87,13 @@ def stop_session(rt: Runtime, session: str, pane: PaneInfo | None) -> Stopped:
     return end_processes(roots, tag(rt, session), rt.cfg.watchdog.stop_timeout)
 
 
+def deliver(rt: Runtime, agent: Agent, text: str, *, force: bool = False) -> Delivery:
+    """Type `text` into an agent and submit it, verified; never into a person's unsent draft."""
+    backend = rt.cfg.backend_of(agent)
+    return rt.deliverer.deliver(agent.session, text, submit_key=backend.submit_key, box=backend.input_box(),
+                                force=force)
+
+
 def log_path(cfg: Config, session: str) -> Path:
     return cfg.log_dir / f"{session}.log"
 
@@ -192,7 +199,7 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     typed = None
     if plan.typed_prompt:
         rt.sleep(backend.connect_delay)
-        typed = rt.deliverer.deliver(agent.session, plan.typed_prompt, submit_key=backend.submit_key)
+        typed = deliver(rt, agent, plan.typed_prompt)
     return ActionResult(agent.name, agent.session, "restarted" if replaced else "started",
                         argv=tuple(plan.argv), typed_prompt=typed)
 
@@ -264,6 +271,24 @@ def unknown_name(cfg: Config, name: str) -> UnknownNameError:
 
 def launch_warnings(cfg: Config, *, euid: int | None = None) -> list[str]:
     """What will make an agent fail at start, said before it happens."""
+    return missing_programs(cfg) + root_refusals(cfg, euid=euid)
+
+
+def missing_programs(cfg: Config) -> list[str]:
+    import shutil
+
+    warnings = []
+    for agent in cfg.agents.values():
+        backend = cfg.backend_of(agent)
+        program = backend.program_argv()[0]
+        path = agent.env.get("PATH") or backend.env.get("PATH") or os.environ.get("PATH", "")
+        if agent.enabled and shutil.which(program, path=path) is None:
+            warnings.append(f"agent {agent.name}: its program {program!r} is not found on PATH "
+                            f"(set [backend.{agent.backend}].bin to its full path)")
+    return warnings
+
+
+def root_refusals(cfg: Config, *, euid: int | None = None) -> list[str]:
     euid = os.geteuid() if euid is None else euid
     warnings = []
     for agent in cfg.agents.values():

@@ -43,10 +43,29 @@ class Delivery:
     result: DeliveryResult
     attempts: int  # submit-key presses
     detail: str
+    draft: bool = False  # stranded because a person's text sits in the input box
 
     @property
     def ok(self) -> bool:
         return self.result is DeliveryResult.DELIVERED
+
+
+@dataclass(frozen=True)
+class InputBox:
+    """How to read a program's input box: the last row `row` matches holds it (group 1 is the text
+    typed there); text that `idle` matches is the program's own (a placeholder, a menu's cursor)."""
+
+    row: re.Pattern[str]
+    idle: re.Pattern[str] | None = None
+
+    def draft(self, rows: list[str]) -> str:
+        """What a person has typed into the input box and not sent ("" when it is empty)."""
+        for line in reversed(rows):
+            m = self.row.match(line)
+            if m:
+                typed = (m.group(1) if m.groups() else "").strip()
+                return "" if not typed or (self.idle is not None and self.idle.match(typed)) else typed
+        return ""
 
 
 def _norm(text: str) -> str:
@@ -78,18 +97,45 @@ class Deliverer:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
 
-    def deliver(self, session: str, text: str, *, submit_key: str = "Enter") -> Delivery:
+    def deliver(self, session: str, text: str, *, submit_key: str = "Enter", box: InputBox | None = None,
+                force: bool = False) -> Delivery:
+        """Type `text` and submit it. A draft a person left in the input box (`box` tells how to
+        read it) strands the message, so the two never mix; `force` clears the draft first."""
         text = as_text(text)  # the one way into a pane: nothing typed here is ever a control
         if not text.strip():
             return Delivery(DeliveryResult.STRANDED, 0, "nothing to deliver: the message is empty")
         lock = FileLock(self.lock_dir / f"deliver-{session}.lock", record_pid=False)
         lock.acquire(blocking=True)
         try:
+            if box is not None:
+                refused = self._clear_draft(session, box, force)
+                if refused is not None:
+                    return refused
             return self._deliver(session, text, submit_key)
         except NoSessionError:
             return Delivery(DeliveryResult.NO_SESSION, 0, f"session {session!r} went away")
         finally:
             lock.release()
+
+    def _clear_draft(self, session: str, box: InputBox, force: bool) -> Delivery | None:
+        shot = self._screen(session)
+        draft = box.draft(shot[0]) if shot is not None else ""
+        if not draft:
+            return None
+        shown = draft if len(draft) <= 40 else draft[:37] + "..."
+        if not force:
+            return Delivery(DeliveryResult.STRANDED, 0, f"input box holds a draft ({shown!r}); --force clears it",
+                            draft=True)
+        pane = self.tmux.pane(session)
+        if pane is None:
+            raise NoSessionError(session)
+        if pane.in_mode:
+            self.tmux.leave_mode(pane.pane_id)
+        self.tmux.send_keys(pane.pane_id, ["BSpace"] * (len(draft) + 4))
+        shot = self._wait_for(session, lambda rows, cursor: not box.draft(rows))
+        if shot is not None and box.draft(shot[0]):
+            return Delivery(DeliveryResult.STRANDED, 0, f"could not clear the draft ({shown!r})", draft=True)
+        return None
 
     def _screen(self, session: str) -> tuple[list[str], int] | None:
         pane = self.tmux.pane(session)

@@ -86,6 +86,26 @@ def _line_of(lines: list[str], match: re.Match[str]) -> str:
     return " ".join(match.group(0).split())
 
 
+_BOX = "│╭╮╰╯─┃━┌┐└┘ \t"
+_KEYLIKE = re.compile(r"\b((?:sk|pk|key|tok)[-_])[A-Za-z0-9_.\-]{6,}")  # a question may show a key's tail
+
+
+def _question(screen: str, lines: list[str], match: re.Match[str]) -> str:
+    """The line that asks, after up to two lines above it in the same box (what is asked about:
+    "Bash command · touch x · Create a marker file · Do you want to proceed?")."""
+    asked = _line_of(lines, match)
+    raw = strip_ansi(screen).split("\n")
+    rows = [" ".join(r.strip(_BOX).split()) for r in raw]
+    at = next((i for i in range(len(rows) - 1, -1, -1) if rows[i] and (rows[i] in asked or asked in rows[i])), None)
+    context: list[str] = []
+    for i in range(at - 1 if at is not None else -1, -1, -1):
+        if len(context) == 2 or (not rows[i] and raw[i].strip()):
+            break  # enough, or a rule line: the box ends here
+        if rows[i]:
+            context.insert(0, rows[i])
+    return _KEYLIKE.sub(r"\1…", " · ".join([*context, asked]))[:300]
+
+
 def _turn_open(backend: Backend, screen: str) -> bool:
     """A turn opened (the user's prompt line) and not yet closed: the program is answering."""
     if backend.turn_open_re is None or backend.turn_close_re is None:
@@ -150,7 +170,7 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     return Observation(
         active=active, limited=limited, reset_at=reset_at, auto_continue=auto and not active,
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
-        rule=_decisive(rules), question=_line_of(lines, asking) if asking is not None else None,
+        rule=_decisive(rules), question=_question(screen, lines, asking) if asking is not None else None,
         menu_keys=menu_keys or (), limit_mark=mark, transient=transient, self_retry=self_retry,
     )
 

@@ -37,9 +37,9 @@ def run_checks(cfg: Config | None, config_path: Path, config_error: str | None =
     if cfg is None:
         return checks
     checks += _binaries(cfg)
-    from .control import launch_warnings
+    from .control import root_refusals
 
-    checks += [Check("root", Level.FAIL, warning) for warning in launch_warnings(cfg)]
+    checks += [Check("root", Level.FAIL, warning) for warning in root_refusals(cfg)]
     checks += [_private(what, path) for what, path in (("log dir", cfg.log_dir), ("state dir", cfg.state_dir))]
     checks += _shared_dirs(cfg)
     checks.append(_watchdog(cfg))

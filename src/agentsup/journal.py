@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -32,17 +33,23 @@ class Journal:
         self.clock = clock
         self.held: deque[str] = deque(maxlen=HELD_LINES)
         self.failing: str | None = None
+        self.lock = threading.Lock()  # the notification worker writes too
 
     def write(self, event: str, agent: str | None = None, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"ts": _iso(self.clock()), "event": event}
         if agent is not None:
             entry["agent"] = agent
         entry.update(fields)
-        self.held.append(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
-        self.flush()
+        with self.lock:
+            self.held.append(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+            self._flush()
         return entry
 
     def flush(self) -> bool:
+        with self.lock:
+            return self._flush()
+
+    def _flush(self) -> bool:
         """Write what is held. True when nothing is held any more."""
         if not self.held:
             return True

@@ -47,6 +47,13 @@ DONE_PLACEHOLDER_RE = re.compile(
 )
 
 
+def named_status_path(cfg: Config, status_file: str) -> Path:
+    """The absolute path the kickoff names (an agent's working directory may be anywhere); the
+    watchdog watches it, and also looks beside it in the repo root."""
+    repo = cfg.resolve(cfg.loop.handoff.repo) if cfg.loop.handoff else cfg.base_dir
+    return repo / cfg.loop.docs_dir / status_file if cfg.loop.docs_dir else repo / status_file
+
+
 def status_path(cfg: Config, status_file: str) -> Path:
     """The docs directory first, then the repo root (as the seed looks them up)."""
     repo = cfg.resolve(cfg.loop.handoff.repo) if cfg.loop.handoff else cfg.base_dir

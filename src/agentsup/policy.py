@@ -120,7 +120,8 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         return d
     if obs.waiting_input:
         if rec.state != WAITING:
-            d.note("waiting-input", detail="a question or permission prompt waits for a human")
+            d.note("waiting-input", detail=obs.question or "a question or permission prompt waits for a human",
+                   question=obs.question or "")
         _set(rec, WAITING, _pending_detail(rec, f"waiting for input: {obs.question}" if obs.question
                                            else "waiting for input"))
         rec.idle_since = None

@@ -11,7 +11,7 @@ from string import Template
 
 from .config import Agent, Config
 from .errors import ConfigError
-from .phases import current_index, current_phase
+from .phases import current_index, current_phase, named_status_path
 
 DEFAULT_KICKOFF = """\
 *** PHASE ${phase_id} (${phase_number} of ${phase_count}) ***
@@ -47,7 +47,7 @@ def kickoff_values(cfg: Config, agent: Agent) -> dict[str, str]:
             "plan": phase.plan,
             "plan_path": str(plan_dir / phase.plan),
             "status": phase.status,
-            "status_path": f"{docs}/{phase.status}" if docs else phase.status,
+            "status_path": str(named_status_path(cfg, phase.status)),
         }
     return values
 

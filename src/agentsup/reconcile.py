@@ -22,6 +22,7 @@ from .delivery import DeliveryResult
 from .detect import Observation, classify
 from .errors import AgentsupError
 from .journal import Journal
+from .notify import KIND_OF_EVENT, Notice, Notifier
 from .phases import complete_marker
 from .policy import BACKOFF, STOPPED, Decision, Deliver, Keys, Policy, Record, Start, View, transition
 from .proctree import ProcTree, has_tag
@@ -107,6 +108,8 @@ class Reconciler:
         self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
         self.degraded: dict[str, str] = {}  # what is failing: "state", "journal", ... → why
         self.signals: dict[str, tuple[str, ClaudeSignals]] = {}  # per agent: (pane key, what its hooks said)
+        self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
+        self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
@@ -158,6 +161,11 @@ class Reconciler:
         entry = {"event": event, **({"agent": agent} if agent else {}), **fields}
         if not self.dry_run:
             entry = self.journal.write(event, agent, **fields)
+            kind = KIND_OF_EVENT.get(event)
+            if kind and self.notifier is not None:
+                old, new = self.transitions.get(agent or "", ("", ""))
+                self.notifier.notify(Notice(kind, agent or "", str(old), str(new), notice_detail(fields),
+                                            str(entry.get("ts", ""))))
         self.emit(entry)
 
     # ── the tick ───────────────────────────────────────────────────────────────────────────
@@ -189,9 +197,11 @@ class Reconciler:
             pane = panes.get(agent.session)
             rec = self.record(agent.name)
             view = self.observe(agent, pane, rec, kind, tree, screens, stats)
+            old_state = rec.state
             decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
                                   wall=wall)
             self.records[agent.name] = decision.record
+            self.transitions[agent.name] = (old_state, decision.record.state)
             self.act(agent, pane, decision, stats)
             self.persist(agent.name)
         stats.tmux_calls = tmux.calls - calls0
@@ -318,10 +328,13 @@ class Reconciler:
                     self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
-        backend = self.rt.cfg.backend_of(agent)
-        result = self.rt.deliverer.deliver(agent.session, text, submit_key=backend.submit_key)
+        result = control.deliver(self.rt, agent, text)
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
                  text=text[:200])
+        if result.draft and purpose in ("ping", "queued"):  # a person is typing: it goes after their turn
+            rec = self.record(agent.name)
+            rec.queue.append(text)
+            self.persist(agent.name)
         return result.result
 
     def ping(self, name: str, text: str, *, reason: str) -> str:
@@ -340,6 +353,22 @@ class Reconciler:
             self.log("ping-would-deliver", name, reason=reason)
             return "dry-run"
         return self.deliver(agent, text, "ping").value
+
+
+def notice_detail(fields: dict[str, Any]) -> str:
+    """One line a person reads in a notification: why, or until when."""
+    for key in ("question", "reason", "error", "detail"):
+        if fields.get(key):
+            return str(fields[key])[:500]
+    if fields.get("until"):
+        return f"held until {fields['until']}" + (" (its reset time)" if fields.get("parsed") else " (probing)")
+    if "next" in fields:
+        return f"{fields.get('done')} done; now {fields['next']}"
+    if "last" in fields:
+        return f"the last phase, {fields['last']}, is done"
+    if "exit_code" in fields:
+        return f"exit code {fields['exit_code']}"
+    return ""
 
 
 def last_lines(screen: str) -> tuple[str, ...]:

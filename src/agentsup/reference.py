@@ -23,6 +23,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("[loop.phases] items", schema.PhaseSpec),
     ("[loop.handoff]", schema.HandoffSpec),
     ("[loop.on_complete]", schema.OnCompleteSpec),
+    ("[notify]", schema.NotifySpec),
 ]
 
 

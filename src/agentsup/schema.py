@@ -115,6 +115,10 @@ class BackendSpec(Model):
     limit_menu_keys: list[str] | None = Field(None, description="tmux keys that answer that menu so the input is free")
     turn_open_re: str | None = Field(None, description="a line that opens a turn (the user's prompt in the history)")
     turn_close_re: str | None = Field(None, description="a line that closes a turn; open and not closed = working")
+    input_re: str | None = Field(
+        None, description="the input box's row (the last one that matches); group 1 is what is typed there")
+    input_idle_re: str | None = Field(
+        None, description="what the input box shows with nothing typed (a placeholder, a menu's cursor)")
     session_flag: str | None = Field(
         None, description="flag that sets the session id agentsup chooses (claude --session-id)")
     session_store: Literal["", "codex"] | None = Field(
@@ -135,7 +139,7 @@ class BackendSpec(Model):
     env: dict[str, str] | None = Field(None, description="environment for the program")
 
     @field_validator("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                     "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re")
+                     "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re", "input_re", "input_idle_re")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -248,8 +252,32 @@ class LoopSpec(Model):
     on_complete: OnCompleteSpec | None = Field(None, description="task to run after the last phase")
 
 
+NotifyKind = Literal["fatal", "limited", "waiting-input", "task-failed", "phase-advance", "sequence-complete",
+                     "watchdog-degraded"]
+NOTIFY_KINDS: tuple[NotifyKind, ...] = ("fatal", "limited", "waiting-input", "task-failed", "phase-advance",
+                                        "sequence-complete", "watchdog-degraded")
+
+
+class NotifySpec(Model):
+    on: list[NotifyKind] = Field(default_factory=lambda: list(NOTIFY_KINDS), description="events that notify")
+    command: list[str] = Field(
+        default_factory=list, description="argv run per event (no shell); data in AGENTSUP_EVENT, AGENTSUP_AGENT, "
+        "AGENTSUP_OLD_STATE, AGENTSUP_NEW_STATE, AGENTSUP_DETAIL")
+    webhook: str | None = Field(None, description="URL that gets each event as a JSON POST")
+    retries: int = Field(3, ge=1, le=10, description="attempts per event and channel")
+    timeout: float = Field(10, gt=0, description="seconds per attempt")
+
+    @field_validator("webhook")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 class ConfigFile(Model):
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    notify: NotifySpec = Field(default_factory=NotifySpec)
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     tmux: TmuxSettings = Field(default_factory=TmuxSettings)
     backend: dict[str, BackendSpec] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Agent, Config
-from .control import Runtime
+from .control import Runtime, log_path
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
 from .proctree import ProcTree
 from .state import FileLock, read_text
@@ -118,6 +118,8 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             state, detail = record["state"], record.get("detail", "")
         if not agent.enabled and state == "STOPPED":
             detail = "disabled"
+        elif state == "EXITED" and not detail:
+            detail = last_words(log_path(cfg, agent.session))
         agents.append(AgentStatus(
             name=agent.name, kind=agent.kind, backend=agent.backend, model=role_model(cfg, agent) or "default",
             watch=agent.watch, enabled=agent.enabled, session=agent.session, state=state, detail=detail,
@@ -134,6 +136,14 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
         config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),
         watchdog=watchdog_status(rt, panes), agents=agents, services=services,
     )
+
+
+def last_words(log: Path) -> str:
+    """The last line a program printed before it exited ("claude: not found"), from its log."""
+    from .logs import tail_lines
+
+    lines = [line.strip() for line in tail_lines(log, 5) if line.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 def session_of(rt: Runtime, agent: Agent) -> str | None:

@@ -28,6 +28,7 @@ from .config import Agent, Config, load_config, remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .journal import Journal
 from .marks import by_age, carry_out, requests_dir, state_entries, stopped_by_hand
+from .notify import Notifier
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
 from .state import FileLock, move_aside, overwrite_in_place, write_json
 from .tmux import TmuxSeam
@@ -74,6 +75,8 @@ class Watchdog:
         self.rt = control.make_runtime(cfg, tmux)
         self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
+        self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
+        self.was_degraded = False
         self.loop = BuildLoop(self.reconciler)
         self.fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
         self.stamp = self._stamp()
@@ -242,6 +245,13 @@ class Watchdog:
     def write_status(self, stats: TickStats | None) -> None:
         if self.dry_run:
             return
+        if bool(self.degraded) != self.was_degraded:  # one event per change, for the journal and notify
+            self.was_degraded = bool(self.degraded)
+            if self.degraded:
+                why = "; ".join(f"{k}: {v}" for k, v in self.degraded.items())
+                self.reconciler.log("watchdog-degraded", detail=why)
+            else:
+                self.reconciler.log("watchdog-healthy", detail="nothing is failing any more")
         heavy = self.last.get(HEAVY)
         data = {
             "pid": os.getpid(), "last_tick": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -317,6 +327,8 @@ class Watchdog:
             finally:
                 watcher.stop()
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
+                if self.reconciler.notifier is not None:
+                    self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
 
     def watch_list(self) -> list[Path]:
         files = [self.config_path, *watched_files(self.cfg)]
