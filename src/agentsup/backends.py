@@ -240,7 +240,7 @@ def resolve_backend(name: str, spec: BackendSpec | None) -> Backend:
     """Preset (if any) overlaid with the table's set fields. Raises KeyError if neither gives `bin`."""
     values: dict[str, Any] = {**_BASE, **PRESETS.get(name, {})}
     if spec is not None:
-        values.update(spec.model_dump(exclude_none=True))
+        values.update({k: v for k, v in vars(spec).items() if v is not None})
     if not values.get("bin"):
         raise KeyError("bin")
     for key in PATTERN_FIELDS:

@@ -3,23 +3,20 @@ the file, the key path (`agent[2].backend`) and what was expected."""
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import hashlib
 import os
 import shlex
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from .backends import PRESETS, Backend, resolve_backend
 from .errors import ConfigError
 from .schema import (
+    INHERITED_AGENT_KEYS,
     AgentSpec,
     ConfigFile,
     Kind,
@@ -30,6 +27,7 @@ from .schema import (
     WatchdogSettings,
     check_session,
 )
+from .tables import Problems, convert, suggest, was_set
 
 RESERVED_NAMES = frozenset({"watchdog"})
 
@@ -201,16 +199,26 @@ def load_config(
     `apply_overrides` is false (the watchdog ignores one-off overrides, as the seed does). `text`
     stands in for the file's content (the last valid copy), paths still resolve beside `path`."""
     cfg_path = Path(path).expanduser().absolute()
-    raw = read_raw(cfg_path, text)
-    try:
-        model = ConfigFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(cfg_path, exc, raw)) from None
+    raw = inherit_defaults(read_raw(cfg_path, text))
+    problems = Problems()
+    model = convert(ConfigFile, raw, "", problems)
+    if problems or model is None:
+        raise ConfigError(f"{cfg_path}: invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
     env = os.environ if environ is None else environ
-    return build_config(cfg_path, model, env if apply_overrides else {})
+    return build_config(cfg_path, model, env if apply_overrides else {}, raw)
 
 
-def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) -> Config:
+def inherit_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """[defaults] keys an [[agent]] does not set are copied into it (as the seed does)."""
+    defaults, agents = raw.get("defaults"), raw.get("agent")
+    if not isinstance(defaults, dict) or not isinstance(agents, list):
+        return raw
+    merged = [{**{k: defaults[k] for k in INHERITED_AGENT_KEYS if k in defaults and k not in a}, **a}
+              if isinstance(a, dict) else a for a in agents]
+    return {**raw, "agent": merged}
+
+
+def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], raw: Mapping[str, Any]) -> Config:
     base = cfg_path.parent
     problems: list[str] = []
     defaults = model.defaults
@@ -248,7 +256,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) 
         _check_session(where, session, taken, problems)
         services[svc.name] = Service(
             name=svc.name, session=session, argv=argv, enabled=svc.enabled, env=dict(svc.env),
-            dir=resolve_path(base, svc.dir if "dir" in svc.model_fields_set else (defaults.dir or ".")),
+            dir=resolve_path(base, svc.dir if was_set(raw, "service", i, "dir") else (defaults.dir or ".")),
         )
     _check_session("defaults.session_prefix", defaults.session_prefix + "watchdog", taken, problems)
     problems += _check_loop(model, agents)
@@ -258,10 +266,10 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str]) 
     # State belongs to its config: without an explicit log_dir (and socket) each config gets its own,
     # so two projects never share a watchdog, a lock, records or session names.
     digest = config_digest(cfg_path)
-    log_dir = (resolve_path(base, defaults.log_dir) if "log_dir" in defaults.model_fields_set
+    log_dir = (resolve_path(base, defaults.log_dir) if was_set(raw, "defaults", "log_dir")
                else state_home() / f"{_slug(base.name)}-{digest}")
-    tmux = model.tmux if "socket" in model.tmux.model_fields_set else model.tmux.model_copy(
-        update={"socket": f"agentsup-{digest}"})
+    tmux = model.tmux if was_set(raw, "tmux", "socket") else dataclasses.replace(
+        model.tmux, socket=f"agentsup-{digest}")
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
         session_prefix=defaults.session_prefix, log_max_bytes=defaults.log_max_bytes,
@@ -379,70 +387,3 @@ def _split_command(command: str | list[str], where: str, problems: list[str]) ->
     if not argv:
         problems.append(f"{where}: empty command")
     return argv
-
-
-# ── pydantic error → "file: agent[2].backend: message" ────────────────────────────────────────
-
-
-def format_validation_error(path: Path, exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = _loc_text(loc, raw)
-        if err["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            fields = _fields_at(loc[:-1])
-            lines.append(f"{where}: unknown key {key!r}{suggest(key, fields)}")
-        elif err["type"] == "missing":
-            lines.append(f"{where}: required key is missing")
-        else:
-            got = err.get("input")
-            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
-            lines.append(f"{where}: {err['msg']}{shown}")
-    return f"{path}: invalid config:\n" + "\n".join(f"  - {line}" for line in lines)
-
-
-def _loc_text(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
-    out = ""
-    node: Any = raw
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and isinstance(node.get("name"), str):
-                out += f" ({node['name']})"
-        else:
-            out += ("." if out else "") + str(part)
-            node = node.get(part) if isinstance(node, dict) else None
-    return out or "(top level)"
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model that sits at `loc`, for did-you-mean suggestions. Each part of
-    `loc` consumes one level: a model field, a list index or a dict key."""
-    annotation: Any = ConfigFile
-    for part in loc:
-        annotation = _without_none(annotation)
-        if typing.get_origin(annotation) in (list, dict):
-            annotation = typing.get_args(annotation)[-1]
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            info = annotation.model_fields.get(str(part))
-            annotation = info.annotation if info else None
-        else:
-            return []
-    annotation = _without_none(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
-
-
-def _without_none(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-        return models[0] if models else annotation
-    return annotation
-
-
-def suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

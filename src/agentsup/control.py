@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backends import LaunchPlan, render_launch
-from .config import Agent, Config, Service, suggest
+from .config import Agent, Config, Service
 from .delivery import Deliverer, Delivery
 from .errors import TmuxError, UnknownNameError
 from .phases import role_model
@@ -23,6 +23,7 @@ from .prompts import agent_prompt
 from .sessions import codex_home, codex_session
 from .signals import claude_settings, home_of
 from .state import StateDir, atomic_write_text, private_dir, read_text
+from .tables import suggest
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
 
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no

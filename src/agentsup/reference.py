@@ -1,17 +1,11 @@
-"""The agents.toml key reference, generated from the pydantic models so it cannot drift."""
+"""The agents.toml key reference, generated from the table classes so it cannot drift."""
 
 from __future__ import annotations
 
-import json
-import typing
-from typing import Any
-
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
-
 from . import schema
+from .tables import markdown_rows
 
-SECTIONS: list[tuple[str, type[BaseModel]]] = [
+SECTIONS: list[tuple[str, type[object]]] = [
     ("[defaults]", schema.DefaultsSpec),
     ("[tmux]", schema.TmuxSettings),
     ("[watchdog]", schema.WatchdogSettings),
@@ -27,32 +21,11 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
 ]
 
 
-def _type_name(annotation: Any) -> str:
-    text = str(annotation) if typing.get_origin(annotation) else getattr(annotation, "__name__", str(annotation))
-    return text.replace("typing.", "").replace("agentsup.schema.", "").replace("NoneType", "None")
-
-
-def _default(field: Any) -> str:
-    if field.default is PydanticUndefined and field.default_factory is None:
-        return "required"
-    if field.default_factory is not None:
-        value = field.default_factory()
-        return "`{}`" if isinstance(value, dict) else "`[]`" if isinstance(value, list) else "(table)"
-    if field.default is None:
-        return "unset"
-    return f"`{json.dumps(field.default, ensure_ascii=False)}`"
-
-
 def markdown() -> str:
     lines: list[str] = []
-    for title, model in SECTIONS:
+    for title, table in SECTIONS:
         lines += [f"#### `{title}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
-        for name, field in model.model_fields.items():
-            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-                continue
-            desc = (field.description or "").replace("|", "\\|")
-            typ = _type_name(field.annotation).replace("|", "\\|")
-            lines.append(f"| `{name}` | {typ} | {_default(field)} | {desc} |")
+        lines += markdown_rows(table)
         lines.append("")
     return "\n".join(lines)
 

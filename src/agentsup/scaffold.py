@@ -83,8 +83,8 @@ def init(directory: Path, backend: str, *, force: bool = False) -> list[Written]
 
 def schema() -> str:
     from .schema import ConfigFile
+    from .tables import json_schema
 
-    data = ConfigFile.model_json_schema()
-    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    data = json_schema(ConfigFile)
     data["title"] = "agents.toml"
     return json.dumps(data, indent=2) + "\n"

@@ -1,15 +1,16 @@
-"""The shape of agents.toml: pydantic models, one per table, with the seed's defaults.
+"""The shape of agents.toml: one table class per TOML table, with the seed's defaults.
 
-Field descriptions double as the README's key reference (`agentsup config-reference`), so they
-cannot drift from what the loader accepts.
+Field descriptions double as the README's key reference (`agentsup config-reference`) and the
+JSON Schema (`agentsup schema`), so neither can drift from what the loader accepts.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from .tables import Table, spec
 
 Kind = Literal["loop", "persistent", "orchestrator", "task"]
 Watch = Literal["none", "heal", "heal+stall"]
@@ -49,207 +50,214 @@ def check_session(value: str) -> str:
     return value
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
 
 
-class TmuxSettings(Model):
-    socket: str = Field(
+def check_http(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TmuxSettings(Table):
+    socket: str = spec(
         "agentsup",
-        description="tmux socket: a name (tmux -L) or a path containing '/' (tmux -S); unset: agentsup-<hash of "
+        doc="tmux socket: a name (tmux -L) or a path containing '/' (tmux -S); unset: agentsup-<hash of "
         "the config's path>. Env AGENTSUP_SOCKET overrides it.",
     )
-    bin: str = Field("tmux", description="tmux binary")
-    timeout: float = Field(5.0, gt=0, description="seconds before any tmux call is abandoned")
-    width: int = Field(200, ge=20, description="columns of new agent windows")
-    height: int = Field(50, ge=5, description="rows of new agent windows")
+    bin: str = spec("tmux", doc="tmux binary")
+    timeout: float = spec(5.0, gt=0, doc="seconds before any tmux call is abandoned")
+    width: int = spec(200, ge=20, doc="columns of new agent windows")
+    height: int = spec(50, ge=5, doc="rows of new agent windows")
 
 
-class WatchdogSettings(Model):
-    signal_interval: float = Field(30, gt=0, description="light tick: limits, stalls, handoff pings")
-    heavy_interval: float = Field(300, gt=0, description="heavy tick: heal, phase advance")
-    poll_interval: float = Field(1.0, gt=0, description="cheap snapshot that notices deaths")
-    stall_grace: float = Field(180, ge=0, description="grace after a WAITING-UNTIL deadline")
-    limit_probe_fallback: float = Field(300, gt=0, description="probe period when no reset time parses")
-    limit_reset_slack: float = Field(45, ge=0, description="wait this long past a parsed reset time")
-    limit_max_hold: float = Field(
-        6 * 3600, gt=0, description="a parsed reset further away than this is distrusted; probe instead"
+@dataclass(frozen=True, kw_only=True)
+class WatchdogSettings(Table):
+    signal_interval: float = spec(30, gt=0, doc="light tick: limits, stalls, handoff pings")
+    heavy_interval: float = spec(300, gt=0, doc="heavy tick: heal, phase advance")
+    poll_interval: float = spec(1.0, gt=0, doc="cheap snapshot that notices deaths")
+    stall_grace: float = spec(180, ge=0, doc="grace after a WAITING-UNTIL deadline")
+    limit_probe_fallback: float = spec(300, gt=0, doc="probe period when no reset time parses")
+    limit_reset_slack: float = spec(45, ge=0, doc="wait this long past a parsed reset time")
+    limit_max_hold: float = spec(
+        6 * 3600, gt=0, doc="a parsed reset further away than this is distrusted; probe instead"
     )
-    limit_probe_max: float = Field(1800, gt=0, description="probe backoff doubles up to this")
-    backoff_initial: float = Field(5, ge=0, description="first restart delay after a crash")
-    backoff_max: float = Field(300, ge=0, description="restart delay doubles up to this")
-    restart_window: float = Field(3600, gt=0, description="sliding window for the restart budget")
-    restart_max: int = Field(10, ge=1, description="restarts within the window before FATAL")
-    fatal_cooldown: float = Field(1800, gt=0, description="FATAL agents are retried after this")
-    start_grace: float = Field(20, ge=0, description="a program dying this soon after start failed to start")
-    start_timeout: float = Field(
-        120, ge=0, description="an agent whose screen stays blank this long after its start is restarted; 0 = off")
-    stop_timeout: float = Field(10, gt=0, description="seconds between SIGTERM and SIGKILL when stopping an agent")
-    reload_settle: float = Field(0.3, ge=0, description="agents.toml must be still this long before a reload")
-    delivery_retries: int = Field(3, ge=1, description="submit-key presses before a message is stranded")
-    journal_max_bytes: int = Field(5_000_000, ge=10_000, description="events.jsonl rotates past this")
+    limit_probe_max: float = spec(1800, gt=0, doc="probe backoff doubles up to this")
+    backoff_initial: float = spec(5, ge=0, doc="first restart delay after a crash")
+    backoff_max: float = spec(300, ge=0, doc="restart delay doubles up to this")
+    restart_window: float = spec(3600, gt=0, doc="sliding window for the restart budget")
+    restart_max: int = spec(10, ge=1, doc="restarts within the window before FATAL")
+    fatal_cooldown: float = spec(1800, gt=0, doc="FATAL agents are retried after this")
+    start_grace: float = spec(20, ge=0, doc="a program dying this soon after start failed to start")
+    start_timeout: float = spec(
+        120, ge=0, doc="an agent whose screen stays blank this long after its start is restarted; 0 = off")
+    stop_timeout: float = spec(10, gt=0, doc="seconds between SIGTERM and SIGKILL when stopping an agent")
+    reload_settle: float = spec(0.3, ge=0, doc="agents.toml must be still this long before a reload")
+    delivery_retries: int = spec(3, ge=1, doc="submit-key presses before a message is stranded")
+    journal_max_bytes: int = spec(5_000_000, ge=10_000, doc="events.jsonl rotates past this")
 
 
-class BackendSpec(Model):
+@dataclass(frozen=True, kw_only=True)
+class BackendSpec(Table):
     """A [backend.NAME] table. Unset fields come from the preset of the same name."""
 
-    bin: str | None = Field(None, description="program (split like a shell word list; {python} = this Python)")
-    flags: str | None = Field(None, description="extra arguments, split like shell words")
-    model_flag: str | None = Field(None, description="flag that takes the model; empty = no model flag")
-    resume_flag: str | None = Field(None, description="flag that takes the resume id")
-    prompt_flag: str | None = Field(None, description="flag before the prompt argument; empty = positional")
-    prompt_mode: PromptMode | None = Field(
-        None, description="arg: prompt is the last argument; type: typed once the TUI is up; none"
+    bin: str | None = spec(None, doc="program (split like a shell word list; {python} = this Python)")
+    flags: str | None = spec(None, doc="extra arguments, split like shell words")
+    model_flag: str | None = spec(None, doc="flag that takes the model; empty = no model flag")
+    resume_flag: str | None = spec(None, doc="flag that takes the resume id")
+    prompt_flag: str | None = spec(None, doc="flag before the prompt argument; empty = positional")
+    prompt_mode: PromptMode | None = spec(
+        None, doc="arg: prompt is the last argument; type: typed once the TUI is up; none"
     )
-    active_re: str | None = Field(None, description="the agent is busy (bottom of screen)")
-    limit_re: str | None = Field(None, description="a usage-limit banner")
-    fatal_re: str | None = Field(None, description="an error the agent cannot recover from")
-    waiting_input_re: str | None = Field(None, description="a question or permission prompt for a human")
-    auto_continue_re: str | None = Field(None, description="the agent resumes by itself after its limit")
-    transient_re: str | None = Field(
-        None, description="an error the program recovers from by itself (shown, never acted on)")
-    self_retry_re: str | None = Field(
-        None, description="the program waits out a limit by itself (held, never nudged or restarted)")
-    limit_menu_re: str | None = Field(
-        None, description="a menu the program opens on a usage limit (it owns the keyboard)")
-    limit_menu_keys: list[str] | None = Field(None, description="tmux keys that answer that menu so the input is free")
-    turn_open_re: str | None = Field(None, description="a line that opens a turn (the user's prompt in the history)")
-    turn_close_re: str | None = Field(None, description="a line that closes a turn; open and not closed = working")
-    input_re: str | None = Field(
-        None, description="the input box's row (the last one that matches); group 1 is what is typed there")
-    input_idle_re: str | None = Field(
-        None, description="what the input box shows with nothing typed (a placeholder, a menu's cursor)")
-    session_flag: str | None = Field(
-        None, description="flag that sets the session id agentsup chooses (claude --session-id)")
-    session_store: Literal["", "codex"] | None = Field(
-        None, description="where the CLI keeps the session id it chose (codex): read back to resume on a heal")
-    signals: Literal["", "claude"] | None = Field(
-        None, description="structured signals to read besides the screen: claude = hooks, status line, session file")
-    stall_idle: float | None = Field(None, description="seconds of unchanged, inactive screen = stalled")
-    submit_key: str | None = Field(None, description="tmux key name that submits typed text")
-    supports_resume: bool | None = Field(None, description="pass state/<name>.id with resume_flag")
-    remote_control: bool | None = Field(None, description="claude: pass --remote-control <session>")
-    log_grace: float | None = Field(
-        None, description="a pane that printed within this many seconds counts as active (the seed's opencode log)")
-    preamble: str | None = Field(None, description="operator shell snippet run before the program")
-    server: str | None = Field(None, description="opencode: attach to this server instead of a TUI")
-    connect_delay: float | None = Field(None, description="seconds to wait before typing the prompt")
-    process_names: list[str] | None = Field(None, description="process names the program runs as")
-    active_bottom_lines: int | None = Field(None, description="lines from the bottom searched for active_re")
-    env: dict[str, str] | None = Field(None, description="environment for the program")
-
-    @field_validator("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                     "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re", "input_re", "input_idle_re")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
-        return value
+    active_re: str | None = spec(None, check=check_regex, doc="the agent is busy (bottom of screen)")
+    limit_re: str | None = spec(None, check=check_regex, doc="a usage-limit banner")
+    fatal_re: str | None = spec(None, check=check_regex, doc="an error the agent cannot recover from")
+    waiting_input_re: str | None = spec(None, check=check_regex, doc="a question or permission prompt for a human")
+    auto_continue_re: str | None = spec(None, check=check_regex, doc="the agent resumes by itself after its limit")
+    transient_re: str | None = spec(
+        None, check=check_regex, doc="an error the program recovers from by itself (shown, never acted on)")
+    self_retry_re: str | None = spec(
+        None, check=check_regex, doc="the program waits out a limit by itself (held, never nudged or restarted)")
+    limit_menu_re: str | None = spec(
+        None, check=check_regex, doc="a menu the program opens on a usage limit (it owns the keyboard)")
+    limit_menu_keys: list[str] | None = spec(None, doc="tmux keys that answer that menu so the input is free")
+    turn_open_re: str | None = spec(
+        None, check=check_regex, doc="a line that opens a turn (the user's prompt in the history)")
+    turn_close_re: str | None = spec(
+        None, check=check_regex, doc="a line that closes a turn; open and not closed = working")
+    input_re: str | None = spec(
+        None, check=check_regex, doc="the input box's row (the last one that matches); group 1 is what is typed there")
+    input_idle_re: str | None = spec(
+        None, check=check_regex, doc="what the input box shows with nothing typed (a placeholder, a menu's cursor)")
+    session_flag: str | None = spec(
+        None, doc="flag that sets the session id agentsup chooses (claude --session-id)")
+    session_store: Literal["", "codex"] | None = spec(
+        None, doc="where the CLI keeps the session id it chose (codex): read back to resume on a heal")
+    signals: Literal["", "claude"] | None = spec(
+        None, doc="structured signals to read besides the screen: claude = hooks, status line, session file")
+    stall_idle: float | None = spec(None, doc="seconds of unchanged, inactive screen = stalled")
+    submit_key: str | None = spec(None, doc="tmux key name that submits typed text")
+    supports_resume: bool | None = spec(None, doc="pass state/<name>.id with resume_flag")
+    remote_control: bool | None = spec(None, doc="claude: pass --remote-control <session>")
+    log_grace: float | None = spec(
+        None, doc="a pane that printed within this many seconds counts as active (the seed's opencode log)")
+    preamble: str | None = spec(None, doc="operator shell snippet run before the program")
+    server: str | None = spec(None, doc="opencode: attach to this server instead of a TUI")
+    connect_delay: float | None = spec(None, doc="seconds to wait before typing the prompt")
+    process_names: list[str] | None = spec(None, doc="process names the program runs as")
+    active_bottom_lines: int | None = spec(None, doc="lines from the bottom searched for active_re")
+    env: dict[str, str] | None = spec(None, doc="environment for the program")
 
 
-class WakeSpec(Model):
-    interval: float = Field(3600, gt=0, description="seconds between wakes of an idle agent")
-    prompt_file: str | None = Field(None, description="message file (relative to the config)")
-    prompt: str | None = Field(None, description="message text, when no prompt_file")
+
+@dataclass(frozen=True, kw_only=True)
+class WakeSpec(Table):
+    interval: float = spec(3600, gt=0, doc="seconds between wakes of an idle agent")
+    prompt_file: str | None = spec(None, doc="message file (relative to the config)")
+    prompt: str | None = spec(None, doc="message text, when no prompt_file")
 
 
-class _Named(Model):
+@dataclass(frozen=True, kw_only=True)
+class _Named(Table):
     """A table that becomes a tmux session: a name, and optionally an explicit session name."""
 
-    name: str = Field(description="unique name; the session is session_prefix + name")
-    session: str | None = Field(None, description="tmux session name override")
-
-    _n = field_validator("name")(check_name)
-
-    @field_validator("session")
-    @classmethod
-    def _session_ok(cls, value: str | None) -> str | None:
-        return None if value is None else check_session(value)
+    name: str = spec(doc="unique name; the session is session_prefix + name", check=check_name)
+    session: str | None = spec(None, doc="tmux session name override", check=check_session)
 
 
+@dataclass(frozen=True, kw_only=True)
 class AgentSpec(_Named):
-    kind: Kind = Field("persistent", description="loop | persistent | orchestrator | task")
-    role: str | None = Field(None, description="loop role; prompts/<role>.md is its standing prompt")
-    backend: str = Field("claude", description="a preset (claude, codex, opencode, gemini, sim) or [backend.X]")
-    model: str = Field("", description="model name; empty = the backend's default")
-    enabled: bool = Field(True, description="started by `up` and kept alive by the watchdog")
-    watch: Watch = Field("none", description="none | heal | heal+stall")
-    resume: bool = Field(False, description="resume from state/<name>.id when the backend supports it")
-    dir: str = Field(".", description="working directory (relative to the config)")
-    prompt: str | None = Field(None, description="kickoff prompt text")
-    prompt_file: str | None = Field(None, description="kickoff prompt file (relative to the config)")
-    wake: WakeSpec | None = Field(None, description="scheduled ping while idle")
-    after: list[str] = Field(default_factory=list, description="task: start after these tasks succeed")
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment")
-    args: list[str] = Field(default_factory=list, description="extra program arguments after the backend's flags")
-    unattended: bool = Field(
-        False, description="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
+    kind: Kind = spec("persistent", doc="loop | persistent | orchestrator | task")
+    role: str | None = spec(None, doc="loop role; prompts/<role>.md is its standing prompt")
+    backend: str = spec("claude", doc="a preset (claude, codex, opencode, gemini, sim) or [backend.X]")
+    model: str = spec("", doc="model name; empty = the backend's default")
+    enabled: bool = spec(True, doc="started by `up` and kept alive by the watchdog")
+    watch: Watch = spec("none", doc="none | heal | heal+stall")
+    resume: bool = spec(False, doc="resume from state/<name>.id when the backend supports it")
+    dir: str = spec(".", doc="working directory (relative to the config)")
+    prompt: str | None = spec(None, doc="kickoff prompt text")
+    prompt_file: str | None = spec(None, doc="kickoff prompt file (relative to the config)")
+    wake: WakeSpec | None = spec(None, doc="scheduled ping while idle")
+    after: list[str] = spec(factory=list, doc="task: start after these tasks succeed")
+    env: dict[str, str] = spec(factory=dict, doc="extra environment")
+    args: list[str] = spec(factory=list, doc="extra program arguments after the backend's flags")
+    unattended: bool = spec(
+        False, doc="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
 
 
+@dataclass(frozen=True, kw_only=True)
 class ServiceSpec(_Named):
-    command: str | list[str] = Field(description="argv list, or a string split like shell words (no shell)")
-    dir: str = Field(".", description="working directory (relative to the config)")
-    enabled: bool = Field(True, description="started by `up`")
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    command: str | list[str] = spec(doc="argv list, or a string split like shell words (no shell)")
+    dir: str = spec(".", doc="working directory (relative to the config)")
+    enabled: bool = spec(True, doc="started by `up`")
+    env: dict[str, str] = spec(factory=dict, doc="extra environment")
 
 
-class DefaultsSpec(Model):
-    log_dir: str = Field(
+@dataclass(frozen=True, kw_only=True)
+class DefaultsSpec(Table):
+    log_dir: str = spec(
         "~/.local/state/agentsup",
-        description="logs, journal; state/ lives inside. Unset: ~/.local/state/agentsup/<dir>-<hash>, "
+        doc="logs, journal; state/ lives inside. Unset: ~/.local/state/agentsup/<dir>-<hash>, "
         "one per config")
-    session_prefix: str = Field("agentsup-", description="prefix of every session name")
-    dir: str | None = Field(None, description="default working directory of agents and services")
-    backend: str | None = Field(None, description="default backend of agents")
-    model: str | None = Field(None, description="default model of agents")
-    watch: Watch | None = Field(None, description="default watch mode of agents")
-    resume: bool | None = Field(None, description="default resume flag of agents")
-    enabled: bool | None = Field(None, description="default enabled flag of agents")
-    log_max_bytes: int = Field(10_000_000, ge=1024, description="a session log rotates past this size")
-    log_backups: int = Field(3, ge=0, description="rotated session logs kept")
+    session_prefix: str = spec("agentsup-", doc="prefix of every session name")
+    dir: str | None = spec(None, doc="default working directory of agents and services")
+    backend: str | None = spec(None, doc="default backend of agents")
+    model: str | None = spec(None, doc="default model of agents")
+    watch: Watch | None = spec(None, doc="default watch mode of agents")
+    resume: bool | None = spec(None, doc="default resume flag of agents")
+    enabled: bool | None = spec(None, doc="default enabled flag of agents")
+    log_max_bytes: int = spec(10_000_000, ge=1024, doc="a session log rotates past this size")
+    log_backups: int = spec(3, ge=0, doc="rotated session logs kept")
 
 
-class PhaseSpec(Model):
-    id: str = Field(description="phase id, used in prompts and status")
-    plan: str = Field(description="plan file of the phase")
-    status: str = Field(description="status file that gets the done marker")
-    models: dict[str, str] = Field(default_factory=dict, description="per-role model override")
+@dataclass(frozen=True, kw_only=True)
+class PhaseSpec(Table):
+    id: str = spec(doc="phase id, used in prompts and status")
+    plan: str = spec(doc="plan file of the phase")
+    status: str = spec(doc="status file that gets the done marker")
+    models: dict[str, str] = spec(factory=dict, doc="per-role model override")
 
 
-class HandoffSpec(Model):
-    repo: str = Field(description="git clone whose remote both loop agents push to (relative to the config)")
-    remote: str = Field("origin", description="remote to fetch")
-    branch: str = Field("main", description="remote branch to watch")
-    claim_pings: str = Field("adversary", description="agent pinged on a claim(...) commit")
-    review_pings: str = Field("builder", description="agent pinged on a review(...) commit")
-    inboxes: list[str] = Field(
-        default_factory=list, description="inbox files; the first pings claim_pings, the second review_pings"
+@dataclass(frozen=True, kw_only=True)
+class HandoffSpec(Table):
+    repo: str = spec(doc="git clone whose remote both loop agents push to (relative to the config)")
+    remote: str = spec("origin", doc="remote to fetch")
+    branch: str = spec("main", doc="remote branch to watch")
+    claim_pings: str = spec("adversary", doc="agent pinged on a claim(...) commit")
+    review_pings: str = spec("builder", doc="agent pinged on a review(...) commit")
+    inboxes: list[str] = spec(
+        factory=list, doc="inbox files; the first pings claim_pings, the second review_pings"
     )
-    fetch_timeout: float = Field(30, gt=0, description="seconds before a git fetch is abandoned")
+    fetch_timeout: float = spec(30, gt=0, doc="seconds before a git fetch is abandoned")
 
 
-class OnCompleteSpec(Model):
-    trigger_file: str = Field(".run-upgrade-on-complete", description="in log_dir; run only if it exists")
-    run: str = Field("upgrader", description="agent started when the sequence completes")
+@dataclass(frozen=True, kw_only=True)
+class OnCompleteSpec(Table):
+    trigger_file: str = spec(".run-upgrade-on-complete", doc="in log_dir; run only if it exists",
+                             check=check_file_name)
+    run: str = spec("upgrader", doc="agent started when the sequence completes")
 
-    _file = field_validator("trigger_file")(check_file_name)
 
 
-class LoopSpec(Model):
-    phases: list[PhaseSpec] = Field(default_factory=list, description="the phase sequence")
-    state_file: str = Field("phase-idx", description="phase index file in the state directory")
-    done_marker: str = Field("## DONE", description="line prefix that marks a status file done")
-    auto_advance: bool = Field(True, description="advance when the status file is done")
-    resume_phase: bool = Field(True, description="false: `up` starts at phase 0 when no index is stored")
-    docs_dir: str = Field("machine-docs", description="status files are looked up here first")
+@dataclass(frozen=True, kw_only=True)
+class LoopSpec(Table):
+    phases: list[PhaseSpec] = spec(factory=list, doc="the phase sequence")
+    state_file: str = spec("phase-idx", doc="phase index file in the state directory", check=check_file_name)
+    done_marker: str = spec("## DONE", doc="line prefix that marks a status file done")
+    auto_advance: bool = spec(True, doc="advance when the status file is done")
+    resume_phase: bool = spec(True, doc="false: `up` starts at phase 0 when no index is stored")
+    docs_dir: str = spec("machine-docs", doc="status files are looked up here first")
 
-    _file = field_validator("state_file")(check_file_name)
-    plan_dir: str = Field(".", description="where phase plans live (relative to the config)")
-    handoff: HandoffSpec | None = Field(None, description="builder/adversary ping settings")
-    on_complete: OnCompleteSpec | None = Field(None, description="task to run after the last phase")
+    plan_dir: str = spec(".", doc="where phase plans live (relative to the config)")
+    handoff: HandoffSpec | None = spec(None, doc="builder/adversary ping settings")
+    on_complete: OnCompleteSpec | None = spec(None, doc="task to run after the last phase")
 
 
 NotifyKind = Literal["fatal", "limited", "waiting-input", "task-failed", "phase-advance", "sequence-complete",
@@ -258,46 +266,26 @@ NOTIFY_KINDS: tuple[NotifyKind, ...] = ("fatal", "limited", "waiting-input", "ta
                                         "sequence-complete", "watchdog-degraded")
 
 
-class NotifySpec(Model):
-    on: list[NotifyKind] = Field(default_factory=lambda: list(NOTIFY_KINDS), description="events that notify")
-    command: list[str] = Field(
-        default_factory=list, description="argv run per event (no shell); data in AGENTSUP_EVENT, AGENTSUP_AGENT, "
+@dataclass(frozen=True, kw_only=True)
+class NotifySpec(Table):
+    on: list[NotifyKind] = spec(factory=lambda: list(NOTIFY_KINDS), doc="events that notify")
+    command: list[str] = spec(
+        factory=list, doc="argv run per event (no shell); data in AGENTSUP_EVENT, AGENTSUP_AGENT, "
         "AGENTSUP_OLD_STATE, AGENTSUP_NEW_STATE, AGENTSUP_DETAIL")
-    webhook: str | None = Field(None, description="URL that gets each event as a JSON POST")
-    retries: int = Field(3, ge=1, le=10, description="attempts per event and channel")
-    timeout: float = Field(10, gt=0, description="seconds per attempt")
-
-    @field_validator("webhook")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
+    webhook: str | None = spec(None, doc="URL that gets each event as a JSON POST", check=check_http)
+    retries: int = spec(3, ge=1, le=10, doc="attempts per event and channel")
+    timeout: float = spec(10, gt=0, doc="seconds per attempt")
 
 
-class ConfigFile(Model):
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
-    notify: NotifySpec = Field(default_factory=NotifySpec)
-    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
-    tmux: TmuxSettings = Field(default_factory=TmuxSettings)
-    backend: dict[str, BackendSpec] = Field(default_factory=dict)
-    loop: LoopSpec = Field(default_factory=LoopSpec)
-    agent: list[AgentSpec] = Field(default_factory=list)
-    service: list[ServiceSpec] = Field(default_factory=list)
+@dataclass(frozen=True, kw_only=True)
+class ConfigFile(Table):
+    """agents.toml: the agents agentsup keeps working, and how."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _inherit_defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        defaults = data.get("defaults")
-        agents = data.get("agent")
-        if not isinstance(defaults, dict) or not isinstance(agents, list):
-            return data
-        merged = []
-        for agent in agents:
-            if isinstance(agent, dict):
-                inherited = {k: defaults[k] for k in INHERITED_AGENT_KEYS if k in defaults and k not in agent}
-                agent = {**inherited, **agent}
-            merged.append(agent)
-        return {**data, "agent": merged}
+    defaults: DefaultsSpec = spec(factory=DefaultsSpec, doc="merged into every [[agent]] and [[service]]")
+    notify: NotifySpec = spec(factory=NotifySpec, doc="who hears about trouble, and how")
+    watchdog: WatchdogSettings = spec(factory=WatchdogSettings, doc="the reconcile loop's timers and budgets")
+    tmux: TmuxSettings = spec(factory=TmuxSettings, doc="the tmux server the agents live on")
+    backend: dict[str, BackendSpec] = spec(factory=dict, doc="backend presets overridden, or new backends")
+    loop: LoopSpec = spec(factory=LoopSpec, doc="the builder/adversary build loop")
+    agent: list[AgentSpec] = spec(factory=list, doc="the agents")
+    service: list[ServiceSpec] = spec(factory=list, doc="plain long-running commands, each in its own session")
