@@ -13,9 +13,11 @@ import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .delivery import InputBox
+if TYPE_CHECKING:
+    from .delivery import InputBox
+
 from .schema import BackendSpec, PromptMode
 
 # Claude Code, Codex, opencode and Gemini banners from DESIGN.md §5; kept narrow so ordinary output
@@ -230,6 +232,8 @@ class Backend:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def input_box(self) -> InputBox | None:
+        from .delivery import InputBox
+
         return InputBox(self.input_re, self.input_idle_re) if self.input_re is not None else None
 
     def program_argv(self) -> list[str]:

@@ -1,438 +1,245 @@
-"""The `agentsup` command line: parse arguments, call the core, render the result."""
+"""The `agentsup` command line: parse arguments, call one core function, render its result.
+
+argparse (standard library) rather than a CLI framework: every command starts as a new process,
+and on this class of machine importing the framework alone took most of `--help`'s 100 ms budget.
+Each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Any, NoReturn
 
-import typer
-from rich.live import Live
-
-from . import control, render
-from .config import Config, find_config, load_config
+from . import __version__, render
 from .errors import AgentsupError, ConfigError
-from .render import err, out
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=True, rich_markup_mode=None,
-    help="Keep long-running AI coding agents working in tmux, driven by agents.toml.",
-)
-
-ConfigOpt = Annotated[
-    str | None, typer.Option("-c", "--config",
-                              help="agents.toml (else $AGENTSUP_CONFIG, the nearest agents.toml up the tree)")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+NAME_HELP = "agent, service or 'watchdog'"
 
 
-@dataclass
-class Context:
-    config: str | None = None
-    config_error: str | None = None  # set when a read/stop command runs from the last valid copy
-
-    def load(self, *, apply_overrides: bool = True, last_good: bool = False) -> Config:
-        """The config; for commands that read or stop (`last_good`), a config that stopped validating
-        falls back to its last valid copy, so the operator can still see and stop everything."""
-        from .config import load_last_good, remember_good
-
-        path = find_config(self.config)
-        try:
-            cfg = load_config(path, apply_overrides=apply_overrides)
-        except ConfigError as exc:
-            fallback = load_last_good(path, apply_overrides=apply_overrides) if last_good else None
-            if fallback is None:
-                raise
-            self.config_error = str(exc)
-            err.print(f"[yellow]warn[/yellow] {path} is invalid; using its last valid copy "
-                      "(`agentsup check` shows the error)", highlight=False)
-            return fallback
-        remember_good(cfg.path)
-        return cfg
-
-    def runtime(self, *, last_good: bool = False) -> control.Runtime:
-        return control.make_runtime(self.load(last_good=last_good))
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+    return register
 
 
-def _version(value: bool) -> None:
-    if value:
-        from . import __version__
-
-        sys.stdout.write(f"agentsup {__version__}\n")
-        raise typer.Exit()
+# ── the config a command works with ─────────────────────────────────────────────────────────
 
 
-@app.callback()
-def _main(
-    ctx: typer.Context, config: ConfigOpt = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="print the version and exit")] = False,
-) -> None:
-    ctx.obj = Context(config)
+def load(args: argparse.Namespace, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
+    """The config; for commands that read or stop (`last_good`), a config that stopped validating
+    falls back to its last valid copy, so the operator can still see and stop everything."""
+    from .config import find_config, load_config, load_last_good, remember_good
+
+    path = find_config(args.config)
+    try:
+        cfg = load_config(path, apply_overrides=apply_overrides)
+    except ConfigError as exc:
+        fallback = load_last_good(path, apply_overrides=apply_overrides) if last_good else None
+        if fallback is None:
+            raise
+        args.config_error = str(exc)
+        render.warn(f"{path} is invalid; using its last valid copy (`agentsup check` shows the error)")
+        return fallback
+    remember_good(cfg.path)
+    return cfg
 
 
-def _journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
-    """Every manual action leaves a line in the journal, marked as the operator's."""
-    from .journal import Journal
-
-    Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes).write(event, agent, by="cli", **fields)
-
-
-def _ctx(ctx: typer.Context) -> Context:
-    obj = ctx.obj
-    assert isinstance(obj, Context)
-    return obj
-
-
-@app.command()
-def up(
-    ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(help="agents/services to start (default: all enabled)")] = None,
-    no_watchdog: Annotated[bool, typer.Option("--no-watchdog", help="do not start the watchdog")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Start enabled agents, services and the watchdog that are not running; leave running ones alone."""
-    from .marks import mark_stopped, send_request
-    from .tmux import tmux_version
-
-    rt = _ctx(ctx).runtime()
-    tmux_version(rt.cfg.tmux.bin)
-    control.check_names(rt.cfg, names or [])
-    for name in names or []:  # the operator wins over old records: FATAL, BACKOFF and the budget go
-        if name in rt.cfg.agents and rt.cfg.agents[name].kind != "task":
-            send_request(rt.cfg, "reset", name)
-    for warning in control.launch_warnings(rt.cfg):  # said before the start fails, not after
-        if not names or warning.split(":")[0].removeprefix("agent ") in names:
-            err.print(f"[yellow]warn[/yellow] {warning}", highlight=False)
-    results = control.up(rt, names or [], with_watchdog=not no_watchdog)
-    # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
-    mark_stopped(rt.state, names or [*rt.cfg.agents, *rt.cfg.services], stopped=False)
-
-    tasks = [a for a in rt.cfg.agents.values() if a.kind == "task" and (a.name in (names or []) or
-                                                                        (not names and a.enabled))]
-    for task in tasks:  # tasks run once, in dependency order, started by the watchdog
-        send_request(rt.cfg, "queue", task.name)
-        results.append(control.ActionResult(task.name, task.session, "queued",
-                                            detail=f"after {', '.join(task.after)}" if task.after else ""))
-    for r in results:
-        _journal(rt.cfg, "up", r.name if r.name in rt.cfg.agents else None, target=r.name, result=r.action)
-    if json_out:
-        render.print_json(results)
+def emit(args: argparse.Namespace, value: Any, text: Callable[[], str]) -> None:
+    if getattr(args, "json", False):
+        render.print_json(value)
     else:
-        render.action_lines(results)
+        rendered = text()
+        if rendered:
+            render.write(rendered)
 
 
-@app.command()
-def down(
-    ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(help="agents/services to stop (default: all)")] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Stop agents and services (all of them, and the watchdog, when none are named). The watchdog
-    leaves what you stopped alone until you `up` it again."""
-    from .marks import mark_stopped
-
-    rt = _ctx(ctx).runtime(last_good=True)
-    control.check_names(rt.cfg, names or [])
-    mark_stopped(rt.state, [n for n in names or [*rt.cfg.agents, *rt.cfg.services] if n != "watchdog"],
-                 stopped=True)
-    results = control.down(rt, names or [])
-    for r in results:
-        _journal(rt.cfg, "down", r.name if r.name in rt.cfg.agents else None, target=r.name, result=r.action)
-    if json_out:
-        render.print_json(results)
-    else:
-        render.action_lines(results)
+# ── commands ────────────────────────────────────────────────────────────────────────────────
 
 
-@app.command()
-def status(
-    ctx: typer.Context, json_out: JsonOpt = False,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="a live view, refreshed every second")] = False,
-) -> None:
-    """One table: every agent and service with its state, pid and uptime."""
+@command("up")
+def cmd_up(args: argparse.Namespace) -> int:
+    from . import operate
+
+    done = operate.up(load(args), args.names, with_watchdog=not args.no_watchdog)
+    for warning in done.warnings:
+        render.warn(warning)
+    emit(args, done, lambda: render.action_lines(done.results))
+    return 1 if any(r.action == "failed" for r in done.results) else 0
+
+
+@command("down")
+def cmd_down(args: argparse.Namespace) -> int:
+    from . import operate
+
+    done = operate.down(load(args, last_good=True), args.names)
+    emit(args, done, lambda: render.action_lines(done.results))
+    return 0
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from .control import make_runtime
     from .status import collect
 
-    context = _ctx(ctx)
-    rt = context.runtime(last_good=True)
-    if watch:
-        _watch(rt)
-        return
+    rt = make_runtime(load(args, last_good=True))
+    if args.watch:
+        from .live import watch
+
+        watch(rt)
+        return 0
     report = collect(rt)
-    if context.config_error:
-        report = replace(report, config_error=context.config_error)
-    if json_out:
-        render.print_json(report.to_json())
-    else:
-        render.print_status(report)
+    if getattr(args, "config_error", None):
+        report = replace(report, config_error=args.config_error)
+    emit(args, report, lambda: render.status_text(report))
+    return 0
 
 
-def _watch(rt: control.Runtime) -> None:
-    """The live view: it reads, it never changes anything. Ctrl-C ends it."""
-    from rich.console import Group
+@command("check")
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import operate
 
-    from .journal import tail_events
-    from .status import collect
+    report = operate.check(load(args))
 
-    journal = rt.cfg.log_dir / "events.jsonl"
+    def text() -> str:
+        lines = [f"ok {report.config}",
+                 f"  agents:   {len(report.agents)}  " + ", ".join(
+                     f"{a['name']} ({a['kind']}, {a['backend']})" for a in report.agents),
+                 f"  services: {len(report.services)}  " + ", ".join(s["name"] for s in report.services),
+                 f"  backends: {', '.join(report.backends) or '-'}",
+                 f"  phases:   {' '.join(report.phases) or '-'}"]
+        lines += [f"  status:   {pid} → {path}" for pid, path in report.status_files.items()]
+        lines.append(f"  tmux:     {report.tmux} (socket {report.socket})")
+        lines += [f"  override: {k}={v}" for k, v in report.overrides.items()]
+        paint = render.Painter(render.colour_on(sys.stdout))
+        lines += [paint("warn", "yellow") + f" {w}" for w in report.warnings]
+        return "\n".join(lines)
 
-    def frame() -> Group:
-        return render.live_view(collect(rt), tail_events(journal))
-
-    try:
-        with Live(frame(), console=out, refresh_per_second=4, screen=False) as live:
-            while True:
-                time.sleep(1)
-                live.update(frame())
-    except KeyboardInterrupt:
-        pass
-
-
-@app.command()
-def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Validate agents.toml and summarise it. Exit code 2 when it is invalid."""
-    from .phases import named_status_path
-    from .tmux import tmux_version
-
-    cfg = _ctx(ctx).load()
-    summary = {
-        "config": str(cfg.path),
-        "tmux": tmux_version(cfg.tmux.bin),
-        "socket": cfg.socket(),
-        "agents": [{"name": a.name, "kind": a.kind, "backend": a.backend, "model": a.model or "default",
-                    "watch": a.watch, "enabled": a.enabled, "session": a.session} for a in cfg.agents.values()],
-        "services": [{"name": s.name, "session": s.session, "argv": list(s.argv)} for s in cfg.services.values()],
-        "backends": sorted({a.backend for a in cfg.agents.values()}),
-        "phases": [p.id for p in cfg.loop.phases],
-        "status_files": {p.id: str(named_status_path(cfg, p.status)) for p in cfg.loop.phases},
-        "overrides": dict(cfg.overrides),
-        "warnings": control.launch_warnings(cfg),
-    }
-    if json_out:
-        render.print_json(summary)
-        return
-    out.print(f"[green]ok[/green] {cfg.path}")
-    out.print(f"  agents:   {len(cfg.agents)}  " + ", ".join(
-        f"{a.name} ({a.kind}, {a.backend})" for a in cfg.agents.values()))
-    out.print(f"  services: {len(cfg.services)}  " + ", ".join(cfg.services))
-    out.print(f"  backends: {', '.join(summary['backends']) or '-'}")  # type: ignore[arg-type]
-    out.print(f"  phases:   {' '.join(summary['phases']) or '-'}")  # type: ignore[arg-type]
-    for p in cfg.loop.phases:  # the files the kickoff names and the watchdog watches
-        out.print(f"  status:   {p.id} → {named_status_path(cfg, p.status)}", markup=False)
-    out.print(f"  tmux:     {summary['tmux']} (socket {summary['socket']})")
-    for key, value in cfg.overrides.items():
-        out.print(f"  override: {key}={value}")
-    for warning in summary["warnings"]:
-        out.print(f"[yellow]warn[/yellow] {warning}", highlight=False)
+    emit(args, report, text)
+    return 0
 
 
-@app.command()
-def init(
-    directory: Annotated[Path, typer.Argument(help="project directory")] = Path("."),
-    backend: Annotated[str, typer.Option("--backend", help="claude, codex, opencode, gemini or sim")] = "claude",
-    force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Write a commented agents.toml, prompts/ and a first plan for a builder/adversary pair."""
-    from .scaffold import init as scaffold
+@command("init")
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import init
 
-    written = scaffold(directory, backend, force=force)
-    if json_out:
-        render.print_json(written)
-        return
-    for w in written:
-        out.print(f"wrote {w.path}  ({w.what})", markup=False)
-    out.print("next: edit plan-p1.md, then `agentsup check` and `agentsup up`", markup=False)
+    written = init(Path(args.directory), args.backend, force=args.force)
+    emit(args, written, lambda: "\n".join([*(f"wrote {w.path}  ({w.what})" for w in written),
+                                           "next: edit plan-p1.md, then `agentsup check` and `agentsup up`"]))
+    return 0
 
 
-@app.command("schema")
-def schema_cmd() -> None:
-    """Print the JSON Schema of agents.toml (for editors: see README)."""
+@command("schema")
+def cmd_schema(args: argparse.Namespace) -> int:
     from .scaffold import schema
 
     sys.stdout.write(schema())
+    return 0
 
 
-@app.command()
-def doctor(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Preflight for a new server: config, tmux, agent binaries, root, directory modes, shared working
-    directories, the watchdog, systemd. One line per check; exit 1 when one FAILs."""
+@command("doctor")
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .config import find_config, load_config
     from .doctor import Level, run_checks
 
-    path = find_config(_ctx(ctx).config)
+    path = find_config(args.config)
     try:
-        cfg, error = load_config(path), None
+        cfg, problem = load_config(path), None
     except ConfigError as exc:
-        cfg, error = None, str(exc)
-    checks = run_checks(cfg, path, error)
-    if json_out:
-        render.print_json(checks)
-    else:
-        styles = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
-        for c in checks:
-            out.print(f"[{styles[c.level]}]{c.level.value:<4}[/] {c.name}: ", end="", highlight=False)
-            out.print(c.detail, markup=False, highlight=False)
-    if any(c.level is Level.FAIL for c in checks):
-        raise typer.Exit(1)
+        cfg, problem = None, str(exc)
+    checks = run_checks(cfg, path, problem)
+    paint = render.Painter(render.colour_on(sys.stdout))
+    styles = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
+    emit(args, checks, lambda: "\n".join(f"{paint(c.level.value.ljust(4), styles[c.level])} {c.name}: {c.detail}"
+                                         for c in checks))
+    return 1 if any(c.level is Level.FAIL for c in checks) else 0
 
 
-notify_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Notifications ([notify]).")
-app.add_typer(notify_app, name="notify")
-
-
-@notify_app.command("test")
-def notify_test(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Send a test event to the [notify] command and webhook now; exit 1 when one fails."""
-    from .notify import Notice, send
-
-    cfg = _ctx(ctx).load()
-    if not (cfg.notify.command or cfg.notify.webhook):
-        raise ConfigError(f"{cfg.path}: [notify] has neither a command nor a webhook")
-    notice = Notice("test", detail="a test notification from `agentsup notify test`",
-                    ts=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    results = send(cfg.notify, notice, lambda event, agent=None, **f: _journal(cfg, event, agent, **f))
-    if json_out:
-        render.print_json(results)
-    else:
-        for r in results:
-            line = f"sent    {r.channel} (attempt {r.attempts})" if r.ok else \
-                f"FAILED  {r.channel} after {r.attempts} attempt(s): {r.error}"
-            out.print(line, markup=False)
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
-
-
-@app.command()
-def logs(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="agent, service or 'watchdog'")],
-    follow_: Annotated[bool, typer.Option("-f", "--follow", help="keep printing new output")] = False,
-    lines: Annotated[int, typer.Option("-n", "--lines", help="lines to show")] = 50,
-) -> None:
-    """Show an agent's session log (ANSI-stripped output captured from its pane)."""
+@command("logs")
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .control import log_path, session_of
     from .logs import follow, tail_lines
 
-    cfg = _ctx(ctx).load(last_good=True)
-    path = control.log_path(cfg, control.session_of(cfg, name))
-    if not path.exists() and not follow_:
-        raise AgentsupError(f"no log yet for {name!r} ({path})")
-    for line in tail_lines(path, lines):
-        sys.stdout.write(line + "\n")
+    cfg = load(args, last_good=True)
+    path = log_path(cfg, session_of(cfg, args.name))
+    if not path.exists() and not args.follow:
+        raise AgentsupError(f"no log yet for {args.name!r} ({path})")
+    lines = tail_lines(path, args.lines)
+    if args.json:
+        render.print_json({"name": args.name, "path": str(path), "lines": lines})
+        return 0
+    sys.stdout.write("".join(line + "\n" for line in lines))
     sys.stdout.flush()
-    if follow_:
-        try:
-            for chunk in follow(path):
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-        except KeyboardInterrupt:
-            pass
+    if args.follow:
+        for chunk in follow(path):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    return 0
 
 
-@app.command()
-def attach(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent or service")]) -> None:
-    """Attach your terminal to an agent's tmux session (detach with the tmux prefix, then d)."""
-    rt = _ctx(ctx).runtime(last_good=True)
-    session = control.session_of(rt.cfg, name)
+@command("attach")
+def cmd_attach(args: argparse.Namespace) -> int:
+    from .control import make_runtime, session_of
+
+    rt = make_runtime(load(args, last_good=True))
+    session = session_of(rt.cfg, args.name)
     if rt.tmux.pane(session) is None:
-        raise AgentsupError(f"{name} is not running (session {session!r}); start it with `agentsup up {name}`")
+        raise AgentsupError(f"{args.name} is not running (session {session!r}); start it with "
+                            f"`agentsup up {args.name}`")
     argv = rt.tmux.attach_argv(session)
     os.environ.pop("TMUX", None)
     os.execvp(argv[0], argv)
 
 
-@app.command()
-def ping(
-    ctx: typer.Context,
-    targets: Annotated[list[str], typer.Argument(help="agent names, then the message (with --all: the message)")],
-    to_all: Annotated[bool, typer.Option("--all", help="every enabled agent that runs")] = False,
-    now: Annotated[bool, typer.Option("--now", help="type it even into an agent held by a usage limit")] = False,
-    force: Annotated[bool, typer.Option("--force", help="clear a draft left in the input box first")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Type MESSAGE into agents and submit it, verified. An agent held by a usage limit gets it
-    queued (delivered once, after the limit lifts) unless --now. Exit 1 when one could not be sent."""
-    from .marks import send_request
-    from .status import record_of
+@command("ping")
+def cmd_ping(args: argparse.Namespace) -> int:
+    from . import operate
 
-    rt = _ctx(ctx).runtime(last_good=True)
-    if len(targets) < (1 if to_all else 2):
+    if len(args.targets) < (1 if args.all else 2):
         raise ConfigError("usage: agentsup ping NAME... MESSAGE  (or: agentsup ping --all MESSAGE)")
-    *names, message = targets
-    if to_all:
-        names = [a.name for a in rt.cfg.agents.values() if a.enabled and a.kind != "task"]
-    for name in names:
-        if name not in rt.cfg.agents:
-            raise control.unknown_name(rt.cfg, name)
-    rows = []
-    for name in names:
-        agent = rt.cfg.agents[name]
-        if not now and record_of(rt, name).get("state") == "LIMITED":
-            how = send_request(rt.cfg, "ping", name, payload=message)
-            rows.append({"agent": name, "result": "queued", "attempts": 0,
-                         "detail": "held by a usage limit: delivered once it lifts" + (
-                             " (handed to the watchdog)" if how == "requested" else "")})
-            _journal(rt.cfg, "ping-queued", name, text=message[:200])
-            continue
-        result = control.deliver(rt, agent, message, force=force)
-        _journal(rt.cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
-        rows.append({"agent": name, "result": result.result.value, "attempts": result.attempts,
-                     "detail": result.detail})
-    if json_out:
-        render.print_json(rows[0] if len(rows) == 1 and not to_all else rows)
-    else:
-        for row in rows:
-            style = "green" if row["result"] in ("delivered", "queued") else "red"
-            out.print(f"[{style}]{row['result']}[/{style}] {row['agent']}: {row['detail']}")
-    if any(row["result"] not in ("delivered", "queued") for row in rows):
-        raise typer.Exit(1)
+    *names, message = args.targets
+    rows = operate.ping(load(args, last_good=True), names, message, everyone=args.all, now=args.now,
+                        force=args.force)
+    paint = render.Painter(render.colour_on(sys.stdout))
+    emit(args, rows[0] if len(rows) == 1 and not args.all else rows,
+         lambda: "\n".join(paint(r.result, "green" if r.ok else "red") + f" {r.agent}: {r.detail}" for r in rows))
+    return 0 if all(r.ok for r in rows) else 1
 
 
-@app.command()
-def watchdog(
-    ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="run one full tick and exit")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print decisions, act on nothing")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="print nothing per event (the journal has them)")] = False,
-) -> None:
-    """Run the reconcile loop that keeps every declared agent working (usually via `up` or systemd)."""
+@command("watchdog")
+def cmd_watchdog(args: argparse.Namespace) -> int:
+    import time
+
+    from .config import find_config
     from .watchdog import Watchdog
 
-    def emit(entry: dict[str, object]) -> None:
-        if quiet:
+    def show(entry: dict[str, object]) -> None:
+        if args.quiet:
             return
         fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
         who = f"{entry['agent']}: " if entry.get("agent") else ""
-        prefix = "would: " if dry_run else ""
-        out.print(f"[{time.strftime('%H:%M:%S')}] {prefix}{who}{entry['event']} {fields}".rstrip(), markup=False)
+        prefix = "would: " if args.dry_run else ""
+        render.write(f"[{time.strftime('%H:%M:%S')}] {prefix}{who}{entry['event']} {fields}".rstrip())
 
-    path = find_config(_ctx(ctx).config)
-    dog = Watchdog(path, dry_run=dry_run, emit=emit)
-    if once:
+    dog = Watchdog(find_config(args.config), dry_run=args.dry_run, emit=show)
+    if args.once:
         stats = dog.once()
-        out.print(f"tick: {stats.wall_ms:.1f} ms, {stats.tmux_calls} tmux calls, {stats.captures} captures, "
-                  f"{stats.agents} agents", markup=False)
+        render.write(f"tick: {stats.wall_ms:.1f} ms, {stats.tmux_calls} tmux calls, {stats.captures} captures, "
+                     f"{stats.agents} agents")
     else:
         dog.run()
+    return 0
 
 
-@app.command()
-def detect(
-    ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="screen capture file, or - for stdin")] = "-",
-    backend: Annotated[str, typer.Option("--backend", help="backend whose patterns apply")] = "claude",
-    now: Annotated[str | None, typer.Option("--now", help="reference time, ISO-8601 (default: now)")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone for times that name none")] = None,
-    config: Annotated[str | None, typer.Option("-c", "--config", help="use this config's backends")] = None,
-) -> None:
-    """Classify a screen capture and print one JSON object (debug your patterns)."""
+@command("detect")
+def cmd_detect(args: argparse.Namespace) -> int:
     from datetime import datetime
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -441,269 +248,316 @@ def detect(
     from .reconcile import local_zone
     from .resettime import parse_iso
 
-    explicit = config or _ctx(ctx).config or os.environ.get("AGENTSUP_CONFIG")
-    if explicit:
-        backends = dict(load_config(explicit).backends)
+    if args.config or os.environ.get("AGENTSUP_CONFIG"):
+        backends = dict(load(args).backends)
     else:
         backends = {name: resolve_backend(name, None) for name in PRESETS}
-    if backend not in backends:
-        raise AgentsupError(f"unknown backend {backend!r}; known: {', '.join(sorted(backends))}")
+    if args.backend not in backends:
+        raise AgentsupError(f"unknown backend {args.backend!r}; known: {', '.join(sorted(backends))}")
     try:
-        zone = ZoneInfo(tz) if tz else local_zone()
+        zone = ZoneInfo(args.tz) if args.tz else local_zone()
     except (ZoneInfoNotFoundError, ValueError):
-        raise AgentsupError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Dublin)") from None
-    ref = parse_iso(now, zone) if now else datetime.now(zone)
+        raise AgentsupError(f"--tz: unknown time zone {args.tz!r} (use an IANA name like Europe/Dublin)") from None
+    ref = parse_iso(args.now, zone) if args.now else datetime.now(zone)
     if ref is None:
-        raise AgentsupError(f"--now: not an ISO-8601 time: {now!r}")
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8", errors="replace")
-    render.print_json(classify(text, backends[backend], ref, zone).to_json())
+        raise AgentsupError(f"--now: not an ISO-8601 time: {args.now!r}")
+    text = sys.stdin.read() if args.source == "-" else Path(args.source).read_text(encoding="utf-8", errors="replace")
+    render.print_json(classify(text, backends[args.backend], ref, zone).to_json())
+    return 0
 
 
-@app.command()
-def events(
-    ctx: typer.Context,
-    agent: Annotated[str | None, typer.Option("--agent", help="only this agent's events")] = None,
-    follow_: Annotated[bool, typer.Option("-f", "--follow", help="keep printing new events")] = False,
-    lines: Annotated[int, typer.Option("-n", "--lines", help="events to show")] = 50,
-    json_out: JsonOpt = False,
-) -> None:
-    """Show the watchdog's journal: every start, restart, hold, nudge, ping and error."""
+@command("events")
+def cmd_events(args: argparse.Namespace) -> int:
+    import json
+
+    from .control import session_of
     from .journal import follow_events, read_events
 
-    cfg = _ctx(ctx).load(last_good=True)
-    if agent is not None:
-        control.session_of(cfg, agent)  # validates the name
+    cfg = load(args, last_good=True)
+    if args.agent is not None:
+        session_of(cfg, args.agent)  # validates the name
     path = cfg.log_dir / "events.jsonl"
 
     def show(entry: dict[str, object]) -> None:
-        if json_out:
-            sys.stdout.write(json.dumps(entry) + "\n")
-            sys.stdout.flush()
+        if args.json:
+            render.write(json.dumps(entry, ensure_ascii=False))
             return
         fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
-        out.print(f"{entry.get('ts', '')}  {entry.get('agent', '-'):<14} {entry.get('event')}  {fields}",
-                  markup=False)
+        render.write(f"{entry.get('ts', '')}  {entry.get('agent', '-')!s:<14} {entry.get('event')}  {fields}")
 
-    for entry in read_events(path, agent=agent, limit=lines):
+    for entry in read_events(path, agent=args.agent, limit=args.lines):
         show(entry)
-    if follow_:
-        try:
-            for entry in follow_events(path, agent=agent):
-                show(entry)
-        except KeyboardInterrupt:
-            pass
+    if args.follow:
+        for entry in follow_events(path, agent=args.agent):
+            show(entry)
+    return 0
 
 
-@app.command()
-def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to revive")]) -> None:
-    """Clear an agent's FATAL state and restart budget; the watchdog restarts it at once."""
-    from .marks import send_request
+@command("reset")
+def cmd_reset(args: argparse.Namespace) -> int:
+    from . import operate
 
-    cfg = _ctx(ctx).load()
-    if name not in cfg.agents:
-        raise control.unknown_name(cfg, name)
-    if send_request(cfg, "reset", name) == "requested":
-        out.print(f"reset {name}: handed to the running watchdog (it acts within a second)")
-    else:
-        out.print(f"reset {name}: cleared (no watchdog running; start it with `agentsup up`)")
+    done = operate.reset(load(args), args.name)
+    emit(args, done, lambda: "\n".join(f"reset {r.name}: {r.detail}" for r in done.results))
+    return 0
 
 
-@app.command()
-def restart(
-    ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="agents to restart")],
-) -> None:
-    """Stop each agent's whole process tree and start it again (it counts in the restart budget)."""
-    from .marks import mark_stopped, send_request
+@command("restart")
+def cmd_restart(args: argparse.Namespace) -> int:
+    from . import operate
 
-    cfg = _ctx(ctx).load()
-    for name in names:
-        if name not in cfg.agents:
-            raise control.unknown_name(cfg, name)
-        if cfg.agents[name].kind == "task":
-            raise AgentsupError(f"{name} is a task; use `agentsup run {name}`")
-    mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
-    for name in names:
-        how = send_request(cfg, "restart", name)
-        out.print(f"restart {name}: " + ("handed to the running watchdog" if how == "requested" else "restarted"),
-                  markup=False)
+    done = operate.restart(load(args), args.names)
+    emit(args, done, lambda: "\n".join(f"restart {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "")
+                                       for r in done.results))
+    return 0
 
 
-@app.command()
-def run(ctx: typer.Context, task: Annotated[str, typer.Argument(help="task agent to start now")]) -> None:
-    """Start a task agent by hand, now (its `after` dependencies are not waited for)."""
-    from .journal import read_events
-    from .marks import send_request
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import operate
 
-    cfg = _ctx(ctx).load()
-    if task not in cfg.agents:
-        raise control.unknown_name(cfg, task)
-    if cfg.agents[task].kind != "task":
-        raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
-    how = send_request(cfg, "start", task)
-    if how == "requested":
-        out.print(f"run {task}: handed to the running watchdog")
-        return
-    last = read_events(cfg.log_dir / "events.jsonl", agent=task, limit=1)
-    if last and last[0]["event"] == "task-failed":
-        raise AgentsupError(f"{task} could not start: {last[0].get('error')}")
-    out.print(f"run {task}: started (session {cfg.agents[task].session})")
+    done = operate.run_task(load(args), args.task)
+    emit(args, done, lambda: "\n".join(f"run {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "")
+                                       for r in done.results))
+    return 0
 
 
-@app.command()
-def phase(
-    ctx: typer.Context,
-    action: Annotated[str, typer.Argument(help="show | list | next | set")] = "show",
-    value: Annotated[str | None, typer.Argument(help="for set: a 0-based index or a phase id")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="restart the loop agents on the new phase")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Inspect or move the build loop's phase."""
-    from .phases import current_index, phase_done, resolve_index, set_index
+@command("phase")
+def cmd_phase(args: argparse.Namespace) -> int:
+    from . import operate
 
-    cfg = _ctx(ctx).load()
-    phases = cfg.loop.phases
-    if not phases:
-        raise ConfigError(f"{cfg.path}: no [loop].phases are declared")
-    if action == "next":
-        index = current_index(cfg) + 1
-        if index >= len(phases):
-            raise ConfigError(f"already at the last phase ({phases[-1].id}); `agentsup phase set N` to go back")
-        set_index(cfg, index)
-    elif action == "set":
-        if value is None:
-            raise ConfigError("usage: agentsup phase set N|ID")
-        set_index(cfg, resolve_index(cfg, value))
-    elif action not in ("show", "list"):
-        raise ConfigError(f"unknown phase action {action!r}: use show, list, next or set")
-    index = current_index(cfg)
-    rows = [{"index": i, "id": p.id, "plan": p.plan, "status": p.status, "current": i == index,
-             "done": phase_done(cfg, p)} for i, p in enumerate(phases)]
-    if action in ("next", "set") and restart:
-        from .marks import mark_stopped
+    report = operate.phase(load(args), args.action, args.value, restart=args.restart)
 
-        rt = control.make_runtime(cfg)
-        loops = [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]
-        mark_stopped(rt.state, [a.name for a in loops], stopped=False)
-        render.action_lines([control.start_agent(rt, a, force=True) for a in loops])
-    if json_out:
-        render.print_json({"index": index, "id": phases[index].id, "phases": rows})
-    elif action == "list":
-        for r in rows:
-            mark = ">" if r["current"] else " "
-            out.print(f"{mark} {r['index']}  {r['id']:<12} {r['plan']:<24} {r['status']}"
-                      f"{'  (DONE)' if r['done'] else ''}", markup=False)
-    else:
-        out.print(f"phase {phases[index].id} [{index + 1}/{len(phases)}] sequence: "
-                  + " ".join(p.id for p in phases), markup=False)
-        if action in ("next", "set") and not restart:
-            out.print("loop agents get the new kickoff when they next start (add --restart to restart them now)",
-                      markup=False)
+    def text() -> str:
+        lines = []
+        if report.restarted is not None:
+            lines.append(render.action_lines(report.restarted.results))
+        if args.action == "list":
+            lines += [f"{'>' if r['current'] else ' '} {r['index']}  {r['id']:<12} {r['plan']:<24} {r['status']}"
+                      f"{'  (DONE)' if r['done'] else ''}" for r in report.phases]
+        else:
+            lines.append(f"phase {report.id} [{report.index + 1}/{len(report.phases)}] sequence: "
+                         + " ".join(r["id"] for r in report.phases))
+            if report.moved and report.restarted is None:
+                lines.append("loop agents get the new kickoff when they next start (add --restart to restart "
+                             "them now)")
+        return "\n".join(lines)
+
+    emit(args, report, text)
+    return 0
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                "help_option_names": []}, add_help_option=False)
-def sim(ctx: typer.Context) -> None:
-    """Run the simulated agent TUI (`agentsup sim --help` lists its flags)."""
-    from .sim import main as sim_main
+@command("notify")
+def cmd_notify(args: argparse.Namespace) -> int:
+    from . import operate
 
-    raise typer.Exit(sim_main(list(ctx.args)))
-
-
-@app.command()
-def demo(
-    duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")] = None,
-    keep: Annotated[bool, typer.Option(help="keep the scratch directory")] = False,
-) -> None:
-    """Start three sim agents and a watchdog on a private tmux socket, ping one, crash one and watch
-    it healed; Ctrl-C stops everything and removes the scratch directory."""
-    from rich.console import Group
-
-    from .demo import crash, write_demo
-    from .journal import read_events
-    from .status import collect
-
-    workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
-    cfg = load_config(write_demo(workdir))
-    rt = control.make_runtime(cfg)
-    journal = cfg.log_dir / "events.jsonl"
-    notes: list[str] = []
-
-    def view() -> Group:
-        recent = [f"  {e['ts'][11:19]} {e.get('agent', '-'):<12} {e['event']} {e.get('reason', '')}"
-                  for e in read_events(journal, limit=6)]
-        return Group(render.status_table(collect(rt)), "", *notes[-3:], "watchdog events:", *recent)
-
-    out.print(f"demo project: {workdir}  (tmux socket {cfg.socket()!r})")
-    try:
-        render.action_lines(control.up(rt, []))
-        out.print(f"look inside: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here stops the demo)")
-        started = time.monotonic()
-        steps = {3: "ping", 6: "crash"}
-        with Live(view(), console=out, refresh_per_second=2) as live:
-            while duration is None or time.monotonic() - started < duration:
-                time.sleep(1)
-                step = steps.pop(int(time.monotonic() - started), None)
-                if step == "ping":
-                    result = rt.deliverer.deliver("demo-builder", "Hello from agentsup: start the first gate.")
-                    notes.append(f"ping builder: {result.result.value}")
-                elif step == "crash":
-                    pid = crash(rt, "adversary")
-                    notes.append(f"killed the adversary's program (pid {pid}); the watchdog restarts it")
-                live.update(view())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        out.line()  # the live view's last line may end without one
-        control.down(rt, [])
-        rt.tmux.kill_server()
-        if not keep:
-            # The dying sessions' wrappers and log pipes may still write a last file: retry, bounded.
-            for _ in range(50):
-                shutil.rmtree(workdir, ignore_errors=True)
-                if not workdir.exists():
-                    break
-                time.sleep(0.1)
-        out.print("demo stopped; agents and its tmux server are gone" + (f"; kept {workdir}" if keep else ""))
+    results = operate.notify_test(load(args))
+    emit(args, results, lambda: "\n".join(
+        f"sent    {r.channel} (attempt {r.attempts})" if r.ok else
+        f"FAILED  {r.channel} after {r.attempts} attempt(s): {r.error}" for r in results))
+    return 0 if all(r.ok for r in results) else 1
 
 
-@app.command("config-reference", hidden=True)
-def config_reference(
-    write: Annotated[Path | None, typer.Option(help="replace the reference block in this Markdown file")] = None,
-) -> None:
-    """Print the Markdown reference of every agents.toml key, or refresh it inside README.md."""
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(duration=args.duration, keep=args.keep)
+    return 0
+
+
+@command("config-reference")
+def cmd_config_reference(args: argparse.Namespace) -> int:
     from .reference import embed, markdown
 
-    if write is None:
+    if args.write is None:
         sys.stdout.write(markdown())
     else:
-        write.write_text(embed(write.read_text(encoding="utf-8")), encoding="utf-8")
+        path = Path(args.write)
+        path.write_text(embed(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
 
 
-def hoist_config(argv: list[str]) -> list[str]:
-    """`-c FILE` / `--config FILE` may stand before or after the command: move it before, where the
-    app reads it. Arguments after `--` are left alone (a message may be "-c")."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    for i, arg in enumerate(argv[:end]):
-        if i == 0:
-            continue  # before the command already
-        if arg in ("-c", "--config") and i + 1 < end:
-            return [arg, argv[i + 1], *argv[:i], *argv[i + 2:]]
-        if arg.startswith("--config="):
-            return [arg, *argv[:i], *argv[i + 1:]]
-    return argv
+@command("__complete")
+def cmd___complete(args: argparse.Namespace) -> int:
+    from .completion import candidates
+
+    names: list[str] = []
+    try:
+        from .config import find_config, load_config
+
+        cfg = load_config(find_config(None))
+        names = [*cfg.agents, *cfg.services, "watchdog"]
+    except AgentsupError:
+        pass
+    commands = {name: sorted(opt for action in sub._actions for opt in action.option_strings)
+                for name, sub in SUBPARSERS.items() if name not in HIDDEN}
+    words = list(args.words)
+    sys.stdout.write("".join(c + "\n" for c in candidates(int(args.cword), words, commands, names)))
+    return 0
+
+
+# ── the parser ──────────────────────────────────────────────────────────────────────────────
+
+SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
+HIDDEN = ("config-reference", "__complete")
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line that names what is wrong, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if "invalid choice" in message and "COMMAND" in message:
+            word = message.split("invalid choice: ")[1].split(" (")[0]
+            shown = [c for c in SUBPARSERS if c not in HIDDEN]
+            from .tables import suggest
+
+            message = f"unknown command {word}{suggest(word.strip(chr(39)), shown)}; commands: {', '.join(shown)}"
+        render.error(f"{self.prog}: {message} (`{self.prog} -h` for help)")
+        sys.exit(2)
+CONFIG_HELP = "agents.toml (else $AGENTSUP_CONFIG, else the nearest agents.toml up from here)"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = Parser(
+        prog="agentsup", description="Keep long-running AI coding agents working in tmux, driven by agents.toml.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unknown name, 4 tmux unavailable, "
+               "75 another watchdog holds the lock. `agentsup COMMAND -h` for a command's options.")
+    top.add_argument("-c", "--config", help=CONFIG_HELP)
+    top.add_argument("--version", action="version", version=f"agentsup {__version__}")
+    top.add_argument("--show-completion", nargs="?", const="", metavar="SHELL",
+                     help="print the completion script for bash, zsh or fish (default: $SHELL)")
+    top.add_argument("--install-completion", nargs="?", const="", metavar="SHELL",
+                     help="install completion for bash, zsh or fish (default: $SHELL)")
+    subs = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def sub(name: str, help: str, *, json: bool = False, hidden: bool = False) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=None if hidden else help, description=help)
+        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+        if json:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        SUBPARSERS[name] = p
+        return p
+
+    p = sub("up", "start enabled agents, services and the watchdog that are not running", json=True)
+    p.add_argument("names", nargs="*", help="agents/services to start (default: all enabled)")
+    p.add_argument("--no-watchdog", action="store_true", help="do not start the watchdog")
+    p = sub("down", "stop agents and services (all, and the watchdog, when none are named)", json=True)
+    p.add_argument("names", nargs="*", help="agents/services to stop (default: all)")
+    p = sub("status", "every agent and service with its state, pid and uptime", json=True)
+    p.add_argument("-w", "--watch", action="store_true", help="a live view, refreshed every second")
+    sub("check", "validate agents.toml and summarise it (exit 2 when invalid)", json=True)
+    p = sub("init", "write a commented agents.toml and prompts/ for a builder/adversary pair", json=True)
+    p.add_argument("directory", nargs="?", default=".", help="project directory")
+    p.add_argument("--backend", default="claude", help="claude, codex, opencode, gemini or sim")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    sub("schema", "print the JSON Schema of agents.toml")
+    sub("doctor", "preflight for a new server: one line per check, exit 1 on a FAIL", json=True)
+    p = sub("logs", "an agent's pane output (escapes stripped)", json=True)
+    p.add_argument("name", help=NAME_HELP)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    p.add_argument("-n", "--lines", type=int, default=50, help="lines to show")
+    p = sub("attach", "your terminal in an agent's tmux session")
+    p.add_argument("name", help="agent or service")
+    p = sub("ping", "type a message into agents and submit it, verified (exit 1 if it stranded)", json=True)
+    p.add_argument("targets", nargs="+", metavar="NAME... MESSAGE", help="agent names, then the message")
+    p.add_argument("--all", action="store_true", help="every enabled agent (then only the message)")
+    p.add_argument("--now", action="store_true", help="type it even into an agent held by a usage limit")
+    p.add_argument("--force", action="store_true", help="clear a draft left in the input box first")
+    p = sub("watchdog", "the reconcile loop that keeps every agent working (usually via up or systemd)")
+    p.add_argument("--once", action="store_true", help="run one full tick and exit")
+    p.add_argument("--dry-run", action="store_true", help="print decisions, act on nothing")
+    p.add_argument("--quiet", action="store_true", help="print nothing per event (the journal has them)")
+    p = sub("detect", "classify a screen capture and print one JSON object")
+    p.add_argument("source", nargs="?", default="-", help="screen capture file, or - for stdin")
+    p.add_argument("--backend", default="claude", help="backend whose patterns apply")
+    p.add_argument("--now", help="reference time, ISO-8601 (default: now)")
+    p.add_argument("--tz", help="IANA zone for times that name none")
+    p = sub("events", "the watchdog's journal", json=True)
+    p.add_argument("--agent", help="only this agent's events")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    p.add_argument("-n", "--lines", type=int, default=50, help="events to show")
+    p = sub("reset", "clear an agent's FATAL state and restart budget", json=True)
+    p.add_argument("name", help="agent to revive")
+    p = sub("restart", "end agents' process trees and start them again (counts in the budget)", json=True)
+    p.add_argument("names", nargs="+", help="agents to restart")
+    p = sub("run", "start a task agent now (again, even when it ran before)", json=True)
+    p.add_argument("task", help="task agent")
+    p = sub("phase", "inspect or move the build loop's phase", json=True)
+    p.add_argument("action", nargs="?", default="show", choices=["show", "list", "next", "set"])
+    p.add_argument("value", nargs="?", help="for set: a 0-based index or a phase id")
+    p.add_argument("--restart", action="store_true", help="restart the loop agents on the new phase")
+    p = sub("notify", "notifications: `notify test` sends a test event to every channel", json=True)
+    p.add_argument("action", choices=["test"])
+    sub("sim", "the simulated agent TUI (`agentsup sim --help` lists its flags)")
+    p = sub("demo", "three sim agents and a watchdog on a private tmux socket; Ctrl-C cleans up")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    p = sub("config-reference", "the Markdown reference of every agents.toml key", hidden=True)
+    p.add_argument("--write", help="replace the reference block in this Markdown file")
+    p = sub("__complete", "candidates for shell completion", hidden=True)
+    p.add_argument("cword")
+    p.add_argument("words", nargs=argparse.REMAINDER)
+    return top
+
+
+def _hide_hidden(top: argparse.ArgumentParser) -> None:
+    """argparse lists every subcommand choice; hidden ones go from the help's list."""
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action._choices_actions = [a for a in action._choices_actions if a.help is not None]
+
+
+def _sim_args(argv: list[str]) -> list[str] | None:
+    """`agentsup [-c X] sim ARGS...`: ARGS go to the sim untouched (its own --help included)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("-c", "--config"):
+            i += 2
+        elif argv[i].startswith("--config="):
+            i += 1
+        else:
+            return argv[i + 1:] if argv[i] == "sim" else None
+    return None
+
+
+def run(argv: list[str]) -> int:
+    sim_args = _sim_args(argv)
+    if sim_args is not None:
+        from .sim import main as sim_main
+
+        return sim_main(sim_args)
+    top = parser()
+    _hide_hidden(top)
+    args = top.parse_args(argv)
+    if args.show_completion is not None or args.install_completion is not None:
+        from .completion import SCRIPTS, install, shell_of
+
+        try:
+            shell = shell_of(args.show_completion or args.install_completion or None)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if args.show_completion is not None:
+            sys.stdout.write(SCRIPTS[shell])
+        else:
+            target, after = install(shell)
+            render.write(f"installed {shell} completion: {target}" + (f"\nthen {after}" if after else ""))
+        return 0
+    if args.command is None:
+        top.print_help()
+        return 2
+    return COMMANDS[args.command](args)
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    if args and args[0] not in ("-c", "--config") and not args[0].startswith("--config=") and args[0] != "detect":
-        args = hoist_config(args)
     try:
-        app(args=args)
+        code = run(sys.argv[1:])
     except AgentsupError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        sys.exit(exc.exit_code)
+        render.error(str(exc))
+        code = exc.exit_code
     except OSError as exc:  # a file the user named that is not there: a message, never a traceback
-        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), markup=True,
-                  highlight=False)
-        sys.exit(1)
+        render.error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
+import time
 from pathlib import Path
 
+from . import control, render
 from .control import Runtime
 from .proctree import ProcTree
 
@@ -80,3 +84,61 @@ def crash(rt: Runtime, name: str) -> int | None:
         return None
     os.kill(program.pid, signal.SIGKILL)
     return program.pid
+
+
+def run_demo(*, duration: float | None, keep: bool) -> None:
+    """Start three sim agents and a watchdog on a private tmux socket, ping one, crash one and show
+    it healed; Ctrl-C (or `duration`) stops everything and removes the scratch directory."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from .config import load_config
+    from .journal import read_events
+    from .status import collect
+
+    console = Console(highlight=False)
+    workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
+    cfg = load_config(write_demo(workdir))
+    rt = control.make_runtime(cfg)
+    journal = cfg.log_dir / "events.jsonl"
+    notes: list[str] = []
+
+    def view() -> Text:
+        recent = [f"  {e['ts'][11:19]} {e.get('agent', '-'):<12} {e['event']} {e.get('reason', '')}".rstrip()
+                  for e in read_events(journal, limit=6)]
+        table = render.status_table(collect(rt), width=console.width, paint=render.Painter(console.is_terminal),
+                                    apart=console.width < 100)
+        return Text.from_ansi("\n".join([*table, "", *notes[-3:], "watchdog events:", *recent]))
+
+    render.write(f"demo project: {workdir}  (tmux socket {cfg.socket()!r})")
+    try:
+        render.write(render.action_lines(control.up(rt, [])))
+        render.write(f"look inside: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here stops the demo)")
+        started = time.monotonic()
+        steps = {3: "ping", 6: "crash"}
+        with Live(view(), console=console, refresh_per_second=2) as live:
+            while duration is None or time.monotonic() - started < duration:
+                time.sleep(1)
+                step = steps.pop(int(time.monotonic() - started), None)
+                if step == "ping":
+                    result = control.deliver(rt, cfg.agents["builder"], "Hello from agentsup: start the first gate.")
+                    notes.append(f"ping builder: {result.result.value}")
+                elif step == "crash":
+                    pid = crash(rt, "adversary")
+                    notes.append(f"killed the adversary's program (pid {pid}); the watchdog restarts it")
+                live.update(view())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.line()  # the live view's last line may end without one
+        control.down(rt, [])
+        rt.tmux.kill_server()
+        if not keep:
+            # The dying sessions' wrappers and log pipes may still write a last file: retry, bounded.
+            for _ in range(50):
+                shutil.rmtree(workdir, ignore_errors=True)
+                if not workdir.exists():
+                    break
+                time.sleep(0.1)
+        render.write("demo stopped; agents and its tmux server are gone" + (f"; kept {workdir}" if keep else ""))

@@ -1,43 +1,90 @@
-"""Turn result objects into human text (rich) or stable JSON. Only the CLI calls this."""
+"""Turn result objects into human text or stable JSON. Only the CLI (and the live view) call this.
+
+Plain text with ANSI colours on a terminal (none in a pipe or under NO_COLOR): a table renderer
+of our own is a few dozen lines, and importing a rich-text library costs more than a whole
+`agentsup status` may take. Names and state words are never cut; a narrow terminal drops the
+kind, model and watch columns, and on a narrow terminal or in a pipe an agent's detail goes on a
+line of its own.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import textwrap
+import time
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from .status import StatusReport
 
-from .control import ActionResult
-from .status import StatusReport
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
+          "cyan": "36", "bold red": "1;31"}
 STATE_STYLES = {
     "RUNNING": "green", "STARTING": "cyan", "STOPPED": "dim", "EXITED": "yellow", "STALLED": "yellow",
     "BACKOFF": "yellow", "FATAL": "bold red", "LIMITED": "magenta", "WAITING": "cyan", "SLEEPING": "blue",
     "DONE": "green", "FAILED": "red", "CANCELLED": "dim", "PENDING": "dim",
 }
+ACTION_STYLES = {"started": "green", "restarted": "yellow", "stopped": "yellow", "already-running": "dim",
+                 "not-running": "dim", "queued": "cyan", "failed": "red"}
+
+
+def colour_on(stream: TextIO) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def width_of(stream: TextIO) -> int:
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 80
+
+
+class Painter:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, text: str, style: str | None) -> str:
+        code = _CODES.get(style or "")
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code and text else text
+
+
+def write(text: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(text if text.endswith("\n") else text + "\n")
+    stream.flush()
+
+
+def error(message: str) -> None:
+    write(Painter(colour_on(sys.stderr))("error:", "red") + " " + message, sys.stderr)
+
+
+def warn(message: str) -> None:
+    write(Painter(colour_on(sys.stderr))("warn", "yellow") + " " + message, sys.stderr)
 
 
 def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return to_jsonable(value.to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
+    if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):  # StrEnum
+        return value.value
     return value
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
-    sys.stdout.flush()
+    write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 
 
 def duration(seconds: float | int | None) -> str:
@@ -53,61 +100,8 @@ def duration(seconds: float | int | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
-def action_lines(results: Sequence[ActionResult]) -> None:
-    styles = {"started": "green", "restarted": "yellow", "stopped": "yellow", "already-running": "dim",
-              "not-running": "dim", "queued": "cyan"}
-    for r in results:
-        line = Text.assemble((f"{r.action:<16}", styles.get(r.action, "")), f"{r.name}  ({r.session})")
-        if r.detail:
-            line.append(f"  {r.detail}", style="dim")
-        if r.typed_prompt is not None:
-            line.append(f"  kickoff {r.typed_prompt.result.value}",
-                        style="green" if r.typed_prompt.ok else "red")
-        out.print(line)
-
-
-def status_table(report: StatusReport) -> Table:
-    """Names and state words are never cut: a narrow terminal drops the kind, model and watch
-    columns instead, and on a narrow terminal or in a pipe the detail goes on a line of its own
-    under the state instead of stretching the row."""
-    names = [a.name for a in report.agents] + [s.name for s in report.services]
-    wide = out.width >= 80
-    apart = not out.is_terminal or out.width < 100
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("AGENT", no_wrap=True, min_width=max([5, *map(len, names)]))
-    for col in ("KIND", "BACKEND", "MODEL", "WATCH") if wide else ("BACKEND",):
-        table.add_column(col, no_wrap=True)
-    table.add_column("STATE", min_width=9, overflow="fold")  # the longest state word: CANCELLED
-    table.add_column("PID", no_wrap=True)
-    table.add_column("UPTIME", no_wrap=True)
-
-    def row(name: str, kind: str, backend: str, model: str, watch: str, state: Text, pid: int | None,
-            uptime: int | None) -> None:
-        middle = (kind, backend, model, watch) if wide else (backend,)
-        table.add_row(name, *middle, state, str(pid) if pid else "-", duration(uptime))
-
-    for a in report.agents:
-        state = Text(a.state, style=STATE_STYLES.get(a.state, ""))
-        extra = a.detail
-        if a.exit_code is not None and a.state in ("EXITED", "FATAL", "FAILED", "DONE"):
-            extra = f"{extra} exit {a.exit_code}".strip()
-        if a.reset_at:
-            extra = f"{extra} until {a.reset_at}".strip()
-        if extra:
-            state.append(f"\n{extra}" if apart else f" ({extra})", style="dim")
-        row(a.name, a.kind, a.backend, a.model, a.watch, state, a.pid, a.uptime_s)
-    for s in report.services:
-        state = Text(s.state, style=STATE_STYLES.get(s.state, ""))
-        if s.exit_code is not None and s.state == "EXITED":
-            state.append(f"\nexit {s.exit_code}" if apart else f" (exit {s.exit_code})", style="dim")
-        row(s.name, "service", "-", "-", "-", state, s.pid, s.uptime_s)
-    return table
-
-
 def until(iso: str | None, now: float) -> str:
     """'in 1h23m' for a time still ahead, '' otherwise."""
-    from datetime import datetime
-
     if not iso:
         return ""
     try:
@@ -117,17 +111,117 @@ def until(iso: str | None, now: float) -> str:
     return f"in {duration(left)}" if left > 0 else "now"
 
 
-def live_view(report: StatusReport, events: list[dict[str, Any]]) -> Group:
-    """What `status --watch` shows each second: the header, the table, each agent's countdowns and
-    last event."""
-    import time as _time
+def action_lines(results: Sequence[Any], paint: Painter | None = None) -> str:
+    paint = paint or Painter(colour_on(sys.stdout))
+    lines = []
+    for r in results:
+        line = paint(f"{r.action:<16}", ACTION_STYLES.get(r.action)) + f"{r.name}  ({r.session})"
+        if r.detail:
+            line += paint(f"  {r.detail}", "dim")
+        if r.typed_prompt is not None:
+            line += paint(f"  kickoff {r.typed_prompt.result.value}", "green" if r.typed_prompt.ok else "red")
+        lines.append(line)
+    return "\n".join(lines)
 
-    now = _time.time()
+
+# ── status ──────────────────────────────────────────────────────────────────────────────────
+
+
+def status_header(report: StatusReport, paint: Painter) -> list[str]:
+    lines = []
+    if report.config_error:
+        lines.append(paint(f"config invalid (showing its last valid copy): {report.config_error}", "red"))
+    if report.phase is not None:
+        p = report.phase
+        verdict = "sequence complete" if p.complete else ("DONE" if p.done else "in progress")
+        lines.append(f"phase {p.id} [{p.index + 1}/{p.count}] plan={p.plan} ({verdict})")
+    wd = report.watchdog
+    if wd.running:
+        tick = f", last tick {wd.last_tick} {wd.tick_ms:.1f} ms" if wd.last_tick and wd.tick_ms is not None else ""
+        lines.append(paint(f"watchdog running (pid {wd.pid}{tick})", "green"))
+    else:
+        lines.append(paint("watchdog not running", "yellow"))
+    for what, why in wd.degraded.items():
+        lines.append(paint(f"watchdog degraded ({what}): {why}", "red"))
+    if wd.config_error:
+        lines.append(paint(f"config error (last good config in force): {wd.config_error}", "red"))
+    return lines
+
+
+def _details(report: StatusReport) -> list[tuple[str, str, str, str, str, str, str, str, str]]:
+    """One tuple per row: name, kind, backend, model, watch, state, pid, uptime, detail."""
+    rows = []
+    for a in report.agents:
+        extra = a.detail
+        if a.exit_code is not None and a.state in ("EXITED", "FATAL", "FAILED", "DONE"):
+            extra = f"{extra} · exit {a.exit_code}".strip(" ·")
+        if a.reset_at:
+            extra = f"{extra} · until {a.reset_at}".strip(" ·")
+        rows.append((a.name, a.kind, a.backend, a.model, a.watch, a.state, str(a.pid) if a.pid else "-",
+                     duration(a.uptime_s), extra))
+    for s in report.services:
+        extra = f"exit {s.exit_code}" if s.exit_code is not None and s.state == "EXITED" else ""
+        rows.append((s.name, "service", "-", "-", "-", s.state, str(s.pid) if s.pid else "-",
+                     duration(s.uptime_s), extra))
+    return rows
+
+
+def status_table(report: StatusReport, *, width: int, paint: Painter, apart: bool) -> list[str]:
+    """The table's lines. Details sit beside the state when the row still fits the width, else
+    (and always when `apart`: a pipe, a narrow terminal) on a line of their own."""
+    heads = ["AGENT", "KIND", "BACKEND", "MODEL", "WATCH", "STATE", "PID", "UPTIME"]
+    keep = [0, 1, 2, 3, 4, 5, 6, 7] if width >= 80 else [0, 2, 5, 6, 7]
+    rows = _details(report)
+    state_at = keep.index(5)
+
+    def layout(inline: bool) -> tuple[list[int], list[str]]:
+        states = [f"{r[5]} ({r[8]})" if inline and r[8] else r[5] for r in rows]
+        widths = [max([len(heads[i]), *(len(states[k] if i == 5 else r[i]) for k, r in enumerate(rows))])
+                  for i in keep]
+        widths[state_at] = max(widths[state_at], 9)  # the longest state word: CANCELLED
+        return widths, states
+
+    widths, states = layout(inline=not apart)
+    if not apart and sum(widths) + 2 * (len(widths) - 1) > width:
+        apart = True
+        widths, states = layout(inline=False)
+    offset = sum(w + 2 for w in widths[:state_at])
+    lines = ["  ".join(paint(heads[i].ljust(w), "bold") for i, w in zip(keep, widths, strict=True)).rstrip()]
+    for k, row in enumerate(rows):
+        cells = []
+        for n, i in enumerate(keep):
+            if i == 5:
+                word, rest = row[5], states[k][len(row[5]):]
+                cells.append(paint(word, STATE_STYLES.get(word)) + paint(rest, "dim")
+                             + " " * (widths[n] - len(states[k])))
+            else:
+                cells.append(row[i].ljust(widths[n]))
+        lines.append("  ".join(cells).rstrip())
+        if apart and row[8]:
+            indent = offset if width - offset >= 30 else 2
+            for chunk in textwrap.wrap(row[8], max(20, width - indent), break_on_hyphens=False):
+                lines.append(" " * indent + paint(chunk, "dim"))
+    return lines
+
+
+def status_text(report: StatusReport, stream: TextIO | None = None) -> str:
+    stream = stream or sys.stdout
+    width, paint = width_of(stream), Painter(colour_on(stream))
+    apart = not stream.isatty() or width < 100
+    return "\n".join([*status_header(report, paint), *status_table(report, width=width, paint=paint, apart=apart)])
+
+
+def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int, colour: bool) -> str:
+    """What `status --watch` shows each second: a header, the table, each agent's countdowns,
+    question and last event, and the usage of each agent when known."""
+    paint = Painter(colour)
+    now = time.time()
     last: dict[str, dict[str, Any]] = {}
     for entry in events:
         if entry.get("agent"):
             last[str(entry["agent"])] = entry
-    lines: list[Text] = []
+    lines = [paint(f"agentsup status --watch · {time.strftime('%H:%M:%S')} · Ctrl-C to leave", "bold"),
+             *status_header(report, paint), *status_table(report, width=width, paint=paint, apart=width < 100)]
     for a in report.agents:
         bits = []
         if a.state == "LIMITED":
@@ -140,33 +234,5 @@ def live_view(report: StatusReport, events: list[dict[str, Any]]) -> Group:
             e = last[a.name]
             bits.append(f"last: {e.get('event')} {str(e.get('ts', ''))[11:19]}")
         if bits:
-            lines.append(Text(f"  {a.name}: " + " · ".join(bits), style="dim"))
-    stamp = Text(f"agentsup status --watch · {_time.strftime('%H:%M:%S')} · Ctrl-C to leave", style="bold")
-    return Group(stamp, *status_header(report), status_table(report), *lines)
-
-
-def status_header(report: StatusReport) -> list[Text]:
-    lines = []
-    if report.config_error:
-        lines.append(Text(f"config invalid (showing its last valid copy): {report.config_error}", style="red"))
-    if report.phase is not None:
-        p = report.phase
-        verdict = "sequence complete" if p.complete else ("DONE" if p.done else "in progress")
-        lines.append(Text(f"phase {p.id} [{p.index + 1}/{p.count}] plan={p.plan} ({verdict})"))
-    wd = report.watchdog
-    if wd.running:
-        tick = f", last tick {wd.last_tick} {wd.tick_ms:.1f} ms" if wd.last_tick and wd.tick_ms is not None else ""
-        lines.append(Text(f"watchdog running (pid {wd.pid}{tick})", style="green"))
-    else:
-        lines.append(Text("watchdog not running", style="yellow"))
-    for what, why in wd.degraded.items():
-        lines.append(Text(f"watchdog degraded ({what}): {why}", style="red"))
-    if wd.config_error:
-        lines.append(Text(f"config error (last good config in force): {wd.config_error}", style="red"))
-    return lines
-
-
-def print_status(report: StatusReport) -> None:
-    for line in status_header(report):
-        out.print(line)
-    out.print(status_table(report))
+            lines.append(paint(f"  {a.name}: " + " · ".join(bits), "dim"))
+    return "\n".join(lines)

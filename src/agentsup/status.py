@@ -143,7 +143,11 @@ def last_words(log: Path) -> str:
     from .logs import tail_lines
 
     lines = [line.strip() for line in tail_lines(log, 5) if line.strip()]
-    return lines[-1][:200] if lines else ""
+    # the launch wrapper's shell names itself: "agentsup-launch: 3: claude: not found"
+    last = lines[-1] if lines else ""
+    if last.startswith("agentsup-launch: "):
+        last = last.removeprefix("agentsup-launch: ").lstrip("0123456789").removeprefix(": ")
+    return last[:200]
 
 
 def session_of(rt: Runtime, agent: Agent) -> str | None:
