@@ -3,12 +3,11 @@ the file, the key path (`agent[2].backend`) and what was expected."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from .errors import ConfigError
 from .schema import (
     INHERITED_AGENT_KEYS,
     AgentSpec,
+    BackendSpec,
     ConfigFile,
     Kind,
     LoopSpec,
@@ -27,7 +27,7 @@ from .schema import (
     WatchdogSettings,
     check_session,
 )
-from .tables import Problems, convert, suggest, was_set
+from .tables import Problems, convert, replace, suggest, was_set
 
 RESERVED_NAMES = frozenset({"watchdog"})
 
@@ -102,6 +102,32 @@ class Config:
 
     def resolve(self, relative: str) -> Path:
         return resolve_path(self.base_dir, relative)
+
+
+class Backends(Mapping[str, Backend]):
+    """Every preset and [backend.NAME] table, resolved (and its patterns compiled) when first asked
+    for: a command that touches one backend does not pay for compiling all of them."""
+
+    def __init__(self, tables: Mapping[str, BackendSpec]) -> None:
+        self.tables = tables
+        self.names = sorted(set(PRESETS) | set(tables))
+        self.resolved: dict[str, Backend] = {}
+
+    def __getitem__(self, name: str) -> Backend:
+        if name not in self.resolved:
+            if name not in self.names:
+                raise KeyError(name)
+            self.resolved[name] = resolve_backend(name, self.tables.get(name))
+        return self.resolved[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
 
 
 def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None,
@@ -223,11 +249,9 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     problems: list[str] = []
     defaults = model.defaults
 
-    backends: dict[str, Backend] = {}
-    for name in sorted(set(PRESETS) | set(model.backend)):
-        try:
-            backends[name] = resolve_backend(name, model.backend.get(name))
-        except KeyError:
+    backends = Backends(model.backend)
+    for name, table in model.backend.items():
+        if name not in PRESETS and not table.bin:
             problems.append(f"backend.{name}.bin: required for a backend that is not a preset "
                             f"({', '.join(sorted(PRESETS))})")
 
@@ -239,7 +263,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
         agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides)
         if spec.name in agents or spec.name in RESERVED_NAMES:
             problems.append(f"{where}.name: duplicate or reserved name {spec.name!r}")
-        if agent.backend not in backends and agent.backend not in model.backend:
+        if agent.backend not in backends:
             problems.append(f"{where}.backend: unknown backend {agent.backend!r}"
                             f"{suggest(agent.backend, list(backends))}")
         _check_session(where, agent.session, taken, problems)
@@ -268,8 +292,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     digest = config_digest(cfg_path)
     log_dir = (resolve_path(base, defaults.log_dir) if was_set(raw, "defaults", "log_dir")
                else state_home() / f"{_slug(base.name)}-{digest}")
-    tmux = model.tmux if was_set(raw, "tmux", "socket") else dataclasses.replace(
-        model.tmux, socket=f"agentsup-{digest}")
+    tmux = model.tmux if was_set(raw, "tmux", "socket") else replace(model.tmux, socket=f"agentsup-{digest}")
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
         session_prefix=defaults.session_prefix, log_max_bytes=defaults.log_max_bytes,

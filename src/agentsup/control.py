@@ -10,21 +10,21 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .backends import LaunchPlan, render_launch
 from .config import Agent, Config, Service
-from .delivery import Deliverer, Delivery
 from .errors import TmuxError, UnknownNameError
-from .phases import role_model
 from .proctree import TAG_VAR, Stopped, end_processes
-from .prompts import agent_prompt
-from .sessions import codex_home, codex_session
-from .signals import claude_settings, home_of
 from .state import StateDir, atomic_write_text, private_dir, read_text
 from .tables import suggest
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
+
+if TYPE_CHECKING:  # imported where used: `status` and `down` start no program and type nothing
+    from .backends import LaunchPlan
+    from .delivery import Deliverer, Delivery
 
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no
 # config value or prompt is ever parsed by a shell. It records the program's exit code in a file
@@ -56,11 +56,12 @@ class Runtime:
     tmux: TmuxSeam
     state: StateDir
     sleep: Callable[[float], None] = time.sleep
-    deliverer: Deliverer = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.deliverer = Deliverer(self.tmux, self.state.root / "locks",
-                                   retries=self.cfg.watchdog.delivery_retries)
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        from .delivery import Deliverer
+
+        return Deliverer(self.tmux, self.state.root / "locks", retries=self.cfg.watchdog.delivery_retries)
 
 
 def make_runtime(cfg: Config, tmux: TmuxSeam | None = None) -> Runtime:
@@ -130,6 +131,12 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
     """Render the agent's argv and save its kickoff prompt (so a user can read what it was told).
     A backend with a session flag gets a session id agentsup chooses; `resume` continues the last
     one (a heal) instead of starting over with the kickoff."""
+    from .backends import render_launch
+    from .phases import role_model
+    from .prompts import agent_prompt
+    from .sessions import codex_home, codex_session
+    from .signals import claude_settings, home_of
+
     cfg = rt.cfg
     backend = cfg.backend_of(agent)
     prompt = agent_prompt(cfg, agent)

@@ -51,6 +51,19 @@ def scan(proc_root: Path = Path("/proc")) -> dict[int, Proc]:
     return procs
 
 
+def program_pid(pane_pid: int) -> int | None:
+    """The launch wrapper's first child, the agent program itself: one read of the kernel's list of
+    the pane process's children, where the kernel keeps one; a scan of /proc where it does not."""
+    try:
+        kids = Path(f"/proc/{pane_pid}/task/{pane_pid}/children").read_text().split()
+    except FileNotFoundError:
+        program = ProcTree.read().program(pane_pid) if Path(f"/proc/{pane_pid}").exists() else None
+        return program.pid if program else None
+    except OSError:
+        return None
+    return min(int(k) for k in kids) if kids else None
+
+
 class ProcTree:
     def __init__(self, procs: dict[int, Proc]) -> None:
         self.procs = procs

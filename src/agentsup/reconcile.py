@@ -25,9 +25,9 @@ from .journal import Journal
 from .notify import KIND_OF_EVENT, Notice, Notifier
 from .phases import complete_marker
 from .policy import BACKOFF, STOPPED, Decision, Deliver, Keys, Policy, Record, Start, View, transition
-from .proctree import ProcTree, has_tag
+from .proctree import ProcTree, has_tag, program_pid
 from .resettime import parse_reset
-from .signals import ClaudeSignals, home_of, merge, program_pid, read_hooks, read_status_line, session_file
+from .signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
 from .tmux import NoSessionError, PaneInfo
 

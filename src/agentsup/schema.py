@@ -7,7 +7,6 @@ JSON Schema (`agentsup schema`), so neither can drift from what the loader accep
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from .tables import Table, spec
@@ -65,7 +64,6 @@ def check_http(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True, kw_only=True)
 class TmuxSettings(Table):
     socket: str = spec(
         "agentsup",
@@ -78,7 +76,6 @@ class TmuxSettings(Table):
     height: int = spec(50, ge=5, doc="rows of new agent windows")
 
 
-@dataclass(frozen=True, kw_only=True)
 class WatchdogSettings(Table):
     signal_interval: float = spec(30, gt=0, doc="light tick: limits, stalls, handoff pings")
     heavy_interval: float = spec(300, gt=0, doc="heavy tick: heal, phase advance")
@@ -104,7 +101,6 @@ class WatchdogSettings(Table):
     journal_max_bytes: int = spec(5_000_000, ge=10_000, doc="events.jsonl rotates past this")
 
 
-@dataclass(frozen=True, kw_only=True)
 class BackendSpec(Table):
     """A [backend.NAME] table. Unset fields come from the preset of the same name."""
 
@@ -157,14 +153,12 @@ class BackendSpec(Table):
 
 
 
-@dataclass(frozen=True, kw_only=True)
 class WakeSpec(Table):
     interval: float = spec(3600, gt=0, doc="seconds between wakes of an idle agent")
     prompt_file: str | None = spec(None, doc="message file (relative to the config)")
     prompt: str | None = spec(None, doc="message text, when no prompt_file")
 
 
-@dataclass(frozen=True, kw_only=True)
 class _Named(Table):
     """A table that becomes a tmux session: a name, and optionally an explicit session name."""
 
@@ -172,7 +166,6 @@ class _Named(Table):
     session: str | None = spec(None, doc="tmux session name override", check=check_session)
 
 
-@dataclass(frozen=True, kw_only=True)
 class AgentSpec(_Named):
     kind: Kind = spec("persistent", doc="loop | persistent | orchestrator | task")
     role: str | None = spec(None, doc="loop role; prompts/<role>.md is its standing prompt")
@@ -192,7 +185,6 @@ class AgentSpec(_Named):
         False, doc="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ServiceSpec(_Named):
     command: str | list[str] = spec(doc="argv list, or a string split like shell words (no shell)")
     dir: str = spec(".", doc="working directory (relative to the config)")
@@ -200,7 +192,6 @@ class ServiceSpec(_Named):
     env: dict[str, str] = spec(factory=dict, doc="extra environment")
 
 
-@dataclass(frozen=True, kw_only=True)
 class DefaultsSpec(Table):
     log_dir: str = spec(
         "~/.local/state/agentsup",
@@ -217,7 +208,6 @@ class DefaultsSpec(Table):
     log_backups: int = spec(3, ge=0, doc="rotated session logs kept")
 
 
-@dataclass(frozen=True, kw_only=True)
 class PhaseSpec(Table):
     id: str = spec(doc="phase id, used in prompts and status")
     plan: str = spec(doc="plan file of the phase")
@@ -225,7 +215,6 @@ class PhaseSpec(Table):
     models: dict[str, str] = spec(factory=dict, doc="per-role model override")
 
 
-@dataclass(frozen=True, kw_only=True)
 class HandoffSpec(Table):
     repo: str = spec(doc="git clone whose remote both loop agents push to (relative to the config)")
     remote: str = spec("origin", doc="remote to fetch")
@@ -238,7 +227,6 @@ class HandoffSpec(Table):
     fetch_timeout: float = spec(30, gt=0, doc="seconds before a git fetch is abandoned")
 
 
-@dataclass(frozen=True, kw_only=True)
 class OnCompleteSpec(Table):
     trigger_file: str = spec(".run-upgrade-on-complete", doc="in log_dir; run only if it exists",
                              check=check_file_name)
@@ -246,7 +234,6 @@ class OnCompleteSpec(Table):
 
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoopSpec(Table):
     phases: list[PhaseSpec] = spec(factory=list, doc="the phase sequence")
     state_file: str = spec("phase-idx", doc="phase index file in the state directory", check=check_file_name)
@@ -266,7 +253,6 @@ NOTIFY_KINDS: tuple[NotifyKind, ...] = ("fatal", "limited", "waiting-input", "ta
                                         "sequence-complete", "watchdog-degraded")
 
 
-@dataclass(frozen=True, kw_only=True)
 class NotifySpec(Table):
     on: list[NotifyKind] = spec(factory=lambda: list(NOTIFY_KINDS), doc="events that notify")
     command: list[str] = spec(
@@ -277,7 +263,6 @@ class NotifySpec(Table):
     timeout: float = spec(10, gt=0, doc="seconds per attempt")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ConfigFile(Table):
     """agents.toml: the agents agentsup keeps working, and how."""
 

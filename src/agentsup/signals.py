@@ -168,14 +168,5 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
     )
 
 
-def program_pid(pane_pid: int) -> int | None:
-    """The launch wrapper's child: the program itself (for its session file)."""
-    try:
-        kids = Path(f"/proc/{pane_pid}/task/{pane_pid}/children").read_text().split()
-    except OSError:
-        return None
-    return int(kids[0]) if kids else None
-
-
 def home_of(env: dict[str, str]) -> Path:
     return Path(env.get("HOME") or os.environ.get("HOME") or "~").expanduser()

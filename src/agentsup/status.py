@@ -14,7 +14,7 @@ from typing import Any
 from .config import Agent, Config
 from .control import Runtime, log_path
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
-from .proctree import ProcTree
+from .proctree import program_pid
 from .state import FileLock, read_text
 from .tmux import PaneInfo
 
@@ -91,7 +91,7 @@ class StatusReport:
         return {"version": STATUS_VERSION, **asdict(self)}
 
 
-def _observed(pane: PaneInfo | None, tree: ProcTree, now: float, exit_code: int | None
+def _observed(pane: PaneInfo | None, now: float, exit_code: int | None
               ) -> tuple[str, int | None, int | None, int | None]:
     """(state, pid, uptime, exit code) of a session as tmux and /proc show it."""
     if pane is None:
@@ -99,19 +99,17 @@ def _observed(pane: PaneInfo | None, tree: ProcTree, now: float, exit_code: int 
     if pane.dead:
         code = exit_code if exit_code is not None else pane.dead_status
         return "EXITED", None, None, code
-    program = tree.program(pane.pane_pid)
-    return "RUNNING", program.pid if program else pane.pane_pid, max(0, int(now - pane.created)), None
+    return "RUNNING", program_pid(pane.pane_pid) or pane.pane_pid, max(0, int(now - pane.created)), None
 
 
 def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
     cfg = rt.cfg
     now = time.time() if now is None else now
     panes = rt.tmux.snapshot()
-    tree = ProcTree.read()
     agents = []
     for agent in cfg.agents.values():
         state, pid, uptime, code = _observed(
-            panes.get(agent.session), tree, now, rt.state.read_exit_code(agent.session))
+            panes.get(agent.session), now, rt.state.read_exit_code(agent.session))
         record = record_of(rt, agent.name)
         detail = ""
         if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES):
@@ -130,7 +128,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
     services = []
     for svc in cfg.services.values():
         state, pid, uptime, code = _observed(
-            panes.get(svc.session), tree, now, rt.state.read_exit_code(svc.session))
+            panes.get(svc.session), now, rt.state.read_exit_code(svc.session))
         services.append(ServiceStatus(svc.name, svc.session, svc.enabled, state, pid, uptime, code))
     return StatusReport(
         config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),

@@ -1,9 +1,9 @@
 """The only module that runs tmux.
 
 Every call goes through `Tmux.run`: argv lists (never a shell string), a dedicated socket, exact
-`=name` targets, and a timeout so a wedged server cannot hang the watchdog. libtmux's command
-runner has no timeout, so libtmux answers only the version question (`tmux_version`) and we run
-the client ourselves.
+`=name` targets, and a timeout so a wedged server cannot hang the watchdog. (libtmux's command
+runner has no timeout, and importing it cost more than a whole `status`, so we run the client
+ourselves, in libtmux's manner: one choke point, its output format derived from one field list.)
 """
 
 from __future__ import annotations
@@ -385,18 +385,25 @@ MIN_TMUX = "3.2"  # argv-form new-session and new-session -e
 
 
 def tmux_version(binary: str = "tmux") -> str:
-    """The tmux version (via libtmux), or an error when tmux is missing or older than MIN_TMUX."""
-    from libtmux import common, exc
-
+    """The tmux version (`tmux -V`), or an error when tmux is missing or older than MIN_TMUX."""
     try:
-        version = common.get_version_str(tmux_bin=binary)
-        recent = common.has_gte_version(MIN_TMUX, tmux_bin=binary)
-    except (exc.LibTmuxException, OSError):
+        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10, env=_client_env()).stdout
+    except (OSError, subprocess.TimeoutExpired):
         raise TmuxNotFoundError(
             f"tmux binary {binary!r} not found: install tmux (e.g. apt-get install tmux)") from None
-    if not recent:
+    version = out.strip().removeprefix("tmux ").removeprefix("next-")
+    if not version:
+        raise TmuxNotFoundError(f"{binary!r} -V printed no tmux version: install tmux (e.g. apt-get install tmux)")
+    if version != "master" and _numbers(version) < _numbers(MIN_TMUX):
         raise TmuxError(f"tmux {version} is too old: agentsup needs tmux {MIN_TMUX} or newer")
     return version
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    """(3, 3) of "3.3a": the letters are patch releases, irrelevant to the features we need."""
+    import re
+
+    return tuple(int(n) for n in re.findall(r"\d+", version)[:2])
 
 
 def log_pipe_command(log_path: Path, max_bytes: int, backups: int) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any
 
 from agentsup.control import RESUME_NOTE
 from agentsup.journal import read_events
+from agentsup.proctree import program_pid
 from agentsup.reconcile import HEAVY, SIGNAL
-from agentsup.signals import program_pid
 from agentsup.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
