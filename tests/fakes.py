@@ -129,6 +129,15 @@ class FakeTmux:
         self._call()
         self._by_target(target).input += text
 
+    def listen_argv(self) -> list[str] | None:
+        return None  # scripted: a test ticks by hand
+
+    def install_hooks(self) -> None:
+        pass
+
+    def wake_client(self) -> tuple[str, str, str]:
+        return "", "", ""
+
     def attach_argv(self, session: str) -> list[str]:
         return ["tmux", "-L", self.socket, "attach-session", "-t", "=" + session]
 

@@ -201,9 +201,9 @@ def test_build_loop_end_to_end(loop_project: Project) -> None:
     assert events.count("sequence-complete") == 1
 
 
-def test_done_marker_advances_within_seconds_through_the_file_watcher(loop_project: Project) -> None:
+def test_done_marker_advances_through_the_file_watcher_with_no_timer_due(loop_project: Project) -> None:
     project = loop_project
-    project.write(CONFIG.format(signal=60, heavy=600))  # the timers alone would take a minute
+    project.write(CONFIG.format(signal=600, heavy=600).replace("poll_interval = 0.2", "poll_interval = 600"))
     status_file(project, "STATUS-p1.md", "## DONE\nnot yet\n")
     dog = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
@@ -211,9 +211,7 @@ def test_done_marker_advances_within_seconds_through_the_file_watcher(loop_proje
         wait_for(lambda: len(prompts(project, "builder")) == 1, timeout=15)
         time.sleep(1.5)  # the watcher is up
         status_file(project, "STATUS-p1.md", "## DONE\nall gates passed\n")
-        written = time.monotonic()
-        wait_for(lambda: len(prompts(project, "builder")) == 2, timeout=10, interval=0.05)
-        assert time.monotonic() - written < 5
+        wait_for(lambda: len(prompts(project, "builder")) == 2, timeout=20, interval=0.05)
         assert "PHASE p2" in prompts(project, "builder")[1]
     finally:
         dog.send_signal(signal.SIGTERM)

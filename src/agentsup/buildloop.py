@@ -150,8 +150,9 @@ class BuildLoop:
         views = {}
         for name, task in tasks.items():
             pane = panes.get(task.session)
-            views[name] = TaskView(self.rec.record(name).state, alive=pane is not None and not pane.dead,
-                                   exit_code=self.rt.state.read_exit_code(task.session))
+            code = self.rt.state.read_exit_code(task.session)  # written by the wrapper as the program ends
+            views[name] = TaskView(self.rec.record(name).state,
+                                   alive=pane is not None and not pane.dead and code is None, exit_code=code)
         result = plan({n: t.after for n, t in tasks.items()}, views)
         for name, new_state in result.states.items():
             self.rec.transitions[name] = (views[name].state, new_state)

@@ -154,6 +154,11 @@ class Reconciler:
         else:
             self.degraded.pop("journal", None)
 
+    def next_due(self) -> float | None:
+        """The earliest moment (monotonic) a record asks to be looked at: a backoff that ends."""
+        dues = [r.backoff_until for r in self.records.values() if r.state == BACKOFF and r.backoff_until is not None]
+        return min(dues) if dues else None
+
     def now(self) -> tuple[float, float]:
         return self.clock.monotonic(), self.clock.wall()
 
@@ -231,8 +236,8 @@ class Reconciler:
         if pane is None:
             self.screens.pop(agent.session, None)
             return View(present=False)
-        if pane.dead:
-            code = self.rt.state.read_exit_code(agent.session)
+        code = self.rt.state.read_exit_code(agent.session)
+        if pane.dead or code is not None:  # the wrapper wrote its program's exit code: it has ended
             lines: tuple[str, ...] = ()
             if rec.state not in ("BACKOFF", "FATAL"):  # first notice: keep its last words for `status`
                 try:

@@ -79,7 +79,9 @@ class TmuxSettings(Table):
 class WatchdogSettings(Table):
     signal_interval: float = spec(30, gt=0, doc="light tick: limits, stalls, handoff pings")
     heavy_interval: float = spec(300, gt=0, doc="heavy tick: heal, phase advance")
-    poll_interval: float = spec(1.0, gt=0, doc="cheap snapshot that notices deaths")
+    poll_interval: float = spec(
+        10.0, gt=0, doc="safety net: every pane is looked at this often even when tmux reports no death "
+        "(deaths wake the watchdog at once; without tmux's reports it polls every second)")
     stall_grace: float = spec(180, ge=0, doc="grace after a WAITING-UNTIL deadline")
     limit_probe_fallback: float = spec(300, gt=0, doc="probe period when no reset time parses")
     limit_reset_slack: float = spec(45, ge=0, doc="wait this long past a parsed reset time")

@@ -32,6 +32,9 @@ _FIELDS = (
 SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
 _buffer_ids = itertools.count()
+WAKE_CHANNEL = "agentsup-wake"
+# Hooks that tell the watchdog a program died or a session went (a fixed index: set again, not added).
+WAKE_HOOKS = ("pane-died[42]", "pane-exited[42]", "session-closed[42]")
 EXITING_RETRIES = 5
 
 
@@ -110,6 +113,12 @@ class TmuxSeam(Protocol):
     def paste(self, target: str, text: str) -> None: ...
 
     def attach_argv(self, session: str) -> list[str]: ...
+
+    def listen_argv(self) -> list[str] | None: ...
+
+    def wake_client(self) -> tuple[str, str, str]: ...
+
+    def install_hooks(self) -> None: ...
 
 
 class Tmux:
@@ -197,7 +206,7 @@ class Tmux:
             try:
                 proc = subprocess.run(
                     argv, input=input, capture_output=True, text=True, timeout=self.timeout,
-                    env=_client_env(),
+                    env=client_env(),
                 )
             except FileNotFoundError:
                 raise TmuxNotFoundError(
@@ -317,6 +326,8 @@ class Tmux:
         args += [";", "set-option", "-w", "-t", exact_pane(session), "remain-on-exit", "on"]
         if log_command:
             args += [";", "pipe-pane", "-o", "-t", exact_pane(session), _tmux_arg(shlex.join(log_command))]
+        for hook in WAKE_HOOKS:  # on every server we start, before its first death can happen
+            args += [";", "set-hook", "-g", hook, f"wait-for -S {WAKE_CHANNEL}"]
         # The server's pid in the same call: this may be the command that started the server, and
         # a socket removed before the next snapshot must not lead to a second one.
         args += [";", "display-message", "-p", "-t", exact_pane(session), "#{pid}"]
@@ -348,6 +359,23 @@ class Tmux:
         self.run(["load-buffer", "-b", name, "-"], input=text)
         self.run(["paste-buffer", "-p", "-d", "-b", name, "-t", target])
 
+    def install_hooks(self) -> None:
+        """Set the wake hooks on a running server (every new session sets them too)."""
+        args: list[str] = []
+        for hook in WAKE_HOOKS:
+            args += ["set-hook", "-g", hook, f"wait-for -S {WAKE_CHANNEL}", ";"]
+        with contextlib.suppress(NoSessionError):  # no server: the first new session sets them
+            self.run(args[:-1])
+
+    def listen_argv(self) -> list[str]:
+        """A client that returns when a hook reports a death (events.DeathListener runs it)."""
+        return [*self.base_argv(), "wait-for", WAKE_CHANNEL]
+
+    def wake_client(self) -> tuple[str, str, str]:
+        """(binary, flag, socket) of the client a launch wrapper runs to report its program's exit."""
+        flag, socket = self.base_argv()[1:]
+        return self.binary, flag, socket
+
     def attach_argv(self, session: str) -> list[str]:
         return [*self.base_argv(), "attach-session", "-t", exact(session)]
 
@@ -373,7 +401,7 @@ def _int(text: str) -> int:
     return int(text) if text.lstrip("-").isdigit() else 0
 
 
-def _client_env() -> dict[str, str]:
+def client_env() -> dict[str, str]:
     # A tmux client started inside another tmux must not treat that one as "its" server.
     env = dict(os.environ)
     env.pop("TMUX", None)
@@ -387,7 +415,7 @@ MIN_TMUX = "3.2"  # argv-form new-session and new-session -e
 def tmux_version(binary: str = "tmux") -> str:
     """The tmux version (`tmux -V`), or an error when tmux is missing or older than MIN_TMUX."""
     try:
-        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10, env=_client_env()).stdout
+        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10, env=client_env()).stdout
     except (OSError, subprocess.TimeoutExpired):
         raise TmuxNotFoundError(
             f"tmux binary {binary!r} not found: install tmux (e.g. apt-get install tmux)") from None

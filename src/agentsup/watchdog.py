@@ -1,6 +1,7 @@
 """`agentsup watchdog`: the reconcile loop that keeps every declared agent working.
 
-Poll ticks (every `poll_interval`) notice deaths within a second or two; signal ticks (every
+tmux reports deaths itself (hooks that wake a listener), so a crashed agent is restarted within a
+fraction of a second; poll ticks (every `poll_interval`) are the safety net; signal ticks (every
 `signal_interval`) read changed screens for limits, stalls, wakes and pings; heavy ticks (every
 `heavy_interval`) add the process-tree check. A change to agents.toml wakes the loop at once; a
 config that stops validating is reported once and the last good one stays in force. One watchdog
@@ -26,15 +27,17 @@ from .buildloop import BuildLoop, watched_files
 from .clock import Clock, SystemClock
 from .config import Agent, Config, load_config, remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
+from .events import DeathListener
 from .journal import Journal
 from .marks import by_age, carry_out, requests_dir, state_entries, stopped_by_hand
 from .notify import Notifier
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, move_aside, overwrite_in_place, write_json
-from .tmux import TmuxSeam
+from .state import FileLock, move_aside, overwrite_in_place, private_dir, write_json
+from .tmux import TmuxSeam, client_env
 from .watcher import FileWatcher
 
 MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
+FALLBACK_POLL = 1.0  # poll at least this often when tmux cannot report deaths
 
 
 def launch_fingerprint(cfg: Config, agent: Agent) -> str:
@@ -88,6 +91,7 @@ class Watchdog:
         self.stop = threading.Event()
         self.last: dict[str, TickStats] = {}
         self.failures = 0  # ticks that failed in a row
+        self.deaths = 0  # deaths tmux reported
         self.last_error: str | None = None
         self.lock = FileLock(self.rt.state.watchdog_lock())
 
@@ -287,11 +291,29 @@ class Watchdog:
         with self._locked():
             return self.tick(HEAVY)
 
+    def _listen(self) -> DeathListener | None:
+        """A thread that wakes the loop when tmux reports a death (None for a scripted tmux)."""
+        argv = self.rt.tmux.listen_argv()
+        if argv is None or self.dry_run:
+            return None
+        with contextlib.suppress(AgentsupError):
+            self.rt.tmux.install_hooks()  # a server started before this agentsup set its hooks
+        listener = DeathListener(argv, self._on_death, env=client_env())
+        listener.start()
+        return listener
+
+    def _on_death(self) -> None:
+        self.deaths += 1
+        self.wake.set()
+
     def run(self) -> None:
         with self._locked():
+            with contextlib.suppress(OSError):  # watched from the start: a request wakes the loop
+                private_dir(requests_dir(self.rt.state))
             watched = self.watch_list()
-            watcher = FileWatcher(watched, self.wake)
+            watcher = FileWatcher(watched, self.wake, folders=[requests_dir(self.rt.state)])
             watcher.start()
+            listener, listening_on = self._listen(), self.rt.tmux.socket
             self._install_signals()
             self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
                                 watching=[a.name for a in self.cfg.agents.values() if a.watch != "none"])
@@ -307,7 +329,12 @@ class Watchdog:
                         next_heavy, next_signal = now + w.heavy_interval, now + w.signal_interval
                     elif ok and kind == SIGNAL:
                         next_signal = now + w.signal_interval
-                    wait = min(w.poll_interval, next_signal - self.clock.monotonic())
+                    now = self.clock.monotonic()
+                    poll = w.poll_interval if listener is not None else min(w.poll_interval, FALLBACK_POLL)
+                    wait = min(poll, next_signal - now)
+                    due = self.reconciler.next_due()
+                    if due is not None:  # a backoff ends: restart on time, not at the next poll
+                        wait = min(wait, due - now)
                     if not ok:  # failing ticks back off, never spin
                         wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
                     if self.changed_stamp is not None:
@@ -316,8 +343,12 @@ class Watchdog:
                         if self.watch_list() != watched:  # a new phase, or its docs directory appeared
                             watcher.stop()
                             watched = self.watch_list()
-                            watcher = FileWatcher(watched, self.wake)
+                            watcher = FileWatcher(watched, self.wake, folders=[requests_dir(self.rt.state)])
                             watcher.start()
+                        if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
+                            if listener is not None:
+                                listener.stop()
+                            listener, listening_on = self._listen(), self.rt.tmux.socket
                     except Exception as exc:  # a watcher that cannot start leaves us polling, alive
                         self.degraded["watcher"] = f"{type(exc).__name__}: {exc}"
                     if self.wake.wait(timeout=max(0.0, wait)):
@@ -326,6 +357,8 @@ class Watchdog:
                             next_signal = self.clock.monotonic()  # config or status file changed: look now
             finally:
                 watcher.stop()
+                if listener is not None:
+                    listener.stop()
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
                 if self.reconciler.notifier is not None:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out

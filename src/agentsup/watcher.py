@@ -12,10 +12,15 @@ from pathlib import Path
 
 from watchfiles import watch
 
+STEP_MS = 500
+
 
 class FileWatcher:
-    def __init__(self, files: Iterable[Path], wake: threading.Event) -> None:
+    """Watches `files` (a change to one of them) and `folders` (anything new or changed inside)."""
+
+    def __init__(self, files: Iterable[Path], wake: threading.Event, folders: Iterable[Path] = ()) -> None:
         self.files = {p.absolute() for p in files}
+        self.folders = {p.absolute() for p in folders}
         self.wake = wake
         self.changed: set[Path] = set()
         self._stop = threading.Event()
@@ -23,7 +28,7 @@ class FileWatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        dirs = sorted({p.parent for p in self.files if p.parent.is_dir()})
+        dirs = sorted({p.parent for p in self.files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()})
         if not dirs:
             return
         self._thread = threading.Thread(target=self._run, args=(dirs,), name="agentsup-watch", daemon=True)
@@ -31,9 +36,13 @@ class FileWatcher:
 
     def _run(self, dirs: list[Path]) -> None:
         try:
-            for changes in watch(*dirs, stop_event=self._stop, recursive=False, debounce=200, step=50,
-                                 rust_timeout=1000, yield_on_timeout=False):
-                hits = {Path(p).absolute() for _, p in changes} & self.files
+            # step: how often the watcher looks at what inotify queued (and at stop). Deaths do not
+            # come this way (tmux and the launch wrapper report them), so half a second of latency
+            # for an edited config or a done marker buys an idle watchdog that stays idle.
+            for changes in watch(*dirs, stop_event=self._stop, recursive=False, debounce=1000, step=STEP_MS,
+                                 rust_timeout=5000, yield_on_timeout=False):
+                paths = {Path(p).absolute() for _, p in changes}
+                hits = (paths & self.files) | {p for p in paths if p.parent in self.folders}
                 if hits:
                     with self._lock:
                         self.changed |= hits
