@@ -218,6 +218,37 @@ def test_done_marker_advances_through_the_file_watcher_with_no_timer_due(loop_pr
         dog.wait(timeout=10)
 
 
+def test_a_push_to_a_local_origin_pings_with_no_timer_due(loop_project: Project) -> None:
+    project = loop_project
+    project.write(CONFIG.format(signal=600, heavy=600).replace("poll_interval = 0.2", "poll_interval = 600"))
+    from agentsup.buildloop import handoff_refs
+
+    assert handoff_refs(project.cfg()) == [project.root / "origin.git" / "refs" / "heads" / "main",
+                                           project.root / "origin.git" / "packed-refs"]
+    dog = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
+    try:
+        wait_for(lambda: idle(project, "t-adversary") and (project.log_dir / "state" / "handoff.json").exists(),
+                 timeout=20)
+        time.sleep(1)  # the watcher is up
+        push(project, "claim(gate-1): pushed to the origin on this machine")
+        wait_for(lambda: messages(project, "adversary"), timeout=20, interval=0.05)
+        assert "claim(gate-1)" in messages(project, "adversary")[0], "only the ref watch can have looked"
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
+def test_a_remote_elsewhere_is_not_watched(tmp_path: Path) -> None:
+    from agentsup.git import local_git_dir
+
+    for url in ("https://example.invalid/x.git", "git@example.invalid:x.git", "ssh://host/x.git"):
+        assert local_git_dir(url, tmp_path) is None
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "o.git")], check=True)
+    assert local_git_dir(f"file://{tmp_path / 'o.git'}", tmp_path) == tmp_path / "o.git"
+    assert local_git_dir("o.git", tmp_path) == tmp_path / "o.git"
+
+
 def test_phase_command(loop_project: Project) -> None:
     project = loop_project
     project.write(CONFIG.format(signal=1, heavy=1))

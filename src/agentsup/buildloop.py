@@ -8,7 +8,7 @@ from pathlib import Path
 from . import control
 from .config import Agent, Config
 from .errors import AgentsupError
-from .git import Git, GitError
+from .git import Git, GitError, local_git_dir
 from .handoff import HandoffState, commit_pings, inbox_pings
 from .phases import complete_marker, current_phase, named_status_path, next_step, set_index, status_path
 from .policy import Record, State
@@ -30,6 +30,24 @@ def watched_files(cfg: Config) -> list[Path]:
         return []
     repo = cfg.resolve(cfg.loop.handoff.repo) if cfg.loop.handoff else cfg.base_dir
     return sorted({named_status_path(cfg, phase.status), status_path(cfg, phase.status), repo / phase.status})
+
+
+def handoff_refs(cfg: Config) -> list[Path]:
+    """When the handoff remote lives on this machine, the files a push to it changes (its branch
+    ref, and packed-refs): watched, a push pings within a second or two instead of at the next
+    signal tick. Empty for a remote elsewhere (those are fetched every signal_interval)."""
+    spec = cfg.loop.handoff
+    if spec is None:
+        return []
+    repo = cfg.resolve(spec.repo)
+    try:
+        url = Git(repo, timeout=spec.fetch_timeout).remote_url(spec.remote)
+    except GitError:
+        return []
+    git_dir = local_git_dir(url, repo) if url else None
+    if git_dir is None:
+        return []
+    return [git_dir / "refs" / "heads" / spec.branch, git_dir / "packed-refs"]
 
 
 class BuildLoop:

@@ -48,6 +48,26 @@ class Git:
         return proc.stdout if proc.returncode == 0 else None
 
 
+    def remote_url(self, remote: str) -> str | None:
+        proc = self.run("config", "--get", f"remote.{remote}.url", check=False)
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def local_git_dir(url: str, base: Path) -> Path | None:
+    """The git directory of a remote on this machine (a path or a file:// URL), else None."""
+    if url.startswith("file://"):
+        path = Path(url.removeprefix("file://"))
+    elif "://" in url or (":" in url.split("/", 1)[0]):  # https://, ssh://, or scp-like host:path
+        return None
+    else:
+        path = Path(url).expanduser()
+    path = path if path.is_absolute() else base / path
+    for candidate in (path, path / ".git"):
+        if (candidate / "refs").is_dir() and (candidate / "HEAD").exists():
+            return candidate
+    return None
+
+
 def _passthrough() -> dict[str, str]:
     import os
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import control
-from .buildloop import BuildLoop, watched_files
+from .buildloop import BuildLoop, handoff_refs, watched_files
 from .clock import Clock, SystemClock
 from .config import Agent, Config, load_config, remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
@@ -82,6 +82,7 @@ class Watchdog:
         self.was_degraded = False
         self.loop = BuildLoop(self.reconciler)
         self.fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
+        self.refs = handoff_refs(cfg)  # a local handoff remote's refs: a push wakes the loop
         self.stamp = self._stamp()
         self.changed_stamp: tuple[int, int, int] | None = None
         self.changed_at = 0.0
@@ -163,6 +164,7 @@ class Watchdog:
         self.journal = self.reconciler.journal = Journal(
             cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
+        self.refs = handoff_refs(cfg)
         changed = [n for n, fp in fingerprints.items() if n in self.fingerprints and fp != self.fingerprints[n]]
         removed = [n for n in old.agents if n not in cfg.agents]
         self.fingerprints = fingerprints
@@ -364,7 +366,7 @@ class Watchdog:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
 
     def watch_list(self) -> list[Path]:
-        files = [self.config_path, *watched_files(self.cfg)]
+        files = [self.config_path, *watched_files(self.cfg), *self.refs]
         return [f for f in files if f.parent.is_dir()]
 
     @contextlib.contextmanager
