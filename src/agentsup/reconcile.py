@@ -110,6 +110,7 @@ class Reconciler:
         self.signals: dict[str, tuple[str, ClaudeSignals]] = {}  # per agent: (pane key, what its hooks said)
         self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
         self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
+        self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
@@ -187,7 +188,7 @@ class Reconciler:
             # One event for the whole fleet; each agent's own restart follows from its missing session.
             self.log("tmux-server-gone", server_pid=had_server, new_server_pid=tmux.server_pid,
                      detail="recreating the server and every agent")
-        tree = ProcTree.read() if kind == HEAVY else None
+        tree = LazyTree() if kind == HEAVY else None  # read only if a pane agentsup did not start shows up
         now, wall = self.now()
         sequence_done = complete_marker(cfg).exists()
         self.release_stopped(stopped_by_hand)
@@ -230,7 +231,7 @@ class Reconciler:
         cached = self.screens.get(pane.session)
         return cached is None or pane.activity >= int(cached.captured_at) or pane.activity != cached.activity
 
-    def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: ProcTree | None,
+    def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: LazyTree | None,
                 screens: dict[str, str], stats: TickStats) -> View:
         tmux = self.rt.tmux
         if pane is None:
@@ -287,17 +288,19 @@ class Reconciler:
         parsed = parse_reset(sig.limit_text, now, self.zone) if sig.limit_text else None
         return merge(screen, sig, session, parsed, self.zone)
 
-    def foreign_program(self, agent: Agent, pane: PaneInfo, tree: ProcTree) -> str | None:
+    def foreign_program(self, agent: Agent, pane: PaneInfo, tree: LazyTree) -> str | None:
         """Another backend's program in this agent's pane, in a pane agentsup did not start. What
         agentsup started is the agent by definition, whatever its `bin` (a wrapper) is called."""
-        if has_tag(pane.pane_pid, control.tag(self.rt, agent.session)):
+        if self.ours.get(pane.key) is None:  # a pane's starter never changes: asked once per pane
+            self.ours[pane.key] = has_tag(pane.pane_pid, control.tag(self.rt, agent.session))
+        if self.ours[pane.key]:
             return None
         cfg = self.rt.cfg
         mine = set(cfg.backend_of(agent).process_names)
         if not mine:
             return None
         others = {n for b in cfg.backends.values() for n in b.process_names} - mine
-        names = tree.names_under(pane.pane_pid)
+        names = tree.get().names_under(pane.pane_pid)
         if names & mine:
             return None
         found = sorted(names & others)
@@ -374,6 +377,19 @@ def notice_detail(fields: dict[str, Any]) -> str:
     if "exit_code" in fields:
         return f"exit code {fields['exit_code']}"
     return ""
+
+
+class LazyTree:
+    """The process tree, read from /proc on first use within one tick (a full scan of /proc is the
+    costliest part of a heavy tick, and needed only for a pane agentsup did not start)."""
+
+    def __init__(self) -> None:
+        self.tree: ProcTree | None = None
+
+    def get(self) -> ProcTree:
+        if self.tree is None:
+            self.tree = ProcTree.read()
+        return self.tree
 
 
 def last_lines(screen: str) -> tuple[str, ...]:

@@ -36,6 +36,8 @@ WAKE_CHANNEL = "agentsup-wake"
 # Hooks that tell the watchdog a program died or a session went (a fixed index: set again, not added).
 WAKE_HOOKS = ("pane-died[42]", "pane-exited[42]", "session-closed[42]")
 EXITING_RETRIES = 5
+# A client's command must fit one tmux message (16 KiB); a capture with its marker takes ~100 bytes.
+CAPTURES_PER_CALL = 100
 
 
 class NoSessionError(TmuxError):
@@ -156,7 +158,8 @@ class Tmux:
         if pid is None:
             return None
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:  # not pathlib: it would intern every pid
+                cmdline = fh.read()
         except OSError:
             return None
         from .proctree import running
@@ -270,8 +273,17 @@ class Tmux:
         return self.run(["capture-pane", "-p", "-t", pane_id])
 
     def capture_many(self, targets: Sequence[str]) -> dict[str, str]:
-        """Visible screens of several panes from one tmux client call (a command list with a marker
-        line before each capture). Falls back to one call per pane if a pane vanished meanwhile."""
+        """Visible screens of several panes from as few tmux client calls as its message size allows
+        (a command list with a marker line before each capture): one call for up to ~100 panes."""
+        if len(targets) > CAPTURES_PER_CALL:
+            screens: dict[str, str] = {}
+            for start in range(0, len(targets), CAPTURES_PER_CALL):
+                screens |= self._capture_batch(targets[start:start + CAPTURES_PER_CALL])
+            return screens
+        return self._capture_batch(targets)
+
+    def _capture_batch(self, targets: Sequence[str]) -> dict[str, str]:
+        """Falls back to one call per pane if a pane vanished meanwhile."""
         if len(targets) <= 1:
             return {t: self.capture(t) for t in targets}
         token = f"@@agentsup-{secrets.token_hex(6)}@@"
