@@ -171,3 +171,10 @@ def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> st
     """An [[agent]] table on the sim backend whose received prompts/messages go to <name>.jsonl."""
     argv = [*(["--record", f"{name}.jsonl"] if record else []), *args]
     return (f'[[agent]]\nname = "{name}"\nbackend = "sim"\nargs = {json.dumps(argv)}\n' + extra + "\n\n")
+
+
+@pytest.fixture
+def fleet_of(tmp_path: Path) -> Any:
+    from .fleet import Fleet
+
+    return lambda *agents: Fleet(tmp_path, *agents)

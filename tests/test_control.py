@@ -120,7 +120,7 @@ def test_multiline_message_is_one_submission(project: Project) -> None:
 
 
 def test_message_that_cannot_be_submitted_is_stranded(project: Project) -> None:
-    project.write(sim_agent("a", "--deaf"))
+    project.write("[watchdog]\ndelivery_retries = 1\n" + sim_agent("a", "--deaf"))
     control.up(project.rt(), ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     proc = project.cli("ping", "a", "nobody hears this")

@@ -23,7 +23,7 @@ def test_demo_runs_heals_and_cleans_up() -> None:
 
 
 def run_demo(scratch: Path, env: dict[str, str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "agentsup", "demo", "--duration", "12"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "agentsup", "demo", "--duration", "8"], capture_output=True,
                           text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

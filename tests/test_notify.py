@@ -20,7 +20,7 @@ from agentsup.reconcile import HEAVY, POLL, SIGNAL
 from agentsup.schema import NotifySpec
 
 from .conftest import Project, wait_for
-from .test_ticks import Fleet, agent
+from .fleet import Fleet, agent
 
 RECORDER = "import json, os, sys; open(sys.argv[1], 'a').write(json.dumps({k: v for k, v in os.environ.items() " \
            "if k.startswith('AGENTSUP_')}) + '\\n')"
@@ -53,7 +53,8 @@ class Hook:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     @property

@@ -4,88 +4,15 @@ list that are about decisions, not about terminals, in milliseconds and without 
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentsup.clock import ManualClock
 from agentsup.journal import read_events
 from agentsup.reconcile import HEAVY, POLL, SIGNAL
 from agentsup.watchdog import Watchdog
 
-from .fakes import FakeTmux
-
-TIMERS = """
-[watchdog]
-signal_interval = 30
-heavy_interval = 300
-start_grace = 20
-start_timeout = 60
-backoff_initial = 5
-backoff_max = 40
-restart_max = 4
-restart_window = 3600
-fatal_cooldown = 1800
-limit_reset_slack = 45
-reload_settle = 0
-
-[backend.sim]
-stall_idle = 300
-"""
-
-
-def agent(name: str, **keys: Any) -> str:
-    keys = {"backend": "sim", "watch": "heal+stall", **keys}
-    lines = [f'[[agent]]\nname = "{name}"'] + [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
-    return "\n".join(lines) + "\n\n"
-
-
-class Fleet:
-    """A watchdog over a scripted tmux, driven by a manual clock."""
-
-    def __init__(self, root: Path, *agents: str) -> None:
-        self.root = root
-        self.clock = ManualClock()
-        self.tmux = FakeTmux(wall=self.clock.wall())
-        self.write(*agents)
-        self.dog = Watchdog(self.config, clock=self.clock, tmux=self.tmux)
-        self.dog.rt.deliverer.wait = 0.05
-
-    @property
-    def config(self) -> Path:
-        return self.root / "agents.toml"
-
-    def write(self, *agents: str, timers: str = TIMERS) -> None:
-        head = '[defaults]\nlog_dir = "logs"\nsession_prefix = "t-"\n'
-        self.config.write_text(head + textwrap.dedent(timers) + "".join(agents), encoding="utf-8")
-
-    def advance(self, seconds: float, kind: str = SIGNAL) -> None:
-        self.clock.advance(seconds)
-        self.tmux.wall = self.clock.wall()
-        self.dog.tick(kind)
-
-    def into_backoff(self, name: str) -> None:
-        """Start the fleet; `name` runs a second and dies: a quick death, so it backs off."""
-        self.dog.tick(HEAVY)
-        self.advance(1, POLL)
-        self.tmux.die(f"t-{name}")
-        self.advance(0, POLL)
-        assert self.record(name)["state"] == "BACKOFF"
-
-    def events(self, name: str | None = None) -> list[str]:
-        return [e["event"] for e in read_events(self.root / "logs" / "events.jsonl", agent=name)]
-
-    def record(self, name: str) -> dict[str, Any]:
-        data = json.loads((self.root / "logs" / "state" / "agents" / f"{name}.json").read_text())
-        assert isinstance(data, dict)
-        return data
-
-
-@pytest.fixture
-def fleet_of(tmp_path: Path) -> Any:
-    return lambda *agents: Fleet(tmp_path, *agents)
+from .fleet import agent
 
 
 def test_a_crash_loop_reaches_fatal_in_milliseconds(fleet_of: Any) -> None:

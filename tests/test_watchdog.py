@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -100,32 +99,6 @@ def test_killed_session_is_restarted(project: Project) -> None:
     assert events(project, "a") == ["start", "exited", "start"]
 
 
-def test_crash_loop_reaches_fatal_and_reset_revives(project: Project) -> None:
-    crashing = watched("a", "--exit-after", "0.1", "--exit-code", "3")
-    dog = setup(project, crashing)
-    tick_until(dog, lambda: record(project, "a").get("state") == "FATAL", timeout=30, kind=POLL)
-    rec = record(project, "a")
-    assert events(project, "a").count("start") + events(project, "a").count("restart") == 3  # restart_max
-    assert "backoff" in events(project, "a")
-    assert rec["last_exit"] == 3 and "3 restarts within 120s" in rec["detail"]
-    assert any("agentsup sim" in line for line in rec["last_lines"]), rec["last_lines"]
-    status = project.cli_json("status")["agents"][0]
-    assert (status["state"], status["exit_code"]) == ("FATAL", 3)
-    run_ticks(dog, 1.0, POLL)  # FATAL: nothing more is started
-    assert record(project, "a")["state"] == "FATAL"
-    assert events(project, "a").count("fatal") == 1
-    # fix the program, reset by hand: it comes back at once and stays up
-    project.write(FAST.format(stall_idle=60) + watched("a"))
-    proc = project.cli("reset", "a")  # no watchdog holds the lock: the state file is cleared directly
-    assert proc.returncode == 0 and "cleared" in proc.stdout
-    dog = Watchdog(project.config_path)  # the next watchdog starts from the cleared record
-    tick_until(dog, lambda: record(project, "a").get("state") in ("STARTING", "RUNNING"), kind=POLL)
-    time.sleep(2)
-    dog.tick(SIGNAL)
-    assert record(project, "a")["state"] == "RUNNING"
-    assert "reset" in events(project, "a")
-
-
 def test_reset_is_handed_to_a_running_watchdog(project: Project) -> None:
     dog = setup(project, watched("a", "--exit-after", "0.1", "--exit-code", "1"))
     tick_until(dog, lambda: record(project, "a").get("state") == "FATAL", timeout=30, kind=POLL)
@@ -135,89 +108,6 @@ def test_reset_is_handed_to_a_running_watchdog(project: Project) -> None:
         dog.tick(POLL)
     assert record(project, "a")["state"] in ("STARTING", "BACKOFF")
     assert "reset" in events(project, "a")
-
-
-def test_limit_holds_then_nudges_and_queued_ping_arrives_once_after(project: Project) -> None:
-    resume_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    agent = watched("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at)
-    dog = setup(project, agent, stall_idle=1)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    tick_until(dog, lambda: record(project, "a").get("state") == "LIMITED")
-    assert record(project, "a")["reset_at"] is not None
-    assert dog.reconciler.ping("a", "handoff: review gate 2", reason="test") == "queued"
-    run_ticks(dog, 2.0)  # idle past stall_idle, yet held: no restart, no ping, no nudge yet
-    assert pane_pid(project, "t-a") == pid
-    assert messages(project, "a") == []
-    assert "restart" not in events(project, "a") and "limit-nudge" not in events(project, "a")
-    status = project.cli_json("status")["agents"][0]
-    assert status["state"] == "LIMITED" and status["reset_at"]
-    tick_until(dog, lambda: "limit-lifted" in events(project, "a"), timeout=15)
-    assert pane_pid(project, "t-a") == pid  # never rebooted
-    got = messages(project, "a")
-    assert len(got) == 2 and got[0].startswith("watchdog probe") and got[1] == "handoff: review gate 2"
-    run_ticks(dog, 1.0)
-    assert messages(project, "a") == got  # delivered once
-    assert events(project, "a").count("limit-nudge") == 1
-
-
-def test_still_limited_agent_is_probed_again_and_never_restarted(project: Project) -> None:
-    dog = setup(project, watched("a", "--limit", "codex", "--reset", "Jan 1st, 2099 6:44 PM"), stall_idle=1)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    tick_until(dog, lambda: events(project, "a").count("limit-nudge") >= 2, timeout=20)
-    assert record(project, "a")["reset_at"] is None  # a reset decades away is not trusted
-    assert pane_pid(project, "t-a") == pid and "restart" not in events(project, "a")
-
-
-def test_waiting_until_is_respected_then_restarted_past_grace(project: Project) -> None:
-    until = (datetime.now(UTC) + timedelta(seconds=2.5)).isoformat()
-    dog = setup(project, watched("a", "--waiting-until", until), stall_idle=0.5)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    tick_until(dog, lambda: record(project, "a").get("state") == "SLEEPING")
-    run_ticks(dog, 1.5)
-    assert pane_pid(project, "t-a") == pid, "an agent sleeping on purpose is left alone"
-    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
-    restart = [e for e in read_events(project.log_dir / "events.jsonl", agent="a") if e["event"] == "restart"]
-    assert "past its WAITING-UNTIL" in restart[0]["reason"]
-
-
-def test_silent_agent_is_restarted_after_stall_idle(project: Project) -> None:
-    dog = setup(project, watched("a"), stall_idle=1)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
-    new = tick_until(dog, lambda: (p := pane_pid(project, "t-a")) != pid and p, timeout=10, kind=POLL)
-    assert new != pid, events(project)
-    restart = next(e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "restart")
-    assert "stalled: no activity" in restart["reason"], read_events(project.log_dir / "events.jsonl")
-
-
-def test_working_agent_is_not_stalled(project: Project) -> None:
-    dog = setup(project, watched("a", "--work", "30"), stall_idle=1)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    run_ticks(dog, 3)
-    assert pane_pid(project, "t-a") == pid and "restart" not in events(project, "a")
-
-
-def test_question_on_screen_is_never_stall_killed(project: Project) -> None:
-    dog = setup(project, watched("a", "--question"), stall_idle=0.5)
-    dog.tick(HEAVY)
-    pid = wait_for(lambda: pane_pid(project, "t-a"))
-    run_ticks(dog, 3)
-    assert pane_pid(project, "t-a") == pid
-    assert events(project, "a").count("waiting-input") == 1
-    status = project.cli_json("status")["agents"][0]
-    assert status["state"] == "WAITING"  # with what is asked about, from the lines above the question
-    assert status["detail"].endswith("Bash command: rm -rf build/ · Do you want to proceed?")
-
-
-def test_fatal_pattern_restarts_the_agent(project: Project) -> None:
-    dog = setup(project, watched("a", "--fatal", "session corrupted"))
-    dog.tick(HEAVY)
-    tick_until(dog, lambda: "restart" in events(project, "a"), timeout=10)
 
 
 def test_wrong_program_in_the_pane_is_replaced(project: Project) -> None:
@@ -251,34 +141,6 @@ def test_a_wrapper_bin_that_agentsup_started_is_never_a_wrong_program(project: P
     assert "restart" not in events(project, "a")
     check = project.cli("check")
     assert check.returncode == 0
-
-
-def test_config_broken_mid_run_keeps_the_last_good_one(project: Project) -> None:
-    dog = setup(project, watched("a"), watched("b"))
-    dog.tick(HEAVY)
-    pids = wait_for(lambda: (p := (pane_pid(project, "t-a"), pane_pid(project, "t-b"))) and all(p) and p)
-    project.config_path.write_text(project.config_path.read_text() + "\n[[agent]]\nname = 'c'\nbakend = 1\n")
-    for _ in range(3):
-        dog.tick(HEAVY)
-    assert events(project).count("config-error") == 1  # once per distinct error
-    assert (pane_pid(project, "t-a"), pane_pid(project, "t-b")) == pids
-    assert "did you mean 'backend'" in (dog.config_error or "")
-    status = project.cli("status", "--json")  # the CLI reads from the last valid copy, error on top...
-    assert status.returncode == 0 and "did you mean 'backend'" in json.loads(status.stdout)["config_error"]
-    assert read_json(project.log_dir / "state" / "watchdog.json")["config_error"]
-    # ...and a fixed file is taken up again
-    project.write(FAST.format(stall_idle=60) + watched("a") + watched("b"))
-    dog.tick(SIGNAL)
-    assert events(project)[-2:] == ["config-ok", "config-reloaded"]
-    assert dog.config_error is None
-
-
-def test_wake_pings_an_idle_agent_on_schedule(project: Project) -> None:
-    dog = setup(project, watched("o", watch="heal", extra='wake = { interval = 1, prompt = "supervision pass" }'))
-    dog.tick(HEAVY)
-    wait_for(lambda: pane_pid(project, "t-o"))
-    tick_until(dog, lambda: messages(project, "o") == ["supervision pass"], timeout=10)
-    assert "wake-delivered" in events(project, "o")
 
 
 def test_agent_stopped_by_hand_is_not_revived(project: Project) -> None:
@@ -444,15 +306,3 @@ def test_log_grace_counts_recent_output_as_activity(project: Project, grace: str
     run_ticks(dog, 3)
     assert ("restart" in events(project, "a")) is restarted
     assert (pane_pid(project, "t-a") == pid) is not restarted
-
-
-def test_wake_reads_its_prompt_file_when_it_fires(project: Project) -> None:
-    wake = project.file("wake.md", "first text\n")
-    dog = setup(project, watched("o", watch="heal", extra='wake = { interval = 1, prompt_file = "wake.md" }'))
-    dog.tick(HEAVY)
-    wait_for(lambda: pane_pid(project, "t-o"))
-    wake.write_text("edited   after\nstart\n")  # no config reload: the edit applies at the next wake
-    tick_until(dog, lambda: messages(project, "o") == ["edited after start"], timeout=10)
-    wake.unlink()
-    tick_until(dog, lambda: "wake-skipped" in events(project, "o"), timeout=10)
-    assert messages(project, "o") == ["edited after start"]

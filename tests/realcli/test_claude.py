@@ -27,7 +27,7 @@ TIMERS = """
 signal_interval = 0.5
 heavy_interval = 5
 poll_interval = 0.3
-start_grace = 3
+start_grace = 1.5
 limit_reset_slack = 1
 limit_probe_fallback = 5
 delivery_retries = 3
@@ -89,7 +89,7 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     assert project.cli_json("status")["agents"][0]["session_id"] == session_id
 
     # the usage limit: held with the exact reset from claude's status line, its menu answered
-    reset = int(time.time()) + 25
+    reset = int(time.time()) + 12
     api.reset_epoch = reset
     assert project.cli("ping", "c", "refresh your status line").returncode == 0  # answers carry the window
     wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
@@ -118,7 +118,7 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
     pid = program_pid(int(pane))
     assert pid is not None
-    time.sleep(3.5)  # past start_grace: it ran, so a heal resumes
+    time.sleep(2)  # past start_grace: it ran, so a heal resumes
     os.kill(pid, signal.SIGKILL)
     ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
     wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)

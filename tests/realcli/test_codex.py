@@ -60,24 +60,27 @@ def pane_pid(project: Project) -> int:
     return int(project.tmux("display-message", "-p", "-t", "=t-x:", "#{pane_pid}").stdout.strip())
 
 
-def test_real_codex_is_classified_held_resumed_and_healed(project: Project, mock_api: MockAPI,
-                                                           real_clis: dict[str, Path]) -> None:
-    api = mock_api
+def started(project: Project, api: MockAPI, codex: Path) -> tuple[Watchdog, Path, int]:
     # codex 0.169 fetches a start-up tip from raw.githubusercontent.com whatever its config says
     # (update check, analytics, feedback, plugins and tooltips are off below); it is blocked.
     api.known_attempts = {"CONNECT raw.githubusercontent.com:443"}
-    codex_home = codex_config(project, api, real_clis["codex"])
+    codex_home = codex_config(project, api, codex)
     dog = Watchdog(project.config_path)
     dog.rt.deliverer.wait = 3.0
     dog.tick(HEAVY)
     assert f'[projects."{(project.root / "work").resolve()}"]' in (codex_home / "config.toml").read_text()
-
     wait_for(lambda: "say hello" in api.received(), timeout=60)
     ticking(dog, lambda: record(project).get("state") == "RUNNING" and record(project)["detail"] == "idle")
-    first = pane_pid(project)
+    return dog, codex_home, pane_pid(project)
+
+
+def test_real_codex_working_idle_and_a_transient_error_are_classified(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+    api = mock_api
+    dog, _, first = started(project, api, real_clis["codex"])
 
     # working: a slow stream shows text but no Working line
-    api.mode, api.slow_seconds = Mode.SLOW, 12
+    api.mode, api.slow_seconds = Mode.SLOW, 6
     assert project.cli("ping", "x", "long task").returncode == 0
     ticking(dog, lambda: record(project)["detail"] == "working", timeout=12)
     api.mode = Mode.NORMAL
@@ -93,8 +96,14 @@ def test_real_codex_is_classified_held_resumed_and_healed(project: Project, mock
         time.sleep(0.3)
     assert pane_pid(project) == first and "restart" not in events(project)
 
+
+def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+    api = mock_api
+    dog, codex_home, first = started(project, api, real_clis["codex"])
+
     # the usage limit: held with its reset time, then nudged and running again
-    api.reset_epoch = int(time.time()) + 20
+    api.reset_epoch = int(time.time()) + 8
     api.mode = Mode.LIMITED
     assert project.cli("ping", "x", "limit me").returncode == 0
     ticking(dog, lambda: record(project)["state"] == "LIMITED", timeout=30)
@@ -106,7 +115,7 @@ def test_real_codex_is_classified_held_resumed_and_healed(project: Project, mock
     # kill -9: healed by resuming the session codex chose
     session = project.cli_json("status")["agents"][0]["session_id"]
     assert session and session in {p.stem[-36:] for p in codex_home.glob("sessions/*/*/*/rollout-*.jsonl")}
-    time.sleep(3.5)  # past start_grace
+    time.sleep(2)  # past start_grace
     program = program_pid(first)
     assert program is not None
     os.kill(program, signal.SIGKILL)

@@ -1,0 +1,181 @@
+"""The watchdog's scenarios a user knows from the README, as whole ticks against a scripted tmux and
+a manual clock (milliseconds, no sleeping): crash loops, usage limits, sleeping agents, stalls,
+questions and wakes. What only a real terminal proves stays in test_watchdog.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agentsup.journal import read_events
+from agentsup.reconcile import HEAVY, POLL, SIGNAL
+
+from .fleet import Fleet, agent
+
+LIMIT = "You've hit your session limit · resets 10am (UTC)"  # the manual clock starts at 08:00 UTC
+
+
+def reasons(f: Fleet, name: str, event: str) -> list[str]:
+    return [str(e.get("reason")) for e in read_events(f.root / "logs" / "events.jsonl", agent=name)
+            if e["event"] == event]
+
+
+def test_a_crash_loop_goes_fatal_stays_down_and_reset_revives_it(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    for _ in range(8):
+        f.advance(1, POLL)
+        if f.record("a")["state"] == "FATAL":
+            break
+        f.tmux.die("t-a", 3)
+        f.advance(0, POLL)
+        f.advance(f.record("a").get("backoff_delay") or 0, POLL)
+    rec = f.record("a")
+    assert rec["state"] == "FATAL" and rec["last_exit"] == 3 and "4 restarts within 3600s" in rec["detail"]
+    assert rec["last_lines"], "the screen lines that explain it are kept"
+    started = len(f.tmux.started)
+    f.advance(600, POLL)
+    assert len(f.tmux.started) == started and f.events("a").count("fatal") == 1, "FATAL: nothing more starts"
+    from agentsup.marks import carry_out
+
+    carry_out(f.dog.reconciler, "reset", f.dog.cfg.agents["a"])  # what `agentsup reset a` asks for
+    f.advance(1, POLL)
+    assert len(f.tmux.started) == started + 1 and "reset" in f.events("a")
+    f.advance(30, SIGNAL)
+    assert f.record("a")["state"] == "RUNNING"
+
+
+def test_a_limit_is_held_then_nudged_and_a_queued_ping_arrives_once_after(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    pane = f.tmux.sessions["t-a"]
+    f.tmux.show("t-a", LIMIT)
+    f.advance(1)
+    assert f.record("a")["state"] == "LIMITED" and f.record("a")["reset_at"].startswith("2027-01-15T10:00:00")
+    assert f.dog.reconciler.ping("a", "handoff: review gate 2", reason="test") == "queued"
+    for _ in range(119):  # to 09:59:31, idle far past stall_idle, still held
+        f.advance(60)
+    assert pane.received == [] and "restart" not in f.events("a") and "limit-nudge" not in f.events("a")
+    f.advance(120)  # 10:01:31, past the reset and the slack: nudged once
+    assert len(pane.received) == 1 and pane.received[0].startswith("watchdog probe")
+    f.tmux.show("t-a", "resuming the loop\nesc to interrupt")  # the agent works again
+    f.advance(30)
+    f.tmux.show("t-a", "done for now")
+    f.advance(30)
+    assert pane.received[1:] == ["handoff: review gate 2"], "the queued ping, after the nudge, once"
+    assert "limit-lifted" in f.events("a") and f.tmux.started == ["t-a"], "never rebooted"
+    f.advance(600)
+    assert len(pane.received) == 2 and f.events("a").count("limit-nudge") == 1
+
+
+def test_an_agent_still_limited_is_probed_again_and_never_restarted(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    banner = "You’ve hit your usage limit. try again at Jan 1st, 2099 6:44 PM"  # decades away
+    pane = f.tmux.sessions["t-a"]
+    f.tmux.show("t-a", banner)
+    answered = 0
+    for _ in range(60):
+        f.advance(60)
+        if len(pane.received) > answered:  # each nudge is answered with the banner again
+            answered = len(pane.received)
+            f.tmux.show("t-a", pane.output + "\n" + banner)
+    assert f.record("a")["reset_at"] is None, "a reset decades away is not trusted: probed instead"
+    assert f.events("a").count("limit-nudge") >= 2 and f.record("a")["state"] == "LIMITED"
+    assert f.tmux.started == ["t-a"], "never restarted"
+
+
+def test_an_agent_sleeping_on_purpose_is_left_alone_then_restarted_past_grace(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    f.tmux.show("t-a", "nothing to do until the nightly build\nWAITING-UNTIL: 2027-01-15T08:30:00Z")
+    f.advance(30)
+    assert f.record("a")["state"] == "SLEEPING"
+    for _ in range(30):  # until 08:31, much longer than stall_idle: it sleeps on purpose
+        f.advance(60)
+    assert f.tmux.started == ["t-a"]
+    for _ in range(4):  # past the deadline plus stall_grace (3 min), still idle
+        f.advance(60)
+    assert f.tmux.started == ["t-a", "t-a"]
+    assert "past its WAITING-UNTIL" in reasons(f, "a", "restart")[0]
+
+
+def test_a_silent_agent_is_restarted_after_stall_idle_and_a_working_one_is_not(fleet_of: Any) -> None:
+    f = fleet_of(agent("quiet"), agent("busy"))
+    f.dog.tick(HEAVY)
+    f.tmux.show("t-busy", "compiling\nesc to interrupt")
+    for _ in range(12):
+        f.advance(30)
+    assert f.tmux.started.count("t-busy") == 1, "working: never a stall"
+    assert f.tmux.started.count("t-quiet") == 2
+    assert "stalled: no activity" in reasons(f, "quiet", "restart")[0]
+
+
+def test_a_question_is_never_stall_killed_and_shows_what_is_asked(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.tmux.show("t-a", "● Bash(rm -rf build/)\nBash command: rm -rf build/\nDo you want to proceed?\n❯ 1. Yes  2. No")
+    for _ in range(30):
+        f.advance(60)
+    assert f.tmux.started == ["t-a"] and f.events("a").count("waiting-input") == 1
+    rec = f.record("a")
+    assert rec["state"] == "WAITING"
+    assert rec["detail"].endswith("Bash command: rm -rf build/ · Do you want to proceed?")
+
+
+def test_a_wake_pings_an_idle_agent_on_schedule_and_never_a_busy_one(fleet_of: Any) -> None:
+    f = fleet_of(agent("o", watch="heal", wake={"interval": 600, "prompt": "supervision pass"}))
+    f.dog.tick(HEAVY)
+    pane = f.tmux.sessions["t-o"]
+    f.tmux.show("t-o", "working\nesc to interrupt")
+    for _ in range(25):
+        f.advance(30)
+    assert pane.received == [], "busy for the whole interval: no wake"
+    f.tmux.show("t-o", "idle")
+    for _ in range(15):  # less than an interval of idleness: the wake that came due is sent, once
+        f.advance(30)
+    assert pane.received == ["supervision pass"] and "wake-delivered" in f.events("o")
+
+
+def test_a_wake_reads_its_prompt_file_when_it_fires(fleet_of: Any, tmp_path: Path) -> None:
+    wake = tmp_path / "wake.md"
+    wake.write_text("first text\n")
+    f = fleet_of(agent("o", watch="heal", wake={"interval": 600, "prompt_file": "wake.md"}))
+    f.dog.tick(HEAVY)
+    pane = f.tmux.sessions["t-o"]
+    wake.write_text("edited   after\nstart\n")  # no config reload: the edit applies at the next wake
+    for _ in range(25):
+        f.advance(30)
+    assert pane.received == ["edited after start"]
+    wake.unlink()
+    for _ in range(25):
+        f.advance(30)
+    assert "wake-skipped" in f.events("o") and pane.received == ["edited after start"]
+
+
+def test_a_fatal_screen_restarts_the_agent(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    f.tmux.show("t-a", "FATAL: session corrupted")
+    f.advance(30)
+    assert f.tmux.started == ["t-a", "t-a"] and "fatal pattern" in reasons(f, "a", "restart")[0]
+
+
+def test_a_config_broken_mid_run_keeps_the_last_good_one_and_is_reported_once(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"), agent("b"))
+    f.dog.tick(HEAVY)
+    good = f.config.read_text()
+    f.config.write_text(good + "\n[[agent]]\nname = 'c'\nbakend = 1\n")
+    for _ in range(3):
+        f.advance(30, HEAVY)
+    assert f.events().count("config-error") == 1 and f.tmux.started == ["t-a", "t-b"]
+    status = json.loads((f.root / "logs" / "state" / "watchdog.json").read_text())
+    assert "did you mean 'backend'" in status["config_error"]
+    f.config.write_text(good)
+    f.advance(30)
+    assert f.events()[-2:] == ["config-ok", "config-reloaded"] and f.dog.config_error is None
