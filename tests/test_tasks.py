@@ -59,3 +59,48 @@ def test_unrequested_tasks_are_left_alone_and_unknown_deps_do_not_raise() -> Non
     deps = {"a": ("ghost",), "b": ()}
     p = plan(deps, {"a": TaskView(PENDING), "b": TaskView("STOPPED")})
     assert p.start == [] and p.states == {}
+
+
+def test_a_task_past_its_timeout_is_stopped_and_retried_then_failed() -> None:
+    deps = {"slow": ()}
+    running = TaskView(RUNNING, alive=True, started_at=100.0, attempts=1, timeout=60, retries=1)
+    assert plan(deps, {"slow": running}, now=150).states == {}, "within its timeout: left alone"
+    p = plan(deps, {"slow": running}, now=160)
+    assert p.stop == ["slow"] and p.states == {"slow": PENDING} and p.retry_at == {"slow": 165.0}
+    assert p.events == [("slow", "task-retry", {"reason": "timed out after 60s", "attempt": 1, "retry_in": 5.0})]
+    waiting = TaskView(PENDING, retry_at=165.0, attempts=1, timeout=60, retries=1)
+    assert plan(deps, {"slow": waiting}, now=164).start == [], "the backoff is kept"
+    assert plan(deps, {"slow": waiting}, now=165).start == ["slow"]
+    second = TaskView(RUNNING, alive=True, started_at=165.0, attempts=2, timeout=60, retries=1)
+    p = plan(deps, {"slow": second}, now=226)
+    assert p.stop == ["slow"] and p.states == {"slow": FAILED}
+    assert p.events == [("slow", "task-failed", {"reason": "timed out after 60s"})]
+
+
+def test_retries_back_off_doubling_and_a_success_ends_them() -> None:
+    deps = {"flaky": ()}
+    delays = []
+    for attempt in (1, 2, 3):
+        p = plan(deps, {"flaky": TaskView(RUNNING, exit_code=1, attempts=attempt, retries=3)}, now=0)
+        delays.append(p.retry_at["flaky"])
+    assert delays == [5.0, 10.0, 20.0]
+    assert plan(deps, {"flaky": TaskView(RUNNING, exit_code=1, attempts=4, retries=3)}).states == {"flaky": FAILED}
+    assert plan(deps, {"flaky": TaskView(RUNNING, exit_code=0, attempts=2, retries=3)}).states == {"flaky": DONE}
+
+
+def test_no_more_than_max_running_tasks_run_at_once() -> None:
+    deps = {name: () for name in ("a", "b", "c", "d")}
+    p = plan(deps, {n: TaskView(PENDING) for n in deps}, max_running=2)
+    assert p.start == ["a", "b"] and "c" not in p.states, "the others wait as PENDING"
+    v = {"a": TaskView(DONE), "b": TaskView(RUNNING, alive=True), "c": TaskView(PENDING), "d": TaskView(PENDING)}
+    assert plan(deps, v, max_running=2).start == ["c"]
+
+
+def test_a_failure_stops_and_cancels_dependents_that_already_run() -> None:
+    deps = {"build": (), "test": ("build",), "deploy": ("test",)}
+    v = {"build": TaskView(RUNNING, exit_code=2, attempts=1), "test": TaskView(RUNNING, alive=True),
+         "deploy": TaskView(PENDING)}
+    p = plan(deps, v)
+    assert p.states == {"build": FAILED, "test": CANCELLED, "deploy": CANCELLED}
+    assert p.stop == ["test"], "a dependent that already runs is stopped, not left running"
+    assert ("test", "task-cancelled", {"reason": "dependency build failed"}) in p.events

@@ -87,3 +87,47 @@ def test_run_starts_a_task_by_hand(project: Project) -> None:
     dog = Watchdog(project.config_path)
     run_until(dog, project, {"once"})
     assert states(project)["once"] == "DONE"
+
+
+def test_timeout_retries_and_the_running_dependent_cascade_on_real_processes(project: Project) -> None:
+    from agentsup.proctree import tagged
+
+    hang = ('[[agent]]\nname = "hang"\nkind = "task"\nbackend = "sim"\nprompt = "wait"\ntimeout = 1\nretries = 1\n'
+            'args = ["--record", "hang.jsonl", "--work", "600"]\n\n')
+    waits = ('[[agent]]\nname = "follower"\nkind = "task"\nbackend = "sim"\nprompt = "follow"\nenabled = false\n'
+             'args = ["--record", "follower.jsonl", "--work", "600"]\nafter = ["hang"]\n\n')
+    project.write(FAST + "task_retry_backoff = 0.2\n" + hang + waits)
+    dog = Watchdog(project.config_path)
+    assert project.cli("up", "hang", "--no-watchdog").returncode == 0
+    assert project.cli("run", "follower").returncode == 0  # run by hand: it runs while hang still does
+    wait_for(lambda: (dog.tick(POLL), len(project.records("follower")) == 1)[1], timeout=20, interval=0.2)
+    run_until(dog, project, {"hang", "follower"})
+    events = task_events(project)
+    assert events.count(("hang", "task-retry")) == 1 and ("hang", "task-failed") in events
+    assert len(project.records("hang")) == 2, "tried twice, each attempt stopped at its timeout"
+    assert ("follower", "task-cancelled") in events
+    assert states(project) == {"hang": "FAILED", "follower": "CANCELLED"}
+    cancelled = next(e for e in read_events(project.log_dir / "events.jsonl", agent="follower")
+                     if e["event"] == "task-cancelled")
+    assert cancelled["reason"] == "dependency hang failed"
+    socket = project.socket
+    assert tagged(f"{socket}:t-follower") == set() and tagged(f"{socket}:t-hang") == set(), "nothing survives"
+    for _ in range(5):  # final states never change
+        dog.tick(POLL)
+    assert states(project) == {"hang": "FAILED", "follower": "CANCELLED"}
+
+
+def test_max_running_tasks_keeps_the_others_pending(project: Project) -> None:
+    project.write(FAST + "max_running_tasks = 1\n" + task("one") + task("two") + task("three"))
+    assert project.cli("up", "--no-watchdog").returncode == 0
+    dog = Watchdog(project.config_path)
+    dog.tick(POLL)
+    running = [n for n, s in states(project).items() if s == "RUNNING"]
+    assert len(running) == 1 and sorted(s for s in states(project).values()) == ["PENDING", "PENDING", "RUNNING"]
+    run_until(dog, project, {"one", "two", "three"})
+    starts = [a for a, e in task_events(project) if e == "task-start"]
+    ends = [a for a, e in task_events(project) if e == "task-done"]
+    assert len(starts) == 3 and len(ends) == 3
+    order = [e for e in task_events(project) if e[1] in ("task-start", "task-done")]
+    assert all(order[i][1] == "task-start" and order[i + 1] == (order[i][0], "task-done")
+               for i in range(0, 6, 2)), "one at a time"

@@ -165,17 +165,28 @@ class BuildLoop:
         tasks = self.tasks()
         if not tasks:
             return
+        now = self.rec.clock.monotonic()
         views = {}
         for name, task in tasks.items():
             pane = panes.get(task.session)
             code = self.rt.state.read_exit_code(task.session)  # written by the wrapper as the program ends
-            views[name] = TaskView(self.rec.record(name).state,
-                                   alive=pane is not None and not pane.dead and code is None, exit_code=code)
-        result = plan({n: t.after for n, t in tasks.items()}, views)
+            rec = self.rec.record(name)
+            views[name] = TaskView(rec.state, alive=pane is not None and not pane.dead and code is None,
+                                   exit_code=code, started_at=rec.started_at, attempts=rec.attempts,
+                                   retry_at=rec.retry_at, timeout=task.timeout, retries=task.retries)
+        max_running = self.cfg.watchdog.max_running_tasks or None
+        result = plan({n: t.after for n, t in tasks.items()}, views, now=now, max_running=max_running,
+                      retry_backoff=self.cfg.watchdog.task_retry_backoff)
         for name, new_state in result.states.items():
             self.rec.transitions[name] = (views[name].state, new_state)
+        for name in result.stop:  # timed out, or a dependency failed while it ran: nothing of it survives
+            if not self.rec.dry_run:
+                ended = control.stop_session(self.rt, tasks[name].session, panes.get(tasks[name].session))
+                self.rec.log("task-stopped", name, processes=len(ended.pids))
         for name, event, fields in result.events:
             self.rec.log(event, name, **fields)
+        for name, at in result.retry_at.items():
+            self.rec.record(name).retry_at = at
         for name, state in result.states.items():
             record = self.rec.record(name)
             record.state = state
@@ -185,10 +196,13 @@ class BuildLoop:
             else:
                 self.rec.persist(name)
 
-    def start_task(self, task: Agent, *, reason: str) -> None:
+    def start_task(self, task: Agent, *, reason: str, fresh: bool = False) -> None:
+        """Start an attempt. `fresh`: a run by hand, which starts the count of attempts over."""
         if self.rec.dry_run:
             return
         record = self.rec.record(task.name)
+        if fresh:
+            record.attempts = 0
         try:
             control.start_agent(self.rt, task, force=True)
         except AgentsupError as exc:
@@ -196,8 +210,10 @@ class BuildLoop:
             record.state, record.detail = "FAILED", f"could not start: {exc}"
             self.rec.log("task-failed", task.name, error=str(exc))
         else:
+            record.attempts += 1
             record.state, record.detail, record.started_at = RUNNING, reason, self.rec.clock.monotonic()
-            self.rec.log("task-start", task.name, reason=reason)
+            record.retry_at = None
+            self.rec.log("task-start", task.name, reason=reason, attempt=record.attempts)
         self.rec.persist(task.name)
 
 

@@ -58,6 +58,8 @@ class Agent:
     env: Mapping[str, str]
     args: tuple[str, ...] = ()
     unattended: bool = False
+    timeout: float | None = None  # task: seconds an attempt may run
+    retries: int = 0  # task: attempts after the first
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,7 @@ def _resolve_agent(
         dir=resolve_path(base, spec.dir), prompt=spec.prompt,
         prompt_file=resolve_path(base, spec.prompt_file) if spec.prompt_file else None,
         wake=wake, after=tuple(spec.after), env=dict(spec.env), args=tuple(spec.args), unattended=spec.unattended,
+        timeout=spec.timeout, retries=spec.retries,
     )
 
 

@@ -103,7 +103,7 @@ def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | No
     elif kind == "reset":
         reset_record(reconciler, agent.name)
     elif kind == "start" and agent.kind == "task":
-        BuildLoop(reconciler).start_task(agent, reason="started by hand")
+        BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True)
     elif kind == "queue" and agent.kind == "task":
         request_tasks(reconciler, [agent.name])
     elif kind == "restart" and agent.kind != "task":

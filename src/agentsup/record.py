@@ -30,7 +30,7 @@ LIMITED, WAITING, SLEEPING, STALLED, STOPPED, EXITED = (
     State.LIMITED, State.WAITING, State.SLEEPING, State.STALLED, State.STOPPED, State.EXITED)
 VOLATILE = ("idle_since",)  # not persisted: a restarted watchdog re-measures idleness from scratch
 # Monotonic readings: meaningful only within the boot that took them (Record.boot).
-MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due")
+MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due", "retry_at")
 
 
 @dataclass
@@ -61,6 +61,9 @@ class Record:
     limit_mark: str = ""  # the banner that holds it now
     limit_seen: str = ""  # the last banner it resumed from: still on screen, it is history
     source: str = ""  # what decided the last observation: screen | hooks | session-file
+    attempts: int = 0  # a task's attempts so far
+    retry_at: float | None = None  # a task waits for its retry until then
+    shared_hold: str = ""  # held by a limit another agent of its account hit (that agent's name)
     boot: str = ""
     idle_since: float | None = None
 
@@ -122,6 +125,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
     "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),
     "source": lambda v: isinstance(v, str),
+    "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
+    "shared_hold": lambda v: isinstance(v, str),
     "idle_since": _optional(_number),
 }
 

@@ -100,6 +100,8 @@ class WatchdogSettings(Table):
     stop_timeout: float = spec(10, gt=0, doc="seconds between SIGTERM and SIGKILL when stopping an agent")
     reload_settle: float = spec(0.3, ge=0, doc="agents.toml must be still this long before a reload")
     delivery_retries: int = spec(3, ge=1, doc="submit-key presses before a message is stranded")
+    max_running_tasks: int = spec(0, ge=0, doc="tasks running at once; the others wait as PENDING (0 = no cap)")
+    task_retry_backoff: float = spec(5, gt=0, doc="seconds before a task's first retry; doubles, at most 300")
     journal_max_bytes: int = spec(5_000_000, ge=10_000, doc="events.jsonl rotates past this")
 
 
@@ -183,6 +185,8 @@ class AgentSpec(_Named):
     after: list[str] = spec(factory=list, doc="task: start after these tasks succeed")
     env: dict[str, str] = spec(factory=dict, doc="extra environment")
     args: list[str] = spec(factory=list, doc="extra program arguments after the backend's flags")
+    timeout: float | None = spec(None, gt=0, doc="task: an attempt running longer is stopped (and retried or FAILED)")
+    retries: int = spec(0, ge=0, doc="task: attempts after the first, with a doubling backoff, before FAILED")
     unattended: bool = spec(
         False, doc="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
 
