@@ -60,7 +60,11 @@ class MockAPI:
     claim: str = "five_hour"  # LIMITED: five_hour | seven_day | seven_day_opus
     slow_seconds: float = 5.0
     utilization: float = 0.42  # the five-hour window's share used, sent with every answer
+    # token usage each answer reports (the usage tests count them back from the CLIs' own records)
+    tokens: dict[str, int] = field(default_factory=lambda: {"input": 12, "output": 7, "cache_read": 0,
+                                                            "cache_write": 0, "reasoning": 0})
     requests: list[Request] = field(default_factory=list)
+    answers: int = 0
     # Attempts a CLI makes that no setting of its own turns off (each named where it is set). The
     # network namespace still blocks them: nothing reaches beyond loopback either way.
     known_attempts: set[str] = field(default_factory=set)
@@ -226,17 +230,22 @@ class MockAPI:
                   "anthropic-ratelimit-unified-7d-utilization": "0.1",
                   "anthropic-ratelimit-unified-representative-claim": "five_hour"}
         tool = mode is Mode.TOOL_USE and not _has_tool_result(body)
-        usage = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 0,
-                 "cache_creation_input_tokens": 0}
+        t = self.tokens
+        with self.lock:
+            self.answers += 1
+            message_id = f"msg_mock_{self.answers:04d}"  # unique, as the real API's are
+        window["request-id"] = f"req_mock_{self.answers:04d}"
+        usage = {"input_tokens": t["input"], "output_tokens": 1, "cache_read_input_tokens": t["cache_read"],
+                 "cache_creation_input_tokens": t["cache_write"]}
         if not body.get("stream"):
             content: list[dict[str, Any]] = [{"type": "text", "text": self.reply}]
-            self.send_json(h, 200, {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            self.send_json(h, 200, {"id": message_id, "type": "message", "role": "assistant", "model": model,
                                     "content": content, "stop_reason": "end_turn", "stop_sequence": None,
                                     "usage": usage}, window)
             return
         self.start_sse(h, window)
         self.event(h, "message_start", {"type": "message_start", "message": {
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
+            "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": usage}})
         if tool:
             self.event(h, "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
@@ -257,7 +266,7 @@ class MockAPI:
             self.event(h, "content_block_stop", {"type": "content_block_stop", "index": 0})
             stop = "end_turn"
         self.event(h, "message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                        "usage": {"output_tokens": 7}})
+                                        "usage": {"output_tokens": t["output"]}})
         self.event(h, "message_stop", {"type": "message_stop"})
 
     # OpenAI Responses ------------------------------------------------------------------------
@@ -296,8 +305,11 @@ class MockAPI:
                                                              "annotations": []}]}
         self.event(h, "response.output_item.done", {"type": "response.output_item.done", "output_index": 0,
                                                     "item": done})
-        usage = {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 7,
-                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 19}
+        t = self.tokens
+        usage = {"input_tokens": t["input"] + t["cache_read"],
+                 "input_tokens_details": {"cached_tokens": t["cache_read"]},
+                 "output_tokens": t["output"], "output_tokens_details": {"reasoning_tokens": t["reasoning"]},
+                 "total_tokens": t["input"] + t["cache_read"] + t["output"]}
         self.event(h, "response.completed", {"type": "response.completed", "response": {
             **response, "status": "completed", "output": [done], "usage": usage}})
 
