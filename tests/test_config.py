@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.config import find_config, load_config
+from agentsup.config import load_config
+from agentsup.configfiles import find_config
 from agentsup.errors import ConfigError
 
 
@@ -250,3 +251,71 @@ def test_shipped_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     cfg = load_config(root / "agents.toml", environ={})
     assert cfg.agents, "the example declares agents"
+
+
+TEMPLATES = """
+[template.worker]
+backend = "sim"
+kind = "task"
+prompt = "fix {{issue}} in {{repo}} as {{name}}"
+args = ["--record", "{{name}}.jsonl"]
+dir = "work/{{repo}}"
+vars = { repo = "core", issue = "none" }
+
+[[agent]]
+name = "w1"
+template = "worker"
+vars = { issue = "#12" }
+
+[[agent]]
+name = "w2"
+template = "worker"
+kind = "persistent"
+vars = { issue = "#13", repo = "web" }
+"""
+
+
+def test_template_keys_and_vars_are_taken_unless_the_agent_sets_them(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, TEMPLATES), environ={})
+    w1, w2 = cfg.agents["w1"], cfg.agents["w2"]
+    assert (w1.kind, w1.backend, w2.kind) == ("task", "sim", "persistent"), "the agent's own keys win"
+    assert w1.prompt == "fix #12 in core as w1" and w2.prompt == "fix #13 in web as w2"
+    assert w1.args == ("--record", "w1.jsonl") and w1.dir == tmp_path / "work" / "core"
+    assert w2.dir == tmp_path / "work" / "web"
+
+
+def test_prompt_file_contents_are_filled_when_read(tmp_path: Path) -> None:
+    from agentsup.prompts import agent_prompt
+
+    (tmp_path / "brief.md").write_text("Brief for {{name}}: ship {{feature}}.\n")
+    cfg = load_config(write(tmp_path, '[template.t]\nprompt_file = "brief.md"\nbackend = "sim"\n'
+                                      '[[agent]]\nname = "a"\ntemplate = "t"\nvars = { feature = "search" }\n'),
+                      environ={})
+    assert agent_prompt(cfg, cfg.agents["a"]) == "Brief for a: ship search.\n"
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ('[template.t]\nprompt = "do {{thing}}"\n[[agent]]\nname = "a"\ntemplate = "t"\n',
+     ["agent[0] (a).prompt: unknown template variable {{thing}}", "vars: name"]),
+    ('[template.t]\nargs = ["--x", "{{flag}}"]\n[[agent]]\nname = "a"\ntemplate = "t"\nvars = { other = "1" }\n',
+     ["agent[0] (a).args[1]: unknown template variable {{flag}}", "vars: name, other"]),
+    ('[template.worker]\nbackend = "sim"\n[[agent]]\nname = "a"\ntemplate = "wroker"\n',
+     ["agent[0] (a).template: unknown template 'wroker'", "did you mean 'worker'"]),
+    ('[template.t]\nname = "x"\n', ["template.t.name: unknown key 'name'"]),
+    ('[template.t]\nwatch = "sometimes"\n', ["template.t.watch", "'none', 'heal' or 'heal+stall'"]),
+])
+def test_template_mistakes_are_config_errors_that_name_them(tmp_path: Path, body: str, expected: list[str]) -> None:
+    message = error_of(tmp_path, body)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_an_unknown_variable_in_a_prompt_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "brief.md").write_text("ship {{feature}} by {{deadline}}\n")
+    message = error_of(tmp_path, '[[agent]]\nname = "a"\nprompt_file = "brief.md"\nvars = { feature = "x" }\n')
+    assert "agent[0] (a).prompt_file: unknown template variable {{deadline}}" in message
+
+
+def test_without_a_template_or_vars_braces_stay_as_written(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[[agent]]\nname = "a"\nprompt = "render {{ item }} in jinja"\n'), environ={})
+    assert cfg.agents["a"].prompt == "render {{ item }} in jinja"

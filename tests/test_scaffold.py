@@ -43,7 +43,7 @@ def test_schema_describes_every_table_and_refuses_unknown_keys(tmp_path: Path) -
     assert shown.returncode == 0
     schema = json.loads(shown.stdout)
     assert set(schema["properties"]) == {"defaults", "watchdog", "tmux", "backend", "loop", "agent", "service",
-                                        "notify"}
+                                        "notify", "template"}
     agent = schema["$defs"]["AgentSpec"]
     assert agent["additionalProperties"] is False and "unattended" in agent["properties"]
     assert agent["properties"]["watch"]["description"]

@@ -179,3 +179,16 @@ def test_a_config_broken_mid_run_keeps_the_last_good_one_and_is_reported_once(fl
     f.config.write_text(good)
     f.advance(30)
     assert f.events()[-2:] == ["config-ok", "config-reloaded"] and f.dog.config_error is None
+
+
+def test_a_run_with_vars_handed_to_the_running_watchdog_fills_its_template(fleet_of: Any) -> None:
+    from agentsup.operate import run_task
+
+    f = fleet_of('[template.t]\nkind = "task"\nbackend = "sim"\nprompt = "check {{target}}"\n'
+                 'vars = { target = "staging" }\n\n', agent("job", template="t", watch="none"))
+    with f.dog._locked():  # as while the watchdog runs: the CLI hands it a request file
+        done = run_task(f.dog.cfg, "job", {"target": "production"})
+        assert done.results[0].action == "run-requested"
+        f.dog.tick(POLL)
+    kickoff = f.root / "logs" / "state" / "kickoff-t-job.txt"
+    assert kickoff.read_text() == "check production" and f.record("job")["run_vars"] == {"target": "production"}

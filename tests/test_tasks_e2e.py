@@ -131,3 +131,16 @@ def test_max_running_tasks_keeps_the_others_pending(project: Project) -> None:
     order = [e for e in task_events(project) if e[1] in ("task-start", "task-done")]
     assert all(order[i][1] == "task-start" and order[i + 1] == (order[i][0], "task-done")
                for i in range(0, 6, 2)), "one at a time"
+
+
+def test_run_with_vars_fills_the_template_for_that_run(project: Project) -> None:
+    project.write(FAST + '[template.deploy]\nkind = "task"\nbackend = "sim"\nenabled = false\n'
+                  'prompt = "deploy {{service}} to {{target}}"\nargs = ["--record", "{{name}}.jsonl", "--exit-after", '
+                  '"0.3"]\nvars = { target = "staging" }\n\n'
+                  '[[agent]]\nname = "ship"\ntemplate = "deploy"\nvars = { service = "api" }\n')
+    proc = project.cli("run", "ship", "--var", "target=production")
+    assert proc.returncode == 0, proc.stderr
+    wait_for(lambda: project.records("ship"))
+    assert project.records("ship")[0]["text"] == "deploy api to production"
+    bad = project.cli("run", "ship", "--var", "oops")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import control
-from .config import Agent, Config
+from .config import Agent, Config, with_vars
 from .errors import AgentsupError
 from .git import Git, GitError, local_git_dir
 from .handoff import HandoffState, commit_pings, inbox_pings
@@ -196,15 +196,17 @@ class BuildLoop:
             else:
                 self.rec.persist(name)
 
-    def start_task(self, task: Agent, *, reason: str, fresh: bool = False) -> None:
-        """Start an attempt. `fresh`: a run by hand, which starts the count of attempts over."""
+    def start_task(self, task: Agent, *, reason: str, fresh: bool = False,
+                   run_vars: dict[str, str] | None = None) -> None:
+        """Start an attempt. `fresh`: a run by hand, which starts the count of attempts over, with
+        `run_vars` for its {{keys}} (kept for its retries)."""
         if self.rec.dry_run:
             return
         record = self.rec.record(task.name)
         if fresh:
-            record.attempts = 0
+            record.attempts, record.run_vars = 0, dict(run_vars or {})
         try:
-            control.start_agent(self.rt, task, force=True)
+            control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
             self.rec.transitions[task.name] = (record.state, "FAILED")
             record.state, record.detail = "FAILED", f"could not start: {exc}"

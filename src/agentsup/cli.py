@@ -34,7 +34,8 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 def load(args: argparse.Namespace, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
     """The config; for commands that read or stop (`last_good`), a config that stopped validating
     falls back to its last valid copy, so the operator can still see and stop everything."""
-    from .config import find_config, load_config, load_last_good, remember_good
+    from .config import load_config
+    from .configfiles import find_config, load_last_good, remember_good
 
     path = find_config(args.config)
     try:
@@ -146,7 +147,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 @command("doctor")
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .config import find_config, load_config
+    from .config import load_config
+    from .configfiles import find_config
     from .doctor import Level, run_checks
 
     path = find_config(args.config)
@@ -217,7 +219,7 @@ def cmd_ping(args: argparse.Namespace) -> int:
 def cmd_watchdog(args: argparse.Namespace) -> int:
     import time
 
-    from .config import find_config
+    from .configfiles import find_config
     from .watchdog import Watchdog
 
     def show(entry: dict[str, object]) -> None:
@@ -316,7 +318,13 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import operate
 
-    done = operate.run_task(load(args), args.task)
+    run_vars = {}
+    for item in args.var or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--var {item!r}: write it as KEY=VALUE")
+        run_vars[key] = value
+    done = operate.run_task(load(args), args.task, run_vars)
     emit(args, done, lambda: "\n".join(f"run {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "")
                                        for r in done.results))
     return 0
@@ -384,7 +392,8 @@ def cmd___complete(args: argparse.Namespace) -> int:
 
     names: list[str] = []
     try:
-        from .config import find_config, load_config
+        from .config import load_config
+        from .configfiles import find_config
 
         cfg = load_config(find_config(None))
         names = [*cfg.agents, *cfg.services, "watchdog"]
@@ -483,6 +492,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", help="agents to restart")
     p = sub("run", "start a task agent now (again, even when it ran before)", json=True)
     p.add_argument("task", help="task agent")
+    p.add_argument("--var", action="append", metavar="KEY=VALUE", help="a template variable for this run")
     p = sub("phase", "inspect or move the build loop's phase", json=True)
     p.add_argument("action", nargs="?", default="show", choices=["show", "list", "next", "set"])
     p.add_argument("value", nargs="?", help="for set: a 0-based index or a phase id")

@@ -3,7 +3,7 @@ the file, the key path (`agent[2].backend`) and what was expected."""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
 import shlex
 import tomllib
@@ -12,19 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import templates
 from .backends import PRESETS, Backend, resolve_backend
+from .configfiles import config_digest, slug, state_home
 from .errors import ConfigError
 from .schema import (
     INHERITED_AGENT_KEYS,
     AgentSpec,
     BackendSpec,
     ConfigFile,
+    HooksSpec,
     Kind,
     LoopSpec,
     NotifySpec,
     TmuxSettings,
     Watch,
     WatchdogSettings,
+    WorktreeSpec,
     check_session,
 )
 from .tables import Problems, convert, replace, suggest, was_set
@@ -60,6 +64,17 @@ class Agent:
     unattended: bool = False
     timeout: float | None = None  # task: seconds an attempt may run
     retries: int = 0  # task: attempts after the first
+    account: str = ""  # agents of one account share usage limits
+    worktree: WorktreeSpec | None = None  # runs in its own git worktree of `dir`
+    hooks: HooksSpec | None = None
+    vars: Mapping[str, str] = field(default_factory=dict)  # for {{key}} (template variables)
+    # prompt, args and dir as written, before {{key}} was filled in: `run --var` fills them anew
+    written: tuple[str | None, tuple[str, ...], str] | None = None
+
+    @property
+    def home_dir(self) -> Path:
+        """The directory the agent's program runs in: its worktree when it has one."""
+        return self.dir if self.worktree is None or self.worktree.path is None else Path(self.worktree.path)
 
 
 @dataclass(frozen=True)
@@ -132,69 +147,6 @@ class Backends(Mapping[str, Backend]):
         return name in self.names
 
 
-def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None,
-                cwd: Path | None = None) -> Path:
-    """`-c/--config`, then $AGENTSUP_CONFIG, then the first agents.toml in the working directory or
-    one of its parents (as git finds its repository); ./agents.toml when there is none."""
-    env = os.environ if environ is None else environ
-    if explicit:
-        return Path(explicit)
-    if env.get("AGENTSUP_CONFIG"):
-        return Path(env["AGENTSUP_CONFIG"])
-    here = (cwd or Path.cwd()).absolute()
-    for folder in (here, *here.parents):
-        if (folder / "agents.toml").is_file():
-            return folder / "agents.toml"
-    return Path("agents.toml")
-
-
-def state_home() -> Path:
-    """Where configs without an explicit log_dir keep their state (read at each call: HOME may move)."""
-    return Path(os.path.expanduser("~/.local/state/agentsup"))
-
-
-LAST_GOOD_DIR = "configs"  # STATE_HOME/configs/<digest>.toml: the last valid copy of each config
-
-
-def config_digest(cfg_path: Path) -> str:
-    return hashlib.sha256(str(cfg_path.absolute()).encode()).hexdigest()[:8]
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:32] or "config"
-
-
-def last_good_path(cfg_path: Path) -> Path:
-    return state_home() / LAST_GOOD_DIR / f"{config_digest(cfg_path)}.toml"
-
-
-def remember_good(cfg_path: Path) -> None:
-    """Keep a copy of a config that just loaded: when a later edit breaks it, read and stop commands
-    still work from this one."""
-    from .state import atomic_write_text, read_text
-
-    try:
-        text = cfg_path.read_text(encoding="utf-8")
-        copy = last_good_path(cfg_path)
-        if read_text(copy) != text:
-            atomic_write_text(copy, text, durable=False)
-    except OSError:
-        pass  # a convenience: never a reason to fail a command
-
-
-def load_last_good(cfg_path: Path, *, apply_overrides: bool = True) -> Config | None:
-    """The config as it was when it last loaded, or None when there is no copy (or it fails too)."""
-    from .state import read_text
-
-    text = read_text(last_good_path(cfg_path.expanduser().absolute()))
-    if text is None:
-        return None
-    try:
-        return load_config(cfg_path, text=text, apply_overrides=apply_overrides)
-    except ConfigError:
-        return None
-
-
 def resolve_path(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path)
@@ -227,7 +179,7 @@ def load_config(
     `apply_overrides` is false (the watchdog ignores one-off overrides, as the seed does). `text`
     stands in for the file's content (the last valid copy), paths still resolve beside `path`."""
     cfg_path = Path(path).expanduser().absolute()
-    raw = inherit_defaults(read_raw(cfg_path, text))
+    raw = inherit_defaults(templates.expand(read_raw(cfg_path, text)))
     problems = Problems()
     model = convert(ConfigFile, raw, "", problems)
     if problems or model is None:
@@ -262,7 +214,12 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     taken: dict[str, str] = {}
     for i, spec in enumerate(model.agent):
         where = f"agent[{i}] ({spec.name})"
-        agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides)
+        problem = templates.template_problem(spec.template, list(model.template))
+        if problem:
+            problems.append(f"{where}.template: {problem}")
+        agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides, state_home_of(cfg_path, raw))
+        if spec.template or spec.vars:
+            problems += _template_problems(where, spec, agent)
         if spec.name in agents or spec.name in RESERVED_NAMES:
             problems.append(f"{where}.name: duplicate or reserved name {spec.name!r}")
         if agent.backend not in backends:
@@ -293,7 +250,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     # so two projects never share a watchdog, a lock, records or session names.
     digest = config_digest(cfg_path)
     log_dir = (resolve_path(base, defaults.log_dir) if was_set(raw, "defaults", "log_dir")
-               else state_home() / f"{_slug(base.name)}-{digest}")
+               else state_home() / f"{slug(base.name)}-{digest}")
     tmux = model.tmux if was_set(raw, "tmux", "socket") else replace(model.tmux, socket=f"agentsup-{digest}")
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
@@ -304,8 +261,40 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     )
 
 
+def _template_problems(where: str, spec: AgentSpec, agent: Agent) -> list[str]:
+    known = templates.values(spec.name, spec.vars)
+    fields = {"prompt": spec.prompt, "dir": spec.dir, **{f"args[{i}]": a for i, a in enumerate(spec.args)}}
+    found = templates.problems(where, fields, known)
+    if agent.prompt_file is not None and agent.prompt_file.is_file():
+        found += templates.problems(where, {"prompt_file": agent.prompt_file.read_text(encoding="utf-8",
+                                                                                        errors="replace")}, known)
+    return found
+
+
+def with_vars(agent: Agent, extra: Mapping[str, str], base: Path) -> Agent:
+    """`agent` for one run with `extra` vars (`agentsup run TASK --var k=v`)."""
+    if not extra or agent.written is None:
+        return agent
+    known = {**agent.vars, **extra}
+    prompt, args, folder = agent.written
+    return dataclasses.replace(
+        agent, vars=known, prompt=templates.fill(prompt, known) if prompt is not None else None,
+        args=tuple(templates.fill(a, known) for a in args), dir=resolve_path(base, templates.fill(folder, known)))
+
+
+def state_home_of(cfg_path: Path, raw: Mapping[str, Any]) -> Path:
+    """The state directory a config's agents keep their worktrees under (see build_config)."""
+    defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
+    assert isinstance(defaults, dict)
+    log_dir = defaults.get("log_dir")
+    if isinstance(log_dir, str):
+        return resolve_path(cfg_path.parent, log_dir) / "state"
+    return state_home() / f"{slug(cfg_path.parent.name)}-{config_digest(cfg_path)}" / "state"
+
+
 def _resolve_agent(
-    spec: AgentSpec, base: Path, prefix: str, environ: Mapping[str, str], overrides: dict[str, str]
+    spec: AgentSpec, base: Path, prefix: str, environ: Mapping[str, str], overrides: dict[str, str],
+    state_dir: Path,
 ) -> Agent:
     model, backend = spec.model, spec.backend
     if environ.get(f"AGENT_MODEL_{spec.name}"):
@@ -319,13 +308,23 @@ def _resolve_agent(
             prompt_file=resolve_path(base, spec.wake.prompt_file) if spec.wake.prompt_file else None,
             prompt=spec.wake.prompt,
         )
+    known = templates.values(spec.name, spec.vars) if spec.template or spec.vars else {}
+    prompt = templates.fill(spec.prompt, known) if spec.prompt is not None and known else spec.prompt
+    args = tuple(templates.fill(a, known) for a in spec.args) if known else tuple(spec.args)
+    folder = resolve_path(base, templates.fill(spec.dir, known) if known else spec.dir)
+    worktree = None
+    if spec.worktree is not False:
+        chosen = spec.worktree if isinstance(spec.worktree, WorktreeSpec) else WorktreeSpec()
+        where = resolve_path(base, chosen.path) if chosen.path else state_dir / "worktrees" / spec.name
+        worktree = replace(chosen, branch=chosen.branch.replace("{name}", spec.name), path=str(where))
     return Agent(
         name=spec.name, session=spec.session or prefix + spec.name, kind=spec.kind, role=spec.role,
         backend=backend, model=model, enabled=spec.enabled, watch=spec.watch, resume=spec.resume,
-        dir=resolve_path(base, spec.dir), prompt=spec.prompt,
+        dir=folder, prompt=prompt,
         prompt_file=resolve_path(base, spec.prompt_file) if spec.prompt_file else None,
-        wake=wake, after=tuple(spec.after), env=dict(spec.env), args=tuple(spec.args), unattended=spec.unattended,
-        timeout=spec.timeout, retries=spec.retries,
+        wake=wake, after=tuple(spec.after), env=dict(spec.env), args=args, unattended=spec.unattended,
+        timeout=spec.timeout, retries=spec.retries, account=spec.account or backend, worktree=worktree,
+        hooks=spec.hooks, vars=known, written=(spec.prompt, tuple(spec.args), spec.dir) if known else None,
     )
 
 

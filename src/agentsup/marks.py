@@ -103,11 +103,22 @@ def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | No
     elif kind == "reset":
         reset_record(reconciler, agent.name)
     elif kind == "start" and agent.kind == "task":
-        BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True)
+        BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(payload))
     elif kind == "queue" and agent.kind == "task":
         request_tasks(reconciler, [agent.name])
     elif kind == "restart" and agent.kind != "task":
         restart_by_hand(reconciler, agent)
+
+
+def _vars(payload: str | None) -> dict[str, str]:
+    """`run TASK --var k=v`'s vars, as the request file carries them (JSON)."""
+    import json
+
+    try:
+        data = json.loads(payload) if payload else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def restart_by_hand(reconciler: Reconciler, agent: Agent) -> None:

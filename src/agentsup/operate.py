@@ -103,8 +103,11 @@ def reset(cfg: Config, name: str) -> Actions:
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
 
 
-def run_task(cfg: Config, task: str) -> Actions:
-    """Start a task now, again if it ran before; its `after` dependencies are not waited for."""
+def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> Actions:
+    """Start a task now, again if it ran before; its `after` dependencies are not waited for.
+    `run_vars` fill its {{keys}} for this run (over the config's vars)."""
+    import json
+
     from .journal import read_events
     from .marks import send_request
 
@@ -113,7 +116,7 @@ def run_task(cfg: Config, task: str) -> Actions:
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
-    if send_request(cfg, "start", task) == "requested":
+    if send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None) == "requested":
         return Actions([ActionResult(task, session, "run-requested", detail="handed to the running watchdog")])
     last = read_events(cfg.log_dir / "events.jsonl", agent=task, limit=1)
     if last and last[0]["event"] == "task-failed":

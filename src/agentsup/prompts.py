@@ -12,6 +12,7 @@ from string import Template
 from .config import Agent, Config
 from .errors import ConfigError
 from .phases import current_index, current_phase, named_status_path
+from .templates import fill
 
 DEFAULT_KICKOFF = """\
 *** PHASE ${phase_id} (${phase_number} of ${phase_count}) ***
@@ -64,5 +65,6 @@ def agent_prompt(cfg: Config, agent: Agent) -> str:
     if agent.kind == "loop" and cfg.loop.phases:
         return loop_kickoff(cfg, agent)
     if agent.prompt_file is not None:
-        return _read(agent.prompt_file, f"agent {agent.name}: prompt_file")
+        text = _read(agent.prompt_file, f"agent {agent.name}: prompt_file")
+        return fill(text, agent.vars) if agent.vars else text
     return agent.prompt or ""

@@ -64,12 +64,13 @@ class Record:
     attempts: int = 0  # a task's attempts so far
     retry_at: float | None = None  # a task waits for its retry until then
     shared_hold: str = ""  # held by a limit another agent of its account hit (that agent's name)
+    run_vars: dict[str, str] = field(default_factory=dict)  # a task run by hand with --var: kept for its retries
     boot: str = ""
     idle_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies every value and cost a quarter of a 200-agent tick.
-        return {name: list(value) if isinstance(value, list) else value
+        return {name: list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
                 for name in _PERSISTED for value in (getattr(self, name),)}
 
     @classmethod
@@ -94,7 +95,7 @@ class Record:
 
     def copy(self) -> Record:
         return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
-                                   queue=list(self.queue))
+                                   queue=list(self.queue), run_vars=dict(self.run_vars))
 
 
 _PERSISTED = tuple(f.name for f in dataclasses.fields(Record) if f.name not in VOLATILE)
@@ -127,6 +128,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "source": lambda v: isinstance(v, str),
     "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
     "shared_hold": lambda v: isinstance(v, str),
+    "run_vars": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
     "idle_since": _optional(_number),
 }
 

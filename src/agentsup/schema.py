@@ -7,16 +7,16 @@ JSON Schema (`agentsup schema`), so neither can drift from what the loader accep
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .tables import Table, spec
+from .tables import Table, hints, spec, table_fields
 
 Kind = Literal["loop", "persistent", "orchestrator", "task"]
 Watch = Literal["none", "heal", "heal+stall"]
 PromptMode = Literal["arg", "type", "none"]
 
 # Keys of [defaults] that are copied into every [[agent]] that does not set them (as the seed does).
-INHERITED_AGENT_KEYS = ("dir", "backend", "model", "watch", "resume", "enabled")
+INHERITED_AGENT_KEYS = ("dir", "backend", "model", "watch", "resume", "enabled", "worktree", "account", "hooks")
 
 # tmux treats '.' and ':' as target separators and '=' as the exact-match prefix; '#' starts a format.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
@@ -163,6 +163,26 @@ class WakeSpec(Table):
     prompt: str | None = spec(None, doc="message text, when no prompt_file")
 
 
+class WorktreeSpec(Table):
+    """An agent's own git worktree of its `dir`, created on its first start and kept after."""
+
+    branch: str = spec("agents/{name}", doc="the worktree's branch; {name} is the agent's name")
+    base: str = spec("", doc="what a new branch starts from (empty: the repository's current HEAD)")
+    path: str | None = spec(None, doc="where the worktree lives (relative to the config); default: "
+                            "<state dir>/worktrees/<name>")
+
+
+class HooksSpec(Table):
+    """Commands (argv lists, no shell) run at an agent's lifecycle edges, with AGENTSUP_AGENT,
+    AGENTSUP_DIR and (after_exit) AGENTSUP_EXIT_CODE in their environment."""
+
+    after_create: list[str] = spec(factory=list, doc="once, after the agent's worktree (or its first start) exists")
+    before_start: list[str] = spec(factory=list, doc="before every start; a failure fails the start (budgeted)")
+    after_exit: list[str] = spec(factory=list, doc="after the agent's program exited")
+    before_remove: list[str] = spec(factory=list, doc="before `down --remove-worktree` removes its worktree")
+    timeout: float = spec(60, gt=0, doc="seconds a hook may run before it is ended and counted as failed")
+
+
 class _Named(Table):
     """A table that becomes a tmux session: a name, and optionally an explicit session name."""
 
@@ -189,6 +209,31 @@ class AgentSpec(_Named):
     retries: int = spec(0, ge=0, doc="task: attempts after the first, with a doubling backoff, before FAILED")
     unattended: bool = spec(
         False, doc="prepare the CLI's first run (onboarding, trust for this agent's dir) instead of a dialog")
+    worktree: bool | WorktreeSpec = spec(False, doc="run in an own git worktree of `dir` (true, or a table)")
+    account: str = spec("", doc="agents of one account share its usage limits (default: one account per backend)")
+    hooks: HooksSpec | None = spec(None, doc="lifecycle hooks")
+    template: str | None = spec(None, doc="a [template.NAME] whose keys this agent takes unless it sets them")
+    vars: dict[str, str] = spec(factory=dict, doc="values for {{key}} in prompt, prompt_file, args and dir")
+
+
+def _all_optional(source: type[Table], name: str, doc: str, skip: tuple[str, ...]) -> type[Table]:
+    """A table with `source`'s keys (but `skip`), none of them required: what a template may set."""
+    annotations: dict[str, object] = {}
+    namespace: dict[str, object] = {"__doc__": doc, "__annotations__": annotations, "__module__": __name__}
+    for f in table_fields(source):
+        if f.name not in skip:
+            annotations[f.name] = hints(source)[f.name] | None
+            namespace[f.name] = spec(None, doc=f.metadata["doc"], check=f.metadata["check"], ge=f.metadata["ge"],
+                                     gt=f.metadata["gt"], le=f.metadata["le"])
+    return type(name, (Table,), namespace)
+
+
+if TYPE_CHECKING:  # built from AgentSpec at run time; to the type checker it is a table
+    TemplateSpec = Table
+else:
+    TemplateSpec = _all_optional(
+        AgentSpec, "TemplateSpec", "A [template.NAME]: agent keys that agents naming it take unless they set "
+        "them; its vars are defaults for theirs.", ("name", "session", "template"))
 
 
 class ServiceSpec(_Named):
@@ -205,6 +250,9 @@ class DefaultsSpec(Table):
         "one per config")
     session_prefix: str = spec("agentsup-", doc="prefix of every session name")
     dir: str | None = spec(None, doc="default working directory of agents and services")
+    worktree: bool | WorktreeSpec | None = spec(None, doc="default worktree setting of agents")
+    account: str | None = spec(None, doc="default account of agents")
+    hooks: HooksSpec | None = spec(None, doc="default lifecycle hooks of agents")
     backend: str | None = spec(None, doc="default backend of agents")
     model: str | None = spec(None, doc="default model of agents")
     watch: Watch | None = spec(None, doc="default watch mode of agents")
@@ -277,6 +325,7 @@ class ConfigFile(Table):
     watchdog: WatchdogSettings = spec(factory=WatchdogSettings, doc="the reconcile loop's timers and budgets")
     tmux: TmuxSettings = spec(factory=TmuxSettings, doc="the tmux server the agents live on")
     backend: dict[str, BackendSpec] = spec(factory=dict, doc="backend presets overridden, or new backends")
+    template: dict[str, TemplateSpec] = spec(factory=dict, doc="reusable agent settings with {{vars}}")
     loop: LoopSpec = spec(factory=LoopSpec, doc="the builder/adversary build loop")
     agent: list[AgentSpec] = spec(factory=list, doc="the agents")
     service: list[ServiceSpec] = spec(factory=list, doc="plain long-running commands, each in its own session")

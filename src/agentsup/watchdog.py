@@ -25,7 +25,8 @@ from typing import Any
 from . import control
 from .buildloop import BuildLoop, handoff_refs, watched_files
 from .clock import Clock, SystemClock
-from .config import Agent, Config, load_config, remember_good
+from .config import Agent, Config, load_config
+from .configfiles import remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .events import DeathListener
 from .journal import Journal
@@ -195,7 +196,8 @@ class Watchdog:
                     move_aside(path)
                     self.reconciler.log("state-corrupt", detail=f"{path}: a directory among requests; moved aside")
                     continue
-                payload = path.read_text(encoding="utf-8") if kind == "ping" else None
+                carries = kind in ("ping", "start") and path.stat().st_size > 0  # a message, a run's vars
+                payload = path.read_text(encoding="utf-8") if carries else None
                 path.unlink(missing_ok=True)
             except (OSError, UnicodeDecodeError) as exc:
                 self.reconciler.log("request-error", detail=f"{path}: {exc}")
