@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import control
+from . import control, lifecycle
 from .config import Agent, Config, with_vars
 from .errors import AgentsupError
 from .git import Git, GitError, local_git_dir
@@ -179,6 +179,8 @@ class BuildLoop:
                       retry_backoff=self.cfg.watchdog.task_retry_backoff)
         for name, new_state in result.states.items():
             self.rec.transitions[name] = (views[name].state, new_state)
+            if views[name].state == RUNNING and not self.rec.dry_run:  # an attempt ended
+                lifecycle.run_later(tasks[name], "after_exit", self.rec.log, exit_code=views[name].exit_code)
         for name in result.stop:  # timed out, or a dependency failed while it ran: nothing of it survives
             if not self.rec.dry_run:
                 ended = control.stop_session(self.rt, tasks[name].session, panes.get(tasks[name].session))

@@ -78,7 +78,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from . import operate
 
-    done = operate.down(load(args, last_good=True), args.names)
+    done = operate.down(load(args, last_good=True), args.names, remove_worktree=args.remove_worktree,
+                        force=args.force)
     emit(args, done, lambda: render.action_lines(done.results))
     return 0
 
@@ -453,6 +454,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watchdog", action="store_true", help="do not start the watchdog")
     p = sub("down", "stop agents and services (all, and the watchdog, when none are named)", json=True)
     p.add_argument("names", nargs="*", help="agents/services to stop (default: all)")
+    p.add_argument("--remove-worktree", action="store_true", help="also remove the named agents' git worktrees")
+    p.add_argument("--force", action="store_true", help="remove a worktree even with uncommitted changes")
     p = sub("status", "every agent and service with its state, pid and uptime", json=True)
     p.add_argument("-w", "--watch", action="store_true", help="a live view, refreshed every second")
     sub("check", "validate agents.toml and summarise it (exit 2 when invalid)", json=True)

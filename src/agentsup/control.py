@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Agent, Config, Service
-from .errors import TmuxError, UnknownNameError
+from .errors import AgentsupError, TmuxError, UnknownNameError
 from .proctree import TAG_VAR, Stopped, end_processes
 from .state import StateDir, atomic_write_text, private_dir, read_text
 from .tables import suggest
@@ -58,6 +58,16 @@ class Runtime:
     tmux: TmuxSeam
     state: StateDir
     sleep: Callable[[float], None] = time.sleep
+    on_event: Callable[..., Any] | None = None  # the watchdog's journal-and-notify; else the journal file
+
+    def event(self, name: str, agent: str | None = None, **fields: Any) -> None:
+        """Journal what happened (hooks, worktrees) through whoever owns the journal here."""
+        if self.on_event is not None:
+            self.on_event(name, agent, **fields)
+            return
+        from .journal import Journal
+
+        Journal(self.cfg.log_dir / "events.jsonl", self.cfg.watchdog.journal_max_bytes).write(name, agent, **fields)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -154,7 +164,7 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
             atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
             identity += [backend.session_flag, session_id]
     elif backend.session_store == "codex":
-        found = codex_session(codex_home(dict(agent.env)), agent.dir) if resume else None
+        found = codex_session(codex_home(dict(agent.env)), agent.home_dir) if resume else None
         if found:
             resume_id, prompt = found, RESUME_NOTE
             atomic_write_text(rt.state.session_id_file(agent.name), found + "\n")
@@ -171,7 +181,7 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
         if read_text(kickoff) != prompt:  # a full disk: the saved copy still serves if it is the same
             raise
     plan = render_launch(
-        backend, session=agent.session, cwd=str(agent.dir), model=role_model(cfg, agent),
+        backend, session=agent.session, cwd=str(agent.home_dir), model=role_model(cfg, agent),
         prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id, extra_args=agent.args,
         identity=tuple(identity),
     )
@@ -191,15 +201,16 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     # A replaced session, and whatever an earlier run left behind, ends before the new one starts.
     stop_session(rt, agent.session, pane) if replaced else end_processes(
         [], tag(rt, agent.session), cfg.watchdog.stop_timeout)
+    prepare_home(rt, agent)
     plan, kickoff = launch_plan(rt, agent, resume=resume)
     backend = cfg.backend_of(agent)
     if agent.unattended:
         from .firstrun import prepare
 
-        agent.dir.mkdir(parents=True, exist_ok=True)
-        prepare(backend, agent.dir, dict(agent.env))
+        agent.home_dir.mkdir(parents=True, exist_ok=True)
+        prepare(backend, agent.home_dir, dict(agent.env))
     try:
-        spawn(rt, agent.session, plan.argv, cwd=agent.dir,
+        spawn(rt, agent.session, plan.argv, cwd=agent.home_dir,
               env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},
               prompt_file=kickoff if plan.prompt_as_arg else None, preamble=backend.preamble,
               prefix=plan.prompt_prefix)
@@ -213,6 +224,26 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
         typed = deliver(rt, agent, plan.typed_prompt)
     return ActionResult(agent.name, agent.session, "restarted" if replaced else "started",
                         argv=tuple(plan.argv), typed_prompt=typed)
+
+
+def prepare_home(rt: Runtime, agent: Agent) -> None:
+    """What comes before a start: the agent's worktree (created on its first start), its
+    after_create hook (once), its before_start hook (every time; a failure fails the start)."""
+    from . import lifecycle, worktree
+
+    created = worktree.ensure(agent)
+    if created:
+        rt.event("worktree-created", agent.name, path=agent.worktree.path if agent.worktree else "",
+                 branch=agent.worktree.branch if agent.worktree else "")
+    mark = rt.state.root / "created" / agent.name
+    if created or not mark.exists():
+        agent.home_dir.mkdir(parents=True, exist_ok=True)
+        lifecycle.run(agent, "after_create", rt.event)
+        private_dir(mark.parent)
+        mark.touch()
+    problem = lifecycle.run(agent, "before_start", rt.event)
+    if problem is not None:
+        raise AgentsupError(f"agent {agent.name}: its before_start hook failed: {problem}")
 
 
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
@@ -331,7 +362,12 @@ def up(rt: Runtime, names: list[str], *, with_watchdog: bool = True) -> list[Act
     for name in targets:
         if name in cfg.agents:
             agent = cfg.agents[name]
-            results.append(start_agent(rt, agent, pane=panes.get(agent.session), known=True))
+            try:
+                results.append(start_agent(rt, agent, pane=panes.get(agent.session), known=True))
+            except AgentsupError as exc:  # one agent that cannot start never keeps the others from it
+                if isinstance(exc, TmuxError):
+                    raise
+                results.append(ActionResult(name, agent.session, "failed", detail=str(exc)))
         else:
             svc = cfg.services[name]
             results.append(start_service(rt, svc, pane=panes.get(svc.session), known=True))

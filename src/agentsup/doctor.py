@@ -86,7 +86,7 @@ def _shared_dirs(cfg: Config) -> list[Check]:
     by_dir: dict[Path, list[str]] = {}
     for agent in cfg.agents.values():
         if agent.enabled and agent.kind != "task":
-            by_dir.setdefault(agent.dir.resolve(), []).append(agent.name)
+            by_dir.setdefault(agent.home_dir.resolve(), []).append(agent.name)
     shared = {d: names for d, names in by_dir.items() if len(names) > 1}
     if not shared:
         return [Check("working dirs", Level.OK, "every agent has its own")]

@@ -6,6 +6,7 @@ runs, are made here under its lock, so nobody edits records behind its back."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import control
@@ -59,17 +60,38 @@ def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     return Actions(results, warnings)
 
 
-def down(cfg: Config, names: list[str]) -> Actions:
+def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force: bool = False) -> Actions:
     """Stop agents' whole process trees (everything, and the watchdog, when none are named); the
-    watchdog leaves what was stopped by hand alone until `up`."""
+    watchdog leaves what was stopped by hand alone until `up`. `remove_worktree` also removes the
+    named agents' worktrees (refused with uncommitted changes unless `force`)."""
+    from . import lifecycle, worktree
     from .marks import mark_stopped
 
     rt = control.make_runtime(cfg)
     control.check_names(cfg, names)
+    if remove_worktree:
+        if not names:
+            raise ConfigError("--remove-worktree needs the agents named (agentsup down NAME --remove-worktree)")
+        for name in names:
+            agent = cfg.agents.get(name)
+            if agent is None or agent.worktree is None:
+                raise AgentsupError(f"{name} has no worktree")
+            if not force and worktree.dirty(Path(str(agent.worktree.path))):
+                worktree.remove(agent)  # raises with what is uncommitted, before anything is stopped
     mark_stopped(rt.state, [n for n in names or [*cfg.agents, *cfg.services] if n != "watchdog"], stopped=True)
     results = control.down(rt, names)
     for r in results:
         journal(cfg, "down", r.name if r.name in cfg.agents else None, target=r.name, result=r.action)
+    if remove_worktree:
+        for name in names:
+            agent = cfg.agents[name]
+            problem = lifecycle.run(agent, "before_remove", rt.event)
+            if problem is not None and not force:
+                raise AgentsupError(f"agent {name}: its before_remove hook failed ({problem}); its worktree is kept "
+                                    "(--force removes it anyway)")
+            path = worktree.remove(agent, force=force)
+            journal(cfg, "worktree-removed", name, path=str(path))
+            results.append(ActionResult(name, agent.session, "worktree-removed", detail=str(path)))
     return Actions(results)
 
 

@@ -123,7 +123,7 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
             d.note("waiting-input", detail=obs.question or "a question or permission prompt waits for a human",
                    question=obs.question or "")
         _set(rec, WAITING, _pending_detail(rec, f"waiting for input: {obs.question}" if obs.question
-                                           else "waiting for input"))
+                                           else "waiting for input"), obs.question or "")
         rec.idle_since = None
         return d
     if obs.fatal and pol.watch != "none":
@@ -162,8 +162,8 @@ def _starting(rec: Record, now: float, pol: Policy) -> bool:
     return rec.state == STARTING and now - (rec.started_at or now) < pol.start_grace
 
 
-def _set(rec: Record, state: str, detail: str) -> None:
-    rec.state, rec.detail = state, detail
+def _set(rec: Record, state: str, detail: str, question: str = "") -> None:
+    rec.state, rec.detail, rec.question = state, detail, question if state == WAITING else ""
 
 
 def _end_fatal(d: Decision, now: float) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from . import control
+from . import control, lifecycle
 from .clock import Clock, SystemClock, boot_id
 from .config import Agent, Config
 from .delivery import DeliveryResult
@@ -111,6 +111,8 @@ class Reconciler:
         self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
         self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
         self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
+        self.ended: set[str] = set()  # pane keys whose program's end was seen (its after_exit hook ran)
+        rt.on_event = self.log
 
     # ── records ────────────────────────────────────────────────────────────────────────────
 
@@ -247,8 +249,11 @@ class Reconciler:
                     stats.captures += 1
                 except NoSessionError:
                     pass
-            return View(present=True, dead=True, exit_code=code if code is not None else pane.dead_status,
-                        last_lines=lines)
+            exit_code = code if code is not None else pane.dead_status
+            if pane.key not in self.ended and not self.dry_run:
+                self.ended.add(pane.key)
+                lifecycle.run_later(agent, "after_exit", self.log, exit_code=exit_code)
+            return View(present=True, dead=True, exit_code=exit_code, last_lines=lines)
         foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
         if kind == POLL:
             return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)

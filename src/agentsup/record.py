@@ -64,6 +64,7 @@ class Record:
     attempts: int = 0  # a task's attempts so far
     retry_at: float | None = None  # a task waits for its retry until then
     shared_hold: str = ""  # held by a limit another agent of its account hit (that agent's name)
+    question: str = ""  # what a WAITING agent asks (its screen, or claude's signals)
     run_vars: dict[str, str] = field(default_factory=dict)  # a task run by hand with --var: kept for its retries
     boot: str = ""
     idle_since: float | None = None
@@ -127,7 +128,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),
     "source": lambda v: isinstance(v, str),
     "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
-    "shared_hold": lambda v: isinstance(v, str),
+    "shared_hold": lambda v: isinstance(v, str), "question": lambda v: isinstance(v, str),
     "run_vars": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
     "idle_since": _optional(_number),
 }

@@ -208,7 +208,9 @@ def status_text(report: StatusReport, stream: TextIO | None = None) -> str:
     stream = stream or sys.stdout
     width, paint = width_of(stream), Painter(colour_on(stream))
     apart = not stream.isatty() or width < 100
-    return "\n".join([*status_header(report, paint), *status_table(report, width=width, paint=paint, apart=apart)])
+    trees = [paint(f"worktree {a.name}: {a.worktree} ({a.branch})", "dim") for a in report.agents if a.worktree]
+    return "\n".join([*status_header(report, paint), *status_table(report, width=width, paint=paint, apart=apart),
+                      *trees])
 
 
 def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int, colour: bool) -> str:

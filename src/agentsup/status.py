@@ -41,6 +41,10 @@ class AgentStatus:
     restarts: int = 0
     session_id: str | None = None  # the program's own session (claude --session-id), when agentsup chose it
     source: str | None = None  # what decided the state: screen | hooks | session-file
+    worktree: str | None = None  # the agent's own git worktree, when it has one
+    branch: str | None = None  # that worktree's branch
+    account: str = ""  # agents of one account share usage limits
+    question: str | None = None  # what a WAITING agent asks
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,9 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             pid=pid, uptime_s=uptime, exit_code=code, reset_at=record.get("reset_at"),
             restarts=len(record.get("restarts", [])), session_id=session_of(rt, agent),
             source=record.get("source") or None,
+            worktree=agent.worktree.path if agent.worktree else None,
+            branch=agent.worktree.branch if agent.worktree else None, account=agent.account,
+            question=str(record.get("question") or "") or None if state == "WAITING" else None,
         ))
     services = []
     for svc in cfg.services.values():
@@ -153,7 +160,7 @@ def session_of(rt: Runtime, agent: Agent) -> str | None:
     if rt.cfg.backend_of(agent).session_store == "codex":
         from .sessions import codex_home, codex_session
 
-        return codex_session(codex_home(dict(agent.env)), agent.dir)
+        return codex_session(codex_home(dict(agent.env)), agent.home_dir)
     return rt.state.session_id(agent.name)
 
 

@@ -59,7 +59,8 @@ def launch_fingerprint(cfg: Config, agent: Agent) -> str:
         "backend": [backend.name, backend.bin, backend.flags, backend.model_flag, backend.resume_flag,
                     backend.prompt_flag, backend.prompt_mode, backend.preamble, backend.server,
                     backend.remote_control, dict(backend.env)],
-        "agent": [agent.model, list(agent.args), dict(agent.env), str(agent.dir), agent.session, agent.resume],
+        "agent": [agent.model, list(agent.args), dict(agent.env), str(agent.dir), agent.session, agent.resume,
+                  repr(agent.worktree)],
         "models": [p.models.get(agent.role or "") for p in cfg.loop.phases] if agent.kind == "loop" else [],
         "prompt": prompt,
     }
@@ -162,6 +163,7 @@ class Watchdog:
             rt.tmux.server_pid = old_tmux.server_pid
         rt.deliverer.wait = self.rt.deliverer.wait
         self.rt = self.reconciler.rt = rt
+        rt.on_event = self.reconciler.log
         self.journal = self.reconciler.journal = Journal(
             cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
