@@ -192,3 +192,29 @@ def test_a_run_with_vars_handed_to_the_running_watchdog_fills_its_template(fleet
         f.dog.tick(POLL)
     kickoff = f.root / "logs" / "state" / "kickoff-t-job.txt"
     assert kickoff.read_text() == "check production" and f.record("job")["run_vars"] == {"target": "production"}
+
+
+def test_a_limit_one_agent_hits_holds_its_account_and_both_resume_after_the_reset(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"), agent("b"), agent("c", account="other", watch="heal"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    f.tmux.show("t-a", LIMIT)
+    f.advance(1)
+    assert [f.record(n)["state"] for n in ("a", "b", "c")] == ["LIMITED", "LIMITED", "RUNNING"]
+    assert f.record("b")["shared_hold"] == "a" and f.record("b")["reset_at"] == f.record("a")["reset_at"]
+    assert f.dog.reconciler.ping("b", "handoff for b", reason="test") == "queued"
+    b = f.tmux.sessions["t-b"]
+    for _ in range(121):  # to 10:01:31: past the reset and the slack, idle far past stall_idle
+        f.advance(60)
+    assert b.received[:1] and b.received[0].startswith("watchdog probe"), "each agent is nudged after the reset"
+    assert f.tmux.sessions["t-a"].received[0].startswith("watchdog probe")
+    f.tmux.show("t-a", "back to work\nesc to interrupt")
+    f.tmux.show("t-b", "back to work\nesc to interrupt")
+    f.advance(30)
+    assert [f.record(n)["state"] for n in ("a", "b")] == ["RUNNING", "RUNNING"]
+    f.tmux.show("t-b", "done for now")
+    f.advance(30)
+    assert b.received[1:] == ["handoff for b"], "the ping held for b goes out once it resumed"
+    assert f.tmux.started == ["t-a", "t-b", "t-c"], "nobody was restarted, nor stall-killed while held"
+    held = [e for e in read_events(f.root / "logs" / "events.jsonl", agent="b") if e["event"] == "limit-hold"]
+    assert held[0]["shared_with"] == "a" and held[0]["account"] == "sim"

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -306,3 +307,18 @@ def test_log_grace_counts_recent_output_as_activity(project: Project, grace: str
     run_ticks(dog, 3)
     assert ("restart" in events(project, "a")) is restarted
     assert (pane_pid(project, "t-a") == pid) is not restarted
+
+
+def test_a_limit_holds_the_account_s_other_agent_and_both_resume_on_real_tmux(project: Project) -> None:
+    resume_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    dog = setup(project, watched("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at,
+                                 watch="heal"), watched("b", watch="heal"))
+    dog.tick(HEAVY)
+    pids = wait_for(lambda: (p := (pane_pid(project, "t-a"), pane_pid(project, "t-b"))) and all(p) and p)
+    tick_until(dog, lambda: record(project, "a").get("state") == "LIMITED")
+    assert record(project, "b")["state"] == "LIMITED" and record(project, "b")["shared_hold"] == "a"
+    tick_until(dog, lambda: [record(project, n)["state"] for n in ("a", "b")] == ["RUNNING", "RUNNING"],
+               timeout=20)
+    assert messages(project, "a")[0].startswith("watchdog probe")
+    assert messages(project, "b")[0].startswith("watchdog probe"), "held alike, nudged alike"
+    assert (pane_pid(project, "t-a"), pane_pid(project, "t-b")) == pids, "neither was restarted"

@@ -37,7 +37,7 @@ from .record import (
 
 __all__ = ["BACKOFF", "EXITED", "FATAL", "LIMITED", "RUNNING", "SLEEPING", "STALLED", "STARTING", "STOPPED",
            "WAITING", "Decision", "Deliver", "Event", "Keys", "Now", "Policy", "Record", "Start", "State", "View",
-           "nudge_text", "transition"]
+           "hold_for_account", "nudge_text", "transition"]
 
 
 def nudge_text(kind: str) -> str:
@@ -264,6 +264,8 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
     if (shows_limit and rec.limit_until is not None and rec.limit_nudges and changed and not obs.menu_keys
             and is_history(obs.limit_mark, rec.limit_mark or None)):
         shows_limit = False  # nudged, it answered, and no new banner came: it resumed
+    if rec.shared_hold and rec.limit_until is not None and not shows_limit:
+        return _shared(d, obs, now, pol, changed)
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
     # Banners say the minute only: a promise up to a minute old is the minute that is ending.
     trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
@@ -310,6 +312,40 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
     rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
     d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
     return True
+
+
+def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: bool) -> bool:
+    """Held because another agent of its account hit the limit (it shows no banner of its own):
+    held until the same reset, then nudged; working, or answering a nudge, lifts the hold."""
+    rec = d.record
+    until = rec.limit_until
+    assert until is not None  # the caller holds it
+    resumed = obs.active or (rec.limit_nudges > 0 and changed)
+    if not resumed and now < until:
+        return True
+    if not resumed:
+        rec.limit_nudges += 1
+        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
+                                                                               pol.limit_probe_max)
+        rec.limit_until = now + rec.limit_probe
+        d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
+        d.note("limit-nudge", nudge=rec.limit_nudges, shared_with=rec.shared_hold)
+        return True
+    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue), shared_with=rec.shared_hold)
+    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since, rec.shared_hold = None, None, 0, now, ""
+    d.actions += [Deliver(text, "queued") for text in rec.queue]
+    rec.queue = []
+    _set(rec, RUNNING, "working" if obs.active else "idle")
+    return True
+
+
+def hold_for_account(rec: Record, by: str, until: float, reset_at: str | None) -> Record:
+    """`rec` held by the usage limit agent `by` of its account hit: until the same reset."""
+    held = rec.copy()
+    held.limit_until, held.reset_at, held.shared_hold = until, reset_at, by
+    held.limit_nudges, held.limit_mark = 0, ""
+    _set(held, LIMITED, f"held: {by} hit this account's usage limit")
+    return held
 
 
 def _wake(d: Decision, obs: Observation, now: float, pol: Policy) -> None:

@@ -24,7 +24,20 @@ from .errors import AgentsupError
 from .journal import Journal
 from .notify import KIND_OF_EVENT, Notice, Notifier
 from .phases import complete_marker
-from .policy import BACKOFF, STOPPED, Decision, Deliver, Keys, Policy, Record, Start, View, transition
+from .policy import (
+    BACKOFF,
+    LIMITED,
+    STOPPED,
+    Decision,
+    Deliver,
+    Keys,
+    Policy,
+    Record,
+    Start,
+    View,
+    hold_for_account,
+    transition,
+)
 from .proctree import ProcTree, has_tag, program_pid
 from .resettime import parse_reset
 from .signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
@@ -212,10 +225,32 @@ class Reconciler:
             self.transitions[agent.name] = (old_state, decision.record.state)
             self.act(agent, pane, decision, stats)
             self.persist(agent.name)
+            if any(e.event == "limit-hold" for e in decision.events) and not decision.record.shared_hold:
+                self.share_limit(agent, agents, panes)
         stats.tmux_calls = tmux.calls - calls0
         stats.wall_ms = (time.perf_counter() - t0) * 1000
         stats.cpu_ms = (_cpu() - cpu0) * 1000
         return stats
+
+    def share_limit(self, hit: Agent, agents: list[Agent], panes: dict[str, PaneInfo]) -> None:
+        """A limit one agent hit holds every running agent of its account until the same reset,
+        instead of each running into it on its own (each is still nudged after it)."""
+        rec = self.records[hit.name]
+        if rec.limit_until is None:
+            return
+        for other in agents:
+            pane = panes.get(other.session)
+            if other.name == hit.name or other.account != hit.account or pane is None or pane.dead:
+                continue
+            if self.record(other.name).state in (LIMITED, BACKOFF, "FATAL"):
+                continue
+            old_state = self.records[other.name].state
+            self.records[other.name] = hold_for_account(self.records[other.name], hit.name, rec.limit_until,
+                                                        rec.reset_at)
+            self.transitions[other.name] = (old_state, LIMITED)
+            self.log("limit-hold", other.name, shared_with=hit.name, account=hit.account, reset_at=rec.reset_at,
+                     detail=f"{hit.name} hit the {hit.account} account's usage limit")
+            self.persist(other.name)
 
     def release_stopped(self, names: set[str]) -> None:
         """An agent stopped by hand has no pending restart: `down` cancels a backoff."""
