@@ -322,3 +322,12 @@ def test_a_limit_holds_the_account_s_other_agent_and_both_resume_on_real_tmux(pr
     assert messages(project, "a")[0].startswith("watchdog probe")
     assert messages(project, "b")[0].startswith("watchdog probe"), "held alike, nudged alike"
     assert (pane_pid(project, "t-a"), pane_pid(project, "t-b")) == pids, "neither was restarted"
+
+
+def test_a_waiting_agent_s_question_is_in_status_and_its_json(project: Project) -> None:
+    dog = setup(project, watched("a", "--question", watch="heal"))
+    dog.tick(HEAVY)
+    tick_until(dog, lambda: record(project, "a").get("state") == "WAITING")
+    shown = project.cli_json("status")["agents"][0]
+    assert shown["question"].endswith("Bash command: rm -rf build/ · Do you want to proceed?")
+    assert "Do you want to proceed?" in project.cli("status").stdout

@@ -356,6 +356,20 @@ def cmd_phase(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("usage")
+def cmd_usage(args: argparse.Namespace) -> int:
+    from .accounting import collect, parse_duration
+    from .control import make_runtime
+
+    try:
+        since = parse_duration(args.since) if args.since else None
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    report = collect(make_runtime(load(args, last_good=True)), since_seconds=since)
+    emit(args, report, lambda: render.usage_text(report))
+    return 0
+
+
 @command("notify")
 def cmd_notify(args: argparse.Namespace) -> int:
     from . import operate
@@ -500,6 +514,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", default="show", choices=["show", "list", "next", "set"])
     p.add_argument("value", nargs="?", help="for set: a 0-based index or a phase id")
     p.add_argument("--restart", action="store_true", help="restart the loop agents on the new phase")
+    p = sub("usage", "tokens, turns and cost per agent from the CLIs' own records; the five-hour window", json=True)
+    p.add_argument("--since", metavar="DURATION", help="only what was used in the last DURATION (30m, 2h, 1d)")
     p = sub("notify", "notifications: `notify test` sends a test event to every channel", json=True)
     p.add_argument("action", choices=["test"])
     sub("sim", "the simulated agent TUI (`agentsup sim --help` lists its flags)")

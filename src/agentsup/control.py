@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Agent, Config, Service
 from .errors import AgentsupError, TmuxError, UnknownNameError
 from .proctree import TAG_VAR, Stopped, end_processes
-from .state import StateDir, atomic_write_text, private_dir, read_text
+from .state import StateDir, atomic_write_text, open_private, private_dir, read_text
 from .tables import suggest
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
 
@@ -162,6 +162,13 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
         else:
             session_id, resume_id = str(uuid.uuid4()), None
             atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
+            history = rt.state.session_id_file(agent.name).with_suffix(".history")  # every session: usage
+            with contextlib.suppress(OSError):
+                fd = open_private(history, os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(fd, (session_id + "\n").encode())
+                finally:
+                    os.close(fd)
             identity += [backend.session_flag, session_id]
     elif backend.session_store == "codex":
         found = codex_session(codex_home(dict(agent.env)), agent.home_dir) if resume else None

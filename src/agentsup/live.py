@@ -9,21 +9,27 @@ from typing import Any
 from . import render
 from .control import Runtime
 
+USAGE_EVERY = 10.0  # seconds between reads of the CLIs' usage records
+
 
 def watch(rt: Runtime, *, interval: float = 1.0) -> None:
     from rich.console import Console
     from rich.live import Live
     from rich.text import Text
 
+    from .accounting import collect as usage_of
     from .journal import tail_events
     from .status import collect
 
     console = Console(highlight=False)
     journal = rt.cfg.log_dir / "events.jsonl"
+    counted: list[Any] = [None, 0.0]  # usage, and when it was read: records are re-read every 10 s
 
     def frame() -> Any:
+        if time.monotonic() - counted[1] >= USAGE_EVERY:
+            counted[:] = [usage_of(rt), time.monotonic()]
         text = render.live_frame(collect(rt), tail_events(journal), width=console.width,
-                                 colour=console.is_terminal)
+                                 colour=console.is_terminal, usage=counted[0])
         return Text.from_ansi(text)
 
     try:

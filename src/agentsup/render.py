@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from .accounting import AgentUsage, UsageReport
     from .status import StatusReport
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
@@ -213,7 +214,17 @@ def status_text(report: StatusReport, stream: TextIO | None = None) -> str:
                       *trees])
 
 
-def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int, colour: bool) -> str:
+def usage_bits(u: AgentUsage) -> str:
+    bits = [f"{u.turns} turns", f"{count(u.input_tokens)} in", f"{count(u.output_tokens)} out"]
+    if u.cost_usd is not None:
+        bits.append(f"${u.cost_usd:.2f}")
+    if u.window_used_pct is not None:
+        bits.append(window_text(u))
+    return " · ".join(bits)
+
+
+def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int, colour: bool,
+               usage: UsageReport | None = None) -> str:
     """What `status --watch` shows each second: a header, the table, each agent's countdowns,
     question and last event, and the usage of each agent when known."""
     paint = Painter(colour)
@@ -237,4 +248,41 @@ def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int
             bits.append(f"last: {e.get('event')} {str(e.get('ts', ''))[11:19]}")
         if bits:
             lines.append(paint(f"  {a.name}: " + " · ".join(bits), "dim"))
+    for u in usage.agents if usage is not None else []:
+        lines.append(paint(f"  {u.agent}: {usage_bits(u)}", "dim"))
+    return "\n".join(lines)
+
+
+# ── usage ───────────────────────────────────────────────────────────────────────────────────
+
+
+def count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+def window_text(u: AgentUsage) -> str:
+    if u.window_used_pct is None:
+        return ""
+    clock = (u.window_resets_at or "")[11:16]
+    out = f"5h window {u.window_used_pct:.0f}% (resets {clock} UTC"
+    runs_out = u.window_runs_out_at
+    return out + (f"; runs out {runs_out[11:16]} UTC at this rate)" if runs_out else "; lasts until then)")
+
+
+def usage_text(report: UsageReport) -> str:
+    heads = ["AGENT", "BACKEND", "TURNS", "INPUT", "OUTPUT", "CACHE-R", "CACHE-W", "COST"]
+    rows = [[u.agent, u.backend, str(u.turns), count(u.input_tokens), count(u.output_tokens),
+             count(u.cache_read_tokens), count(u.cache_write_tokens),
+             f"${u.cost_usd:.2f}" if u.cost_usd is not None else "-"] for u in report.agents]
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    lines = [f"since {report.since}" if report.since else "all recorded use"]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [heads, *rows]]
+    for u in report.agents:
+        extra = [window_text(u)] if u.window_used_pct is not None else []
+        if u.reported_cost_usd is not None:
+            extra.append(f"claude's own figure for its current run ${u.reported_cost_usd:.2f}")
+        if extra:
+            lines.append(f"  {u.agent}: " + " · ".join(extra))
+    if not report.agents:
+        lines.append("no agent whose CLI keeps usage records agentsup reads (claude, codex)")
     return "\n".join(lines)
