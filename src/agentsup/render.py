@@ -167,9 +167,10 @@ def _details(report: StatusReport) -> list[tuple[str, str, str, str, str, str, s
     return rows
 
 
-def status_table(report: StatusReport, *, width: int, paint: Painter, apart: bool) -> list[str]:
+def status_table(report: StatusReport, *, width: int, paint: Painter, apart: bool, wrap: bool = True) -> list[str]:
     """The table's lines. Details sit beside the state when the row still fits the width, else
-    (and always when `apart`: a pipe, a narrow terminal) on a line of their own."""
+    (and always when `apart`: a pipe, a narrow terminal) on a line of their own, wrapped to the
+    width on a terminal, whole in a pipe (a line a program can grep)."""
     heads = ["AGENT", "KIND", "BACKEND", "MODEL", "WATCH", "STATE", "PID", "UPTIME"]
     keep = [0, 1, 2, 3, 4, 5, 6, 7] if width >= 80 else [0, 2, 5, 6, 7]
     rows = _details(report)
@@ -200,8 +201,8 @@ def status_table(report: StatusReport, *, width: int, paint: Painter, apart: boo
         lines.append("  ".join(cells).rstrip())
         if apart and row[8]:
             indent = offset if width - offset >= 30 else 2
-            for chunk in textwrap.wrap(row[8], max(20, width - indent), break_on_hyphens=False):
-                lines.append(" " * indent + paint(chunk, "dim"))
+            chunks = textwrap.wrap(row[8], max(20, width - indent), break_on_hyphens=False) if wrap else [row[8]]
+            lines += [" " * indent + paint(chunk, "dim") for chunk in chunks]
     return lines
 
 
@@ -210,8 +211,8 @@ def status_text(report: StatusReport, stream: TextIO | None = None) -> str:
     width, paint = width_of(stream), Painter(colour_on(stream))
     apart = not stream.isatty() or width < 100
     trees = [paint(f"worktree {a.name}: {a.worktree} ({a.branch})", "dim") for a in report.agents if a.worktree]
-    return "\n".join([*status_header(report, paint), *status_table(report, width=width, paint=paint, apart=apart),
-                      *trees])
+    table = status_table(report, width=width, paint=paint, apart=apart, wrap=stream.isatty())
+    return "\n".join([*status_header(report, paint), *table, *trees])
 
 
 def usage_bits(u: AgentUsage) -> str:
