@@ -207,7 +207,8 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
     assert set(data["watchdog"]) == {"running", "pid", "last_tick", "tick_ms", "tick_cpu_ms", "tmux_calls",
                                      "config_error", "degraded"}
     agent_keys = {"name", "kind", "backend", "model", "watch", "enabled", "session", "state", "detail", "pid",
-                  "uptime_s", "exit_code", "reset_at", "restarts", "session_id", "source"}
+                  "uptime_s", "exit_code", "reset_at", "restarts", "session_id", "source", "worktree", "branch",
+                  "account", "question"}
     a, b = data["agents"]
     assert set(a) == agent_keys and set(b) == agent_keys
     assert (a["name"], a["state"], a["backend"], a["model"]) == ("a", "RUNNING", "sim", "default")

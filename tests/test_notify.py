@@ -86,7 +86,7 @@ def commands(out: Path) -> list[dict[str, str]]:
 
 def test_each_transition_notifies_once_by_command_and_webhook(tmp_path: Path, hook: Hook) -> None:
     out = tmp_path / "notified.jsonl"
-    f = Fleet(tmp_path, agent("lim"), agent("ask"), agent("crash"), notify_table(hook, out))
+    f = Fleet(tmp_path, agent("lim"), agent("ask", account="a2"), agent("crash", account="a3"), notify_table(hook, out))
     f.dog.reconciler.notifier.sleep = lambda s: None  # type: ignore[union-attr]
     f.dog.tick(HEAVY)
     f.advance(30)
@@ -127,7 +127,7 @@ def test_each_transition_notifies_once_by_command_and_webhook(tmp_path: Path, ho
 
 def test_only_the_kinds_in_on_are_sent(tmp_path: Path, hook: Hook) -> None:
     out = tmp_path / "notified.jsonl"
-    f = Fleet(tmp_path, agent("lim"), agent("ask"), notify_table(hook, out, on=["waiting-input"]))
+    f = Fleet(tmp_path, agent("lim"), agent("ask", account="a2"), notify_table(hook, out, on=["waiting-input"]))
     f.dog.tick(HEAVY)
     f.tmux.show("t-lim", "You've hit your session limit · resets 10am (UTC)")
     f.tmux.show("t-ask", "Do you want to proceed?")

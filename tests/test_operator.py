@@ -134,7 +134,7 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
     project.write('[watchdog]\nsignal_interval = 0.3\npoll_interval = 0.2\nlimit_reset_slack = 0.5\n'
                   'limit_probe_fallback = 1\nreload_settle = 0\n'
                   + sim_agent("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at,
-                              extra='watch = "heal"') + sim_agent("b", extra='watch = "heal"'))
+                              extra='watch = "heal"') + sim_agent("b", extra='watch = "heal"\naccount = "other"'))
     dog = Watchdog(project.config_path)
     dog.lock.acquire()  # a running watchdog: the CLI hands it what it asks
     dog.rt.deliverer.wait = 1.0

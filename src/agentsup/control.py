@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Agent, Config, Service
 from .errors import AgentsupError, TmuxError, UnknownNameError
 from .proctree import TAG_VAR, Stopped, end_processes
-from .state import StateDir, atomic_write_text, open_private, private_dir, read_text
+from .state import StateDir, atomic_write_text, open_private, private_dir, read_text, touch_private
 from .tables import suggest
 from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
 
@@ -246,8 +246,7 @@ def prepare_home(rt: Runtime, agent: Agent) -> None:
     if created or not mark.exists():
         agent.home_dir.mkdir(parents=True, exist_ok=True)
         lifecycle.run(agent, "after_create", rt.event)
-        private_dir(mark.parent)
-        mark.touch()
+        touch_private(mark)
     problem = lifecycle.run(agent, "before_start", rt.event)
     if problem is not None:
         raise AgentsupError(f"agent {agent.name}: its before_start hook failed: {problem}")
