@@ -257,3 +257,34 @@ def test_a_kickoff_names_the_status_file_the_watchdog_watches(project: Project) 
     status.parent.mkdir()
     status.write_text("## DONE\nPASS\n")  # what the agent writes where it was told
     wait_for(lambda: (dog.tick(SIGNAL), project.cli_json("phase")["id"] == "p2")[1], timeout=15, interval=0.2)
+
+
+def test_an_empty_ping_is_a_clear_answer_not_a_tmux_error(project: Project) -> None:
+    project.write(sim_agent("a"))
+    assert project.cli("up", "a", "--no-watchdog").returncode == 0
+    wait_for(lambda: "agentsup sim" in project.screen("t-a"))
+    empty = project.cli("ping", "a", "")
+    assert empty.returncode == 1 and "nothing to deliver: the message is empty" in empty.stdout
+    assert "buffer" not in empty.stdout + empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_usage_errors_are_one_line_with_a_did_you_mean(tmp_path: Path) -> None:
+    typo = agentsup("stauts", cwd=tmp_path)
+    assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1
+    assert "unknown command 'stauts' (did you mean 'status'?)" in typo.stderr
+    flag = agentsup("status", "--bogus", cwd=tmp_path)
+    assert flag.returncode == 2 and "unrecognized arguments: --bogus" in flag.stderr
+
+
+def test_completion_offers_commands_options_and_the_config_s_agent_names(project: Project) -> None:
+    project.write(sim_agent("builder") + sim_agent("adversary"))
+    assert agentsup("__complete", "1", "agentsup", "st", cwd=project.root).stdout.split() == ["status"]
+    assert agentsup("__complete", "2", "agentsup", "ping", "b", cwd=project.root).stdout.split() == ["builder"]
+    assert "--remove-worktree" in agentsup("__complete", "2", "agentsup", "down", "--", cwd=project.root).stdout
+    home = project.root / "home"
+    installed = agentsup("--install-completion", "bash", cwd=project.root)
+    assert installed.returncode == 0
+    script = home / ".local" / "share" / "bash-completion" / "completions" / "agentsup"
+    assert "agentsup __complete" in script.read_text()
+    zsh = agentsup("--show-completion", "zsh", cwd=project.root)
+    assert zsh.returncode == 0 and zsh.stdout.startswith("#compdef agentsup")
