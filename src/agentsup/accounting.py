@@ -12,7 +12,7 @@ from typing import Any
 from . import usage
 from .config import Agent
 from .control import Runtime
-from .sessions import codex_home
+from .sessions import codex_home, rollouts
 from .signals import home_of
 
 
@@ -59,17 +59,7 @@ def claude_transcripts(rt: Runtime, agent: Agent) -> list[Path]:
 
 
 def codex_sessions(agent: Agent) -> list[Path]:
-    want, found = str(agent.home_dir.resolve()), []
-    for path in sorted((codex_home(dict(agent.env)) / "sessions").glob("*/*/*/rollout-*.jsonl")):
-        try:
-            with path.open(encoding="utf-8") as fh:
-                meta = json.loads(fh.readline())
-        except (OSError, ValueError):
-            continue
-        payload = meta.get("payload") if isinstance(meta, dict) else None
-        if isinstance(payload, dict) and payload.get("cwd") == want:
-            found.append(path)
-    return found
+    return sorted(path for path, _ in rollouts(codex_home(dict(agent.env)), agent.home_dir))
 
 
 def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> AgentUsage | None:

@@ -15,15 +15,18 @@ def codex_home(env: dict[str, str]) -> Path:
     return Path(env.get("CODEX_HOME") or os.environ.get("CODEX_HOME") or home / ".codex")
 
 
-def codex_session(home: Path, cwd: Path) -> str | None:
-    """The id of the newest codex session that ran in `cwd`, or None."""
+def rollouts(home: Path, cwd: Path, *, newest: int | None = None) -> list[tuple[Path, dict[str, object]]]:
+    """Codex's session files that ran in `cwd` (newest first), each with its first line's payload.
+    `newest` looks only at that many of the latest files (of the last three days)."""
     root = home / "sessions"
     try:
-        days = sorted(root.glob("*/*/*"), reverse=True)[:3]  # today, and a little before
+        days = sorted(root.glob("*/*/*"), reverse=True)
     except OSError:
-        return None
-    files = sorted((f for day in days for f in day.glob("rollout-*.jsonl")), reverse=True)[:SCAN_FILES]
-    want = str(cwd.resolve())
+        return []
+    if newest is not None:
+        days = days[:3]  # today, and a little before
+    files = sorted((f for day in days for f in day.glob("rollout-*.jsonl")), reverse=True)[:newest]
+    want, found = str(cwd.resolve()), []
     for path in files:
         try:
             with path.open(encoding="utf-8") as fh:
@@ -32,7 +35,14 @@ def codex_session(home: Path, cwd: Path) -> str | None:
             continue
         payload = meta.get("payload") if isinstance(meta, dict) else None
         if isinstance(payload, dict) and payload.get("cwd") == want:
-            sid = payload.get("session_id") or payload.get("id")
-            if isinstance(sid, str) and sid:
-                return sid
+            found.append((path, payload))
+    return found
+
+
+def codex_session(home: Path, cwd: Path) -> str | None:
+    """The id of the newest codex session that ran in `cwd`, or None."""
+    for _path, payload in rollouts(home, cwd, newest=SCAN_FILES):
+        sid = payload.get("session_id") or payload.get("id")
+        if isinstance(sid, str) and sid:
+            return sid
     return None
