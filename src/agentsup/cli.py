@@ -34,8 +34,8 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 def load(args: argparse.Namespace, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
     """The config; for commands that read or stop (`last_good`), a config that stopped validating
     falls back to its last valid copy, so the operator can still see and stop everything."""
-    from .config import load_config
-    from .configfiles import find_config, load_last_good, remember_good
+    from .config import load_config, load_last_good
+    from .configfiles import find_config, remember_good
 
     path = find_config(args.config)
     try:
@@ -167,7 +167,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 @command("logs")
 def cmd_logs(args: argparse.Namespace) -> int:
-    from .control import log_path, session_of
+    from .control import session_of
+    from .launch import log_path
     from .logs import follow, tail_lines
 
     cfg = load(args, last_good=True)

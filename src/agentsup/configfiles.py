@@ -8,10 +8,6 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .config import Config
 
 
 def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None,
@@ -62,18 +58,3 @@ def remember_good(cfg_path: Path) -> None:
             atomic_write_text(copy, text, durable=False)
     except OSError:
         pass  # a convenience: never a reason to fail a command
-
-
-def load_last_good(cfg_path: Path, *, apply_overrides: bool = True) -> Config | None:
-    """The config as it was when it last loaded, or None when there is no copy (or it fails too)."""
-    from .config import load_config
-    from .errors import ConfigError
-    from .state import read_text
-
-    text = read_text(last_good_path(cfg_path.expanduser().absolute()))
-    if text is None:
-        return None
-    try:
-        return load_config(cfg_path, text=text, apply_overrides=apply_overrides)
-    except ConfigError:
-        return None

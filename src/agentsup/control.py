@@ -8,36 +8,22 @@ import os
 import signal
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .config import Agent, Config, Service
 from .errors import AgentsupError, TmuxError, UnknownNameError
-from .proctree import TAG_VAR, Stopped, end_processes
-from .state import StateDir, atomic_write_text, open_private, private_dir, read_text, touch_private
+from .launch import launch_plan, log_path, prepare_home, spawn, tag
+from .proctree import Stopped, end_processes
+from .runtime import Runtime as Runtime  # re-exported: the adapters a command works with
+from .runtime import make_runtime as make_runtime
+from .state import open_private
 from .tables import suggest
-from .tmux import NoSessionError, PaneInfo, Tmux, TmuxSeam, log_pipe_command
+from .tmux import NoSessionError, PaneInfo
 
 if TYPE_CHECKING:  # imported where used: `status` and `down` start no program and type nothing
-    from .backends import LaunchPlan
-    from .delivery import Deliverer, Delivery
-
-# The launch wrapper: a constant script; every value reaches it as a positional argument, so no
-# config value or prompt is ever parsed by a shell. It records the program's exit code in a file
-# because tmux's pane_dead_status can go missing, then tells the watchdog at once (tmux's own
-# pane-died hook is lost with a lost SIGCHLD in tmux before 3.5; this signal is not).
-WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; prefix=$4; tmux_bin=$5; tmux_flag=$6; tmux_socket=$7; shift 7
-if [ -n "$preamble" ]; then eval "$preamble"; fi
-if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "$prefix${prompt%x}"; else "$@"; fi
-rc=$?
-(umask 077; printf '%s\n' "$rc" > "$exit_file.tmp") && mv -f "$exit_file.tmp" "$exit_file"
-if [ -n "$tmux_bin" ]; then "$tmux_bin" "$tmux_flag" "$tmux_socket" wait-for -S agentsup-wake >/dev/null 2>&1; fi
-exit "$rc"
-"""
+    from .delivery import Delivery
 
 
 @dataclass(frozen=True)
@@ -48,49 +34,6 @@ class ActionResult:
     detail: str = ""
     argv: tuple[str, ...] = ()
     typed_prompt: Delivery | None = None
-
-
-@dataclass
-class Runtime:
-    """The adapters one command works with."""
-
-    cfg: Config
-    tmux: TmuxSeam
-    state: StateDir
-    sleep: Callable[[float], None] = time.sleep
-    on_event: Callable[..., Any] | None = None  # the watchdog's journal-and-notify; else the journal file
-
-    def event(self, name: str, agent: str | None = None, **fields: Any) -> None:
-        """Journal what happened (hooks, worktrees) through whoever owns the journal here."""
-        if self.on_event is not None:
-            self.on_event(name, agent, **fields)
-            return
-        from .journal import Journal
-
-        Journal(self.cfg.log_dir / "events.jsonl", self.cfg.watchdog.journal_max_bytes).write(name, agent, **fields)
-
-    @cached_property
-    def deliverer(self) -> Deliverer:
-        from .delivery import Deliverer
-
-        return Deliverer(self.tmux, self.state.root / "locks", retries=self.cfg.watchdog.delivery_retries)
-
-
-def make_runtime(cfg: Config, tmux: TmuxSeam | None = None) -> Runtime:
-    """The adapters for `cfg`: its state directory and its tmux server (or the given seam)."""
-    state = StateDir(cfg.state_dir)
-    private_dir(cfg.log_dir)
-    state.ensure()
-    if tmux is None:
-        tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout,
-                    server_pid_file=state.root / "tmux-server.pid")
-    return Runtime(cfg, tmux, state)
-
-
-def tag(rt: Runtime, session: str) -> str:
-    """The AGENTSUP_TAG value every process of this session carries: socket and session together,
-    so two projects' agents of the same name never match."""
-    return f"{rt.tmux.socket}:{session}"
 
 
 def stop_session(rt: Runtime, session: str, pane: PaneInfo | None) -> Stopped:
@@ -106,93 +49,6 @@ def deliver(rt: Runtime, agent: Agent, text: str, *, force: bool = False) -> Del
     backend = rt.cfg.backend_of(agent)
     return rt.deliverer.deliver(agent.session, text, submit_key=backend.submit_key, box=backend.input_box(),
                                 force=force)
-
-
-def log_path(cfg: Config, session: str) -> Path:
-    return cfg.log_dir / f"{session}.log"
-
-
-def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str],
-                 prefix: str = "", wake: tuple[str, str, str] = ("", "", "")) -> list[str]:
-    """`wake`: the tmux client (binary, -S or -L, socket) that tells the watchdog of the exit."""
-    return ["/bin/sh", "-c", WRAPPER, "agentsup-launch", str(exit_file),
-            str(prompt_file) if prompt_file else "", preamble, prefix, *wake, *argv]
-
-
-def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dict[str, str],
-          prompt_file: Path | None = None, preamble: str = "", prefix: str = "") -> None:
-    """Start `argv` under the launch wrapper in a new session whose output goes to its log."""
-    cfg = rt.cfg
-    exit_file = rt.state.exit_file(session)
-    private_dir(exit_file.parent)
-    exit_file.unlink(missing_ok=True)  # a stale code must not be read as this run's
-    cwd.mkdir(parents=True, exist_ok=True)
-    private_dir(cfg.log_dir)
-    rt.tmux.new_session(
-        session, wrapper_argv(exit_file, prompt_file, preamble, argv, prefix, rt.tmux.wake_client()), cwd=cwd,
-        env={**env, TAG_VAR: tag(rt, session)},
-        width=cfg.tmux.width, height=cfg.tmux.height,
-        log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),
-    )
-
-
-RESUME_NOTE = ("agentsup: your session ended unexpectedly and was resumed. Re-read where you were and "
-               "continue the task you were on.")
-
-
-def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[LaunchPlan, Path]:
-    """Render the agent's argv and save its kickoff prompt (so a user can read what it was told).
-    A backend with a session flag gets a session id agentsup chooses; `resume` continues the last
-    one (a heal) instead of starting over with the kickoff."""
-    from .backends import render_launch
-    from .phases import role_model
-    from .prompts import agent_prompt
-    from .sessions import codex_home, codex_session
-    from .signals import claude_settings, home_of
-
-    cfg = rt.cfg
-    backend = cfg.backend_of(agent)
-    prompt = agent_prompt(cfg, agent)
-    identity: list[str] = []
-    resume_id = rt.state.resume_id(agent.name) if agent.resume and backend.supports_resume else None
-    if backend.session_flag:
-        session_id = rt.state.session_id(agent.name)
-        if resume and session_id and backend.resume_flag:
-            resume_id, prompt = session_id, RESUME_NOTE
-        else:
-            session_id, resume_id = str(uuid.uuid4()), None
-            atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
-            history = rt.state.session_id_file(agent.name).with_suffix(".history")  # every session: usage
-            with contextlib.suppress(OSError):
-                fd = open_private(history, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, (session_id + "\n").encode())
-                finally:
-                    os.close(fd)
-            identity += [backend.session_flag, session_id]
-    elif backend.session_store == "codex":
-        found = codex_session(codex_home(dict(agent.env)), agent.home_dir) if resume else None
-        if found:
-            resume_id, prompt = found, RESUME_NOTE
-            atomic_write_text(rt.state.session_id_file(agent.name), found + "\n")
-    if backend.signals == "claude":
-        hooks = rt.state.hooks_file(agent.name)
-        private_dir(hooks.parent)
-        hooks.unlink(missing_ok=True)  # this run's events only
-        identity += ["--settings", claude_settings(hooks, rt.state.status_line_file(agent.name),
-                                                   home_of(dict(agent.env)))]
-    kickoff = rt.state.kickoff_file(agent.session)
-    try:
-        atomic_write_text(kickoff, prompt)
-    except OSError:
-        if read_text(kickoff) != prompt:  # a full disk: the saved copy still serves if it is the same
-            raise
-    plan = render_launch(
-        backend, session=agent.session, cwd=str(agent.home_dir), model=role_model(cfg, agent),
-        prompt=prompt, prompt_file=str(kickoff), resume_id=resume_id, extra_args=agent.args,
-        identity=tuple(identity),
-    )
-    return plan, kickoff
 
 
 def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInfo | None = None,
@@ -233,25 +89,6 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
                         argv=tuple(plan.argv), typed_prompt=typed)
 
 
-def prepare_home(rt: Runtime, agent: Agent) -> None:
-    """What comes before a start: the agent's worktree (created on its first start), its
-    after_create hook (once), its before_start hook (every time; a failure fails the start)."""
-    from . import lifecycle, worktree
-
-    created = worktree.ensure(agent)
-    if created:
-        rt.event("worktree-created", agent.name, path=agent.worktree.path if agent.worktree else "",
-                 branch=agent.worktree.branch if agent.worktree else "")
-    mark = rt.state.root / "created" / agent.name
-    if created or not mark.exists():
-        agent.home_dir.mkdir(parents=True, exist_ok=True)
-        lifecycle.run(agent, "after_create", rt.event)
-        touch_private(mark)
-    problem = lifecycle.run(agent, "before_start", rt.event)
-    if problem is not None:
-        raise AgentsupError(f"agent {agent.name}: its before_start hook failed: {problem}")
-
-
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
     if not known:
         pane = rt.tmux.pane(svc.session)
@@ -278,7 +115,7 @@ def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
     Returns once it holds its lock, so a `status` right after sees it."""
     import subprocess
 
-    from .state import FileLock, open_private
+    from .state import FileLock
 
     cfg = rt.cfg
     lock = FileLock(rt.state.watchdog_lock())

@@ -103,6 +103,22 @@ def _post(spec: NotifySpec, notice: Notice) -> str | None:
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+def notice_detail(fields: dict[str, Any]) -> str:
+    """One line a person reads in a notification: why, or until when."""
+    for key in ("question", "reason", "error", "detail"):
+        if fields.get(key):
+            return str(fields[key])[:500]
+    if fields.get("until"):
+        return f"held until {fields['until']}" + (" (its reset time)" if fields.get("parsed") else " (probing)")
+    if "next" in fields:
+        return f"{fields.get('done')} done; now {fields['next']}"
+    if "last" in fields:
+        return f"the last phase, {fields['last']}, is done"
+    if "exit_code" in fields:
+        return f"exit code {fields['exit_code']}"
+    return ""
+
+
 class Notifier:
     """Queues notices; a daemon worker sends them in order. `spec` is read per notice, so a reload
     that changes [notify] applies to the next one."""

@@ -214,3 +214,16 @@ def end_processes(roots: list[int], tag: str, timeout: float, *, poll: float = 0
         sleep(poll)
         pids = alive()
     return Stopped(tuple(sorted(asked)), tuple(sorted(killed)))
+
+
+class LazyTree:
+    """The process tree, read from /proc on first use within one tick (a full scan of /proc is the
+    costliest part of a heavy tick, and needed only for a pane agentsup did not start)."""
+
+    def __init__(self) -> None:
+        self.tree: ProcTree | None = None
+
+    def get(self) -> ProcTree:
+        if self.tree is None:
+            self.tree = ProcTree.read()
+        return self.tree

@@ -22,7 +22,8 @@ from .delivery import DeliveryResult
 from .detect import Observation, classify
 from .errors import AgentsupError
 from .journal import Journal
-from .notify import KIND_OF_EVENT, Notice, Notifier
+from .launch import tag
+from .notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
 from .phases import complete_marker
 from .policy import (
     BACKOFF,
@@ -38,7 +39,7 @@ from .policy import (
     hold_for_account,
     transition,
 )
-from .proctree import ProcTree, has_tag, program_pid
+from .proctree import LazyTree, has_tag, program_pid
 from .resettime import parse_reset
 from .signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
@@ -332,7 +333,7 @@ class Reconciler:
         """Another backend's program in this agent's pane, in a pane agentsup did not start. What
         agentsup started is the agent by definition, whatever its `bin` (a wrapper) is called."""
         if self.ours.get(pane.key) is None:  # a pane's starter never changes: asked once per pane
-            self.ours[pane.key] = has_tag(pane.pane_pid, control.tag(self.rt, agent.session))
+            self.ours[pane.key] = has_tag(pane.pane_pid, tag(self.rt, agent.session))
         if self.ours[pane.key]:
             return None
         cfg = self.rt.cfg
@@ -401,35 +402,6 @@ class Reconciler:
             self.log("ping-would-deliver", name, reason=reason)
             return "dry-run"
         return self.deliver(agent, text, "ping").value
-
-
-def notice_detail(fields: dict[str, Any]) -> str:
-    """One line a person reads in a notification: why, or until when."""
-    for key in ("question", "reason", "error", "detail"):
-        if fields.get(key):
-            return str(fields[key])[:500]
-    if fields.get("until"):
-        return f"held until {fields['until']}" + (" (its reset time)" if fields.get("parsed") else " (probing)")
-    if "next" in fields:
-        return f"{fields.get('done')} done; now {fields['next']}"
-    if "last" in fields:
-        return f"the last phase, {fields['last']}, is done"
-    if "exit_code" in fields:
-        return f"exit code {fields['exit_code']}"
-    return ""
-
-
-class LazyTree:
-    """The process tree, read from /proc on first use within one tick (a full scan of /proc is the
-    costliest part of a heavy tick, and needed only for a pane agentsup did not start)."""
-
-    def __init__(self) -> None:
-        self.tree: ProcTree | None = None
-
-    def get(self) -> ProcTree:
-        if self.tree is None:
-            self.tree = ProcTree.read()
-        return self.tree
 
 
 def last_lines(screen: str) -> tuple[str, ...]:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Agent, Config
-from .control import Runtime, log_path
+from .control import Runtime
+from .launch import log_path
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
 from .proctree import program_pid
 from .state import FileLock, read_text

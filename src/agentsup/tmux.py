@@ -18,18 +18,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from .errors import TmuxError, TmuxNotFoundError, TmuxUnreachableError
+from .panes import SNAPSHOT_FORMAT, parse_pane
+from .panes import PaneInfo as PaneInfo  # re-exported: what a snapshot holds
+from .panes import TmuxSeam as TmuxSeam
 
-_FIELDS = (
-    "session_name", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "pane_in_mode",
-    "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "window_activity",
-    "pid", "pane_current_command",
-)
-SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
 _buffer_ids = itertools.count()
 WAKE_CHANNEL = "agentsup-wake"
@@ -44,31 +39,6 @@ class NoSessionError(TmuxError):
     """The target session does not exist."""
 
 
-@dataclass(frozen=True)
-class PaneInfo:
-    """One pane's state from the batched snapshot."""
-
-    session: str
-    pane_id: str
-    pane_pid: int
-    dead: bool
-    dead_status: int | None
-    in_mode: bool
-    width: int
-    height: int
-    cursor_x: int
-    cursor_y: int
-    created: int
-    activity: int  # epoch second of the window's last output
-    server_pid: int
-    current_command: str
-
-    @property
-    def key(self) -> str:
-        """Names this pane's program: pane ids repeat only across servers, pids only across time."""
-        return f"{self.pane_id}/{self.pane_pid}"
-
-
 def exact(session: str) -> str:
     """Exact session target: a bare name would prefix-match (`agent` hits `agent2`)."""
     return "=" + session
@@ -81,46 +51,6 @@ def exact_pane(session: str) -> str:
 def _tmux_arg(arg: str) -> str:
     # tmux splits commands at any argument that ends in ';'; an escaped '\;' stays literal.
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
-
-
-class TmuxSeam(Protocol):
-    """What the rest of agentsup uses of tmux: `Tmux` is the real one, tests have a scripted fake."""
-
-    socket: str
-    timeout: float
-    calls: int
-    server_pid: int | None
-
-    def snapshot(self) -> dict[str, PaneInfo]: ...
-
-    def pane(self, session: str) -> PaneInfo | None: ...
-
-    def capture(self, target: str, *, history: int = 0) -> str: ...
-
-    def capture_many(self, targets: Sequence[str]) -> dict[str, str]: ...
-
-    def screen(self, pane_id: str) -> str: ...
-
-    def new_session(self, session: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-                    width: int, height: int, log_command: Sequence[str] | None = None) -> None: ...
-
-    def kill_session(self, session: str) -> bool: ...
-
-    def kill_server(self) -> None: ...
-
-    def send_keys(self, target: str, keys: Iterable[str]) -> None: ...
-
-    def leave_mode(self, target: str) -> None: ...
-
-    def paste(self, target: str, text: str) -> None: ...
-
-    def attach_argv(self, session: str) -> list[str]: ...
-
-    def listen_argv(self) -> list[str] | None: ...
-
-    def wake_client(self) -> tuple[str, str, str]: ...
-
-    def install_hooks(self) -> None: ...
 
 
 class Tmux:
@@ -246,7 +176,7 @@ class Tmux:
             return {}
         panes: dict[str, PaneInfo] = {}
         for line in out.splitlines():
-            info = _parse_pane(line)
+            info = parse_pane(line)
             if info is not None and info.session not in panes:
                 panes[info.session] = info
         self._remember_server(next((p.server_pid for p in panes.values()), None))
@@ -258,7 +188,7 @@ class Tmux:
             out = self.run(["list-panes", "-t", exact_pane(session), "-F", SNAPSHOT_FORMAT])
         except NoSessionError:
             return None
-        infos = [_parse_pane(line) for line in out.splitlines()]
+        infos = [parse_pane(line) for line in out.splitlines()]
         return next((i for i in infos if i is not None), None)
 
     def capture(self, target: str, *, history: int = 0) -> str:
@@ -392,25 +322,8 @@ class Tmux:
         return [*self.base_argv(), "attach-session", "-t", exact(session)]
 
 
-def _parse_pane(line: str) -> PaneInfo | None:
-    parts = line.split("\t", len(_FIELDS) - 1)
-    if len(parts) != len(_FIELDS):
-        return None
-    return PaneInfo(
-        session=parts[0], pane_id=parts[1], pane_pid=_int(parts[2]), dead=parts[3] == "1",
-        dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
-        in_mode=parts[5] == "1", width=_int(parts[6]), height=_int(parts[7]),
-        cursor_x=_int(parts[8]), cursor_y=_int(parts[9]), created=_int(parts[10]),
-        activity=_int(parts[11]), server_pid=_int(parts[12]), current_command=parts[13],
-    )
-
-
 def _no_server(error: str) -> bool:
     return any(marker in error for marker in _NO_SERVER)
-
-
-def _int(text: str) -> int:
-    return int(text) if text.lstrip("-").isdigit() else 0
 
 
 def client_env() -> dict[str, str]:

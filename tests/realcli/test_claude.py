@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentsup.control import RESUME_NOTE
 from agentsup.journal import read_events
+from agentsup.launch import RESUME_NOTE
 from agentsup.proctree import program_pid
 from agentsup.reconcile import HEAVY, SIGNAL
 from agentsup.watchdog import Watchdog
