@@ -96,7 +96,8 @@ def watchdog(root: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` and of the children it reaped (the tmux clients it ran)."""
+    """utime + stime of `pid` and of the children it reaped (the tmux clients it ran). The kernel
+    samples these at its tick (100 Hz here): measure idle over minutes, not seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
 

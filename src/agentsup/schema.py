@@ -80,7 +80,7 @@ class WatchdogSettings(Table):
     signal_interval: float = spec(30, gt=0, doc="light tick: limits, stalls, handoff pings")
     heavy_interval: float = spec(300, gt=0, doc="heavy tick: heal, phase advance")
     poll_interval: float = spec(
-        10.0, gt=0, doc="safety net: every pane is looked at this often even when tmux reports no death "
+        30.0, gt=0, doc="safety net: every pane is looked at this often even when nothing reported a death "
         "(deaths wake the watchdog at once; without tmux's reports it polls every second)")
     stall_grace: float = spec(180, ge=0, doc="grace after a WAITING-UNTIL deadline")
     limit_probe_fallback: float = spec(300, gt=0, doc="probe period when no reset time parses")

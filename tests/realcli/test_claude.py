@@ -29,7 +29,7 @@ heavy_interval = 5
 poll_interval = 0.3
 start_grace = 1.5
 limit_reset_slack = 1
-limit_probe_fallback = 5
+limit_probe_fallback = 2
 delivery_retries = 3
 reload_settle = 0
 """

@@ -103,7 +103,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     dog, codex_home, first = started(project, api, real_clis["codex"])
 
     # the usage limit: held with its reset time, then nudged and running again
-    api.reset_epoch = int(time.time()) + 8
+    api.reset_epoch = int(time.time()) + 4
     api.mode = Mode.LIMITED
     assert project.cli("ping", "x", "limit me").returncode == 0
     ticking(dog, lambda: record(project)["state"] == "LIMITED", timeout=30)
