@@ -167,6 +167,15 @@ def end_watchdogs(root: Path) -> None:
                 os.kill(pid, 9)
 
 
+def watching(project: Project, timeout: float = 20) -> None:
+    """Until a watchdog process of `project` watches (its file watcher and death listener start
+    before it journals watchdog-start)."""
+    from agentsup.journal import read_events
+
+    wait_for(lambda: any(e["event"] == "watchdog-start" for e in read_events(project.log_dir / "events.jsonl")),
+             timeout=timeout)
+
+
 def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> str:
     """An [[agent]] table on the sim backend whose received prompts/messages go to <name>.jsonl."""
     argv = [*(["--record", f"{name}.jsonl"] if record else []), *args]

@@ -135,9 +135,6 @@ class FakeTmux:
     def install_hooks(self) -> None:
         pass
 
-    def wake_client(self) -> tuple[str, str, str]:
-        return "", "", ""
-
     def attach_argv(self, session: str) -> list[str]:
         return ["tmux", "-L", self.socket, "attach-session", "-t", "=" + session]
 

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from agentsup.journal import read_events
 from agentsup.reconcile import HEAVY, SIGNAL
 from agentsup.watchdog import Watchdog
 
-from .conftest import Project, wait_for
+from .conftest import Project, wait_for, watching
 
 CONFIG = """
 [watchdog]
@@ -209,7 +208,7 @@ def test_done_marker_advances_through_the_file_watcher_with_no_timer_due(loop_pr
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
     try:
         wait_for(lambda: len(prompts(project, "builder")) == 1, timeout=15)
-        time.sleep(1.5)  # the watcher is up
+        watching(project)
         status_file(project, "STATUS-p1.md", "## DONE\nall gates passed\n")
         wait_for(lambda: len(prompts(project, "builder")) == 2, timeout=20, interval=0.05)
         assert "PHASE p2" in prompts(project, "builder")[1]
@@ -230,7 +229,7 @@ def test_a_push_to_a_local_origin_pings_with_no_timer_due(loop_project: Project)
     try:
         wait_for(lambda: idle(project, "t-adversary") and (project.log_dir / "state" / "handoff.json").exists(),
                  timeout=20)
-        time.sleep(1)  # the watcher is up
+        watching(project)
         push(project, "claim(gate-1): pushed to the origin on this machine")
         wait_for(lambda: messages(project, "adversary"), timeout=20, interval=0.05)
         assert "claim(gate-1)" in messages(project, "adversary")[0], "only the ref watch can have looked"

@@ -19,7 +19,7 @@ from agentsup.reconcile import HEAVY, POLL, SIGNAL
 from agentsup.state import read_json
 from agentsup.watchdog import Watchdog
 
-from .conftest import Project, sim_agent, wait_for
+from .conftest import Project, sim_agent, wait_for, watching
 
 FAST = """
 [watchdog]
@@ -207,7 +207,8 @@ def test_killed_watchdog_leaves_no_stale_lock(project: Project) -> None:
 
 
 SLOW_TIMERS = {"poll_interval = 0.2": "poll_interval = 600", "signal_interval = 0.3": "signal_interval = 600",
-               "heavy_interval = 1": "heavy_interval = 600"}  # no timer fires during the test
+               "heavy_interval = 1": "heavy_interval = 600",  # no timer fires during the test
+               "start_grace = 1.5": "start_grace = 0"}  # any death is a crash, healed at once
 
 
 def slow(config: str) -> str:
@@ -216,17 +217,33 @@ def slow(config: str) -> str:
     return config
 
 
-def test_a_death_reported_by_tmux_is_healed_with_no_timer_due(project: Project) -> None:
+def test_a_death_is_healed_with_no_timer_due(project: Project) -> None:
     project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
     dog = start_watchdog(project)
     try:
         old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        time.sleep(2)  # past start_grace: a crash, healed without backoff
+        watching(project)
+        wait_for(lambda: "agentsup sim" in project.screen("t-a"))  # the program itself, not the wrapper's start
         program = int(json.loads(project.cli("status", "--json").stdout)["agents"][0]["pid"])
         os.kill(program, signal.SIGKILL)
         new = wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old and p, timeout=20, interval=0.05)
-        assert new != old, "only tmux's own report of the death can have woken the watchdog"
-        assert "wait-for -S agentsup-wake" in project.tmux("show-hooks", "-g", "pane-died").stdout
+        assert new != old, "only the exit code the wrapper wrote can have woken the watchdog"
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
+def test_a_session_closed_by_hand_is_healed_with_no_timer_due(project: Project) -> None:
+    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
+    dog = start_watchdog(project)
+    try:
+        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        watching(project)
+        assert "wait-for -S agentsup-wake" in project.tmux("show-hooks", "-g", "session-closed").stdout
+        wait_for(lambda: "wait-for agentsup-wake" in subprocess.run(
+            ["ps", "-o", "args=", "--ppid", str(dog.pid)], capture_output=True, text=True).stdout)  # it listens
+        project.tmux("kill-session", "-t", "=t-a")  # no wrapper writes an exit code: tmux's hook tells
+        wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)
     finally:
         dog.send_signal(signal.SIGTERM)
         dog.wait(timeout=10)
@@ -237,7 +254,7 @@ def test_a_config_change_wakes_the_loop_with_no_timer_due(project: Project) -> N
     dog = start_watchdog(project)
     try:
         wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        time.sleep(1)  # the watcher is up
+        watching(project)
         project.write(project.config_path.read_text() + watched("b"))
         wait_for(lambda: pane_pid(project, "t-b"), timeout=20)
     finally:
@@ -250,7 +267,7 @@ def test_a_request_from_the_cli_wakes_the_loop_with_no_timer_due(project: Projec
     dog = start_watchdog(project)
     try:
         old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        time.sleep(1)
+        watching(project)
         done = project.cli("restart", "a")
         assert done.returncode == 0 and "handed to the running watchdog" in done.stdout
         wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)

@@ -34,23 +34,21 @@ def log_path(cfg: Config, session: str) -> Path:
 
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no
 # config value or prompt is ever parsed by a shell. It records the program's exit code in a file
-# because tmux's pane_dead_status can go missing, then tells the watchdog at once (tmux's own
-# pane-died hook is lost with a lost SIGCHLD in tmux before 3.5; this signal is not).
-WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; prefix=$4; tmux_bin=$5; tmux_flag=$6; tmux_socket=$7; shift 7
+# because tmux's pane_dead_status can go missing; the watchdog watches that folder, so the file is
+# also the first news of a death (tmux before 3.5 can lose its own pane-died hook).
+WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; prefix=$4; shift 4
 if [ -n "$preamble" ]; then eval "$preamble"; fi
 if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "$prefix${prompt%x}"; else "$@"; fi
 rc=$?
 (umask 077; printf '%s\n' "$rc" > "$exit_file.tmp") && mv -f "$exit_file.tmp" "$exit_file"
-if [ -n "$tmux_bin" ]; then "$tmux_bin" "$tmux_flag" "$tmux_socket" wait-for -S agentsup-wake >/dev/null 2>&1; fi
 exit "$rc"
 """
 
 
 def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str],
-                 prefix: str = "", wake: tuple[str, str, str] = ("", "", "")) -> list[str]:
-    """`wake`: the tmux client (binary, -S or -L, socket) that tells the watchdog of the exit."""
+                 prefix: str = "") -> list[str]:
     return ["/bin/sh", "-c", WRAPPER, "agentsup-launch", str(exit_file),
-            str(prompt_file) if prompt_file else "", preamble, prefix, *wake, *argv]
+            str(prompt_file) if prompt_file else "", preamble, prefix, *argv]
 
 
 def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dict[str, str],
@@ -63,7 +61,7 @@ def spawn(rt: Runtime, session: str, argv: Iterable[str], *, cwd: Path, env: dic
     cwd.mkdir(parents=True, exist_ok=True)
     private_dir(cfg.log_dir)
     rt.tmux.new_session(
-        session, wrapper_argv(exit_file, prompt_file, preamble, argv, prefix, rt.tmux.wake_client()), cwd=cwd,
+        session, wrapper_argv(exit_file, prompt_file, preamble, argv, prefix), cwd=cwd,
         env={**env, TAG_VAR: tag(rt, session)},
         width=cfg.tmux.width, height=cfg.tmux.height,
         log_command=log_pipe_command(log_path(cfg, session), cfg.log_max_bytes, cfg.log_backups),

@@ -313,11 +313,6 @@ class Tmux:
         """A client that returns when a hook reports a death (events.DeathListener runs it)."""
         return [*self.base_argv(), "wait-for", WAKE_CHANNEL]
 
-    def wake_client(self) -> tuple[str, str, str]:
-        """(binary, flag, socket) of the client a launch wrapper runs to report its program's exit."""
-        flag, socket = self.base_argv()[1:]
-        return self.binary, flag, socket
-
     def attach_argv(self, session: str) -> list[str]:
         return [*self.base_argv(), "attach-session", "-t", exact(session)]
 

@@ -314,10 +314,11 @@ class Watchdog:
 
     def run(self) -> None:
         with self._locked():
-            with contextlib.suppress(OSError):  # watched from the start: a request wakes the loop
+            with contextlib.suppress(OSError):  # watched from the start: a request, an exit code wake the loop
                 private_dir(requests_dir(self.rt.state))
+                private_dir(self.rt.state.exit_file("x").parent)
             watched = self.watch_list()
-            watcher = FileWatcher(watched, self.wake, folders=[requests_dir(self.rt.state)])
+            watcher = FileWatcher(watched, self.wake, folders=self.watched_folders())
             watcher.start()
             listener, listening_on = self._listen(), self.rt.tmux.socket
             self._install_signals()
@@ -330,6 +331,8 @@ class Watchdog:
                     now = self.clock.monotonic()
                     kind = HEAVY if now >= next_heavy else SIGNAL if now >= next_signal else POLL
                     ok = self.safe_tick(kind)
+                    if listener is not None and self.rt.tmux.server_pid is not None:
+                        listener.kick()  # a server to wait on now (the first start, or a recreated one)
                     w = self.cfg.watchdog
                     if ok and kind == HEAVY:
                         next_heavy, next_signal = now + w.heavy_interval, now + w.signal_interval
@@ -349,7 +352,7 @@ class Watchdog:
                         if self.watch_list() != watched:  # a new phase, or its docs directory appeared
                             watcher.stop()
                             watched = self.watch_list()
-                            watcher = FileWatcher(watched, self.wake, folders=[requests_dir(self.rt.state)])
+                            watcher = FileWatcher(watched, self.wake, folders=self.watched_folders())
                             watcher.start()
                         if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
                             if listener is not None:
@@ -368,6 +371,11 @@ class Watchdog:
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
                 if self.reconciler.notifier is not None:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
+
+    def watched_folders(self) -> list[Path]:
+        """The CLI's requests, and the exit codes launch wrappers write the moment a program ends
+        (the surest news of a death: tmux before 3.5 can lose its own)."""
+        return [requests_dir(self.rt.state), self.rt.state.exit_file("x").parent]
 
     def watch_list(self) -> list[Path]:
         files = [self.config_path, *watched_files(self.cfg), *self.refs]
