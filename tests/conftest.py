@@ -167,6 +167,19 @@ def end_watchdogs(root: Path) -> None:
                 os.kill(pid, 9)
 
 
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits made in a test have an author, whatever the machine's git config says."""
+    for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        monkeypatch.setenv(key, "t")
+    for key in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(key, "t@t")
+
+
 def watching(project: Project, timeout: float = 20) -> None:
     """Until a watchdog process of `project` watches (its file watcher and death listener start
     before it journals watchdog-start)."""

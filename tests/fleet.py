@@ -78,6 +78,17 @@ class Fleet:
         self.advance(0, POLL)
         assert self.record(name)["state"] == "BACKOFF"
 
+    def crash_until_fatal(self, name: str, *, code: int = 3, tries: int = 8) -> None:
+        """`name` dies a second after every start, and after every backoff, until it is FATAL."""
+        for _ in range(tries):
+            self.advance(1, POLL)
+            if self.record(name)["state"] == "FATAL":
+                return
+            self.tmux.die(f"t-{name}", code)
+            self.advance(0, POLL)
+            self.advance(self.record(name).get("backoff_delay") or 0, POLL)
+        assert self.record(name)["state"] == "FATAL"
+
     def events(self, name: str | None = None) -> list[str]:
         return [e["event"] for e in read_events(self.root / "logs" / "events.jsonl", agent=name)]
 

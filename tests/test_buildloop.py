@@ -14,7 +14,7 @@ from agentsup.journal import read_events
 from agentsup.reconcile import HEAVY, SIGNAL
 from agentsup.watchdog import Watchdog
 
-from .conftest import Project, wait_for, watching
+from .conftest import Project, git, wait_for, watching
 
 CONFIG = """
 [watchdog]
@@ -65,15 +65,8 @@ args = ["--record", "upgrader.jsonl", "--exit-after", "1"]
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def loop_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                       "GIT_COMMITTER_EMAIL": "t@t"}.items():
-        monkeypatch.setenv(key, value)
+def loop_project(project: Project, git_identity: None) -> Project:
     root = project.root
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], check=True)
     for clone in ("pusher", "work"):

@@ -94,14 +94,7 @@ def test_each_transition_notifies_once_by_command_and_webhook(tmp_path: Path, ho
     f.tmux.show("t-ask", "Edit main.py?\nDo you want to proceed?\n❯ 1. Yes  2. No")
     for _ in range(5):  # the states hold over many ticks: still one notification each
         f.advance(30)
-    for _ in range(6):  # a crash loop: dies a second after every start, until FATAL
-        f.advance(1, POLL)
-        if f.record("crash")["state"] == "FATAL":
-            break
-        f.tmux.die("t-crash", 3)
-        f.advance(0, POLL)
-        f.advance(f.record("crash").get("backoff_delay") or 0, POLL)
-    assert f.record("crash")["state"] == "FATAL"
+    f.crash_until_fatal("crash")
     f.tmux.frozen = True  # the watchdog's own health
     for _ in range(3):
         f.dog.safe_tick(SIGNAL)

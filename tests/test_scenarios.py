@@ -24,13 +24,7 @@ def reasons(f: Fleet, name: str, event: str) -> list[str]:
 def test_a_crash_loop_goes_fatal_stays_down_and_reset_revives_it(fleet_of: Any) -> None:
     f = fleet_of(agent("a"))
     f.dog.tick(HEAVY)
-    for _ in range(8):
-        f.advance(1, POLL)
-        if f.record("a")["state"] == "FATAL":
-            break
-        f.tmux.die("t-a", 3)
-        f.advance(0, POLL)
-        f.advance(f.record("a").get("backoff_delay") or 0, POLL)
+    f.crash_until_fatal("a")
     rec = f.record("a")
     assert rec["state"] == "FATAL" and rec["last_exit"] == 3 and "4 restarts within 3600s" in rec["detail"]
     assert rec["last_lines"], "the screen lines that explain it are kept"

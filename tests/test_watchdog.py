@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,6 +174,20 @@ def start_watchdog(project: Project) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
 
 
+@contextlib.contextmanager
+def listening_watchdog(project: Project) -> Iterator[subprocess.Popen[str]]:
+    """A watchdog process with every timer at 600 s, its agent a up and its watchers started."""
+    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
+    dog = start_watchdog(project)
+    try:
+        wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        watching(project)
+        yield dog
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
 def test_second_watchdog_refuses_and_sigterm_leaves_agents_running(project: Project) -> None:
     project.write(FAST.format(stall_idle=60) + watched("a"))
     first = start_watchdog(project)
@@ -218,62 +234,37 @@ def slow(config: str) -> str:
 
 
 def test_a_death_is_healed_with_no_timer_due(project: Project) -> None:
-    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
-    dog = start_watchdog(project)
-    try:
-        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        watching(project)
+    with listening_watchdog(project):
+        old = pane_pid(project, "t-a")
         wait_for(lambda: "agentsup sim" in project.screen("t-a"))  # the program itself, not the wrapper's start
         program = int(json.loads(project.cli("status", "--json").stdout)["agents"][0]["pid"])
         os.kill(program, signal.SIGKILL)
         new = wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old and p, timeout=20, interval=0.05)
         assert new != old, "only the exit code the wrapper wrote can have woken the watchdog"
-    finally:
-        dog.send_signal(signal.SIGTERM)
-        dog.wait(timeout=10)
 
 
 def test_a_session_closed_by_hand_is_healed_with_no_timer_due(project: Project) -> None:
-    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
-    dog = start_watchdog(project)
-    try:
-        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        watching(project)
+    with listening_watchdog(project) as dog:
+        old = pane_pid(project, "t-a")
         assert "wait-for -S agentsup-wake" in project.tmux("show-hooks", "-g", "session-closed").stdout
         wait_for(lambda: "wait-for agentsup-wake" in subprocess.run(
             ["ps", "-o", "args=", "--ppid", str(dog.pid)], capture_output=True, text=True).stdout)  # it listens
         project.tmux("kill-session", "-t", "=t-a")  # no wrapper writes an exit code: tmux's hook tells
         wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)
-    finally:
-        dog.send_signal(signal.SIGTERM)
-        dog.wait(timeout=10)
 
 
 def test_a_config_change_wakes_the_loop_with_no_timer_due(project: Project) -> None:
-    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
-    dog = start_watchdog(project)
-    try:
-        wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        watching(project)
+    with listening_watchdog(project):
         project.write(project.config_path.read_text() + watched("b"))
         wait_for(lambda: pane_pid(project, "t-b"), timeout=20)
-    finally:
-        dog.send_signal(signal.SIGTERM)
-        dog.wait(timeout=10)
 
 
 def test_a_request_from_the_cli_wakes_the_loop_with_no_timer_due(project: Project) -> None:
-    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
-    dog = start_watchdog(project)
-    try:
-        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
-        watching(project)
+    with listening_watchdog(project):
+        old = pane_pid(project, "t-a")
         done = project.cli("restart", "a")
         assert done.returncode == 0 and "handed to the running watchdog" in done.stdout
         wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)
-    finally:
-        dog.send_signal(signal.SIGTERM)
-        dog.wait(timeout=10)
 
 
 def test_up_runs_the_watchdog_detached_and_down_stops_it(project: Project) -> None:

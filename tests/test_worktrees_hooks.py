@@ -15,22 +15,15 @@ from agentsup.journal import read_events
 from agentsup.proctree import program_pid
 from agentsup.reconcile import HEAVY, POLL
 
-from .conftest import Project, wait_for
+from .conftest import Project, git, wait_for
 from .fleet import Fleet, agent
 
 RECORDER = "import json, os, sys; open(sys.argv[1], 'a').write(json.dumps({k: v for k, v in os.environ.items() " \
            "if k.startswith('AGENTSUP_')}) + '\\n')"
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def repo(project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                       "GIT_COMMITTER_EMAIL": "t@t"}.items():
-        monkeypatch.setenv(key, value)
+def repo(project: Project, git_identity: None) -> Path:
     path = project.root / "repo"
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     (path / "README").write_text("project\n")
