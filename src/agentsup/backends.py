@@ -119,7 +119,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "limit_re": _GEMINI_LIMIT,
         "limit_menu_re": r"1\. Keep trying",
         "limit_menu_keys": ["2", "Enter"],  # "Stop": then agentsup holds and nudges
-        "input_re": r"^\s*│?\s*>\s?(.*?)\s*│?$",
+        # the input row: ">" (or "*" in YOLO mode, "!" in shell mode), below the "> prompt" history rows
+        "input_re": r"^\s*│?\s*[>*!]\s+(.*?)\s*│?$",
         "input_idle_re": r"^Type your message or @path/to/file$",
         "fatal_re": r"(Failed to login|API key not valid)",
         "waiting_input_re": r"(Allow execution\?|Apply this change\?)",

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .clis import CLAUDE, CODEX, Cli
+from .clis import CLAUDE, CODEX, GEMINI, Cli
 from .mockapi import MockAPI, Mode
 from .netns import enter_loopback_only
 
@@ -104,10 +104,23 @@ SCENARIOS = [
     Scenario("stream-disconnected", CODEX, [*YOLO, "say hello"],
              [8, mode(Mode.DISCONNECT), *typed("next step"), 25, NORMAL], {"transient": True}),
     Scenario("bad-config", CODEX, YOLO, [4], {"fatal": True}, home="bad-config", history=30),
+    Scenario("idle", GEMINI, ["--yolo", "--prompt-interactive", "say hello"], [12], {"active": False}),
+    Scenario("working", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4, NORMAL], {"active": True}),
+    Scenario("draft", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, ["-l", "half typed thought"], 1], {"active": False, "draft": "half typed thought"}),
+    Scenario("idle-no-yolo", GEMINI, ["--prompt-interactive", "say hello"], [12], {"active": False}),
 ]
 
 
 def prepare_home(s: Scenario, home: Path, work: Path, api: MockAPI) -> dict[str, str]:
+    if s.cli is GEMINI:
+        (home / ".gemini").mkdir()
+        (home / ".gemini" / "settings.json").write_text(json.dumps({
+            "security": {"auth": {"selectedType": "gemini-api-key"}}, "privacy": {"usageStatisticsEnabled": False},
+            "general": {"disableAutoUpdate": True, "disableUpdateNag": True}, "telemetry": {"enabled": False}}))
+        return {"GEMINI_API_KEY": "mock-key", "GOOGLE_GEMINI_BASE_URL": api.url, "GEMINI_CLI_TRUST_WORKSPACE": "true",
+                **s.env}
     if s.cli is CLAUDE:
         seed: dict[str, Any] = {"hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True,
                                 "projects": {str(work): {"hasTrustDialogAccepted": True}}}
@@ -162,7 +175,7 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else Path(__file__).parent / "screens"
     only = set(argv[1:])
-    for cli in (CLAUDE, CODEX):
+    for cli in (CLAUDE, CODEX, GEMINI):
         cli.install()
     enter_loopback_only()
     api = MockAPI().start()

@@ -1,7 +1,8 @@
 """A mock of the model APIs the real agent CLIs talk to, on 127.0.0.1 only.
 
 Anthropic Messages (`POST /v1/messages`, SSE streaming or JSON) for Claude Code, OpenAI Responses
-(`POST /v1/responses`, SSE) for Codex. A test switches `mode` between normal, slow, limited (a 429
+(`POST /v1/responses`, SSE) for Codex, Gemini's generateContent (`/v1beta/models/M:...`, SSE) for
+Gemini CLI. A test switches `mode` between normal, slow, limited (a 429
 with a reset time), overloaded, auth error and tool-use, and reads `requests` to see exactly what
 the agent sent. Anything else an agent asks for is answered 404 and recorded too.
 """
@@ -40,6 +41,10 @@ class Request:
         body = self.body if isinstance(self.body, dict) else {}
         texts: list[str] = []
         turns = body.get("input") if isinstance(body.get("input"), list) else []
+        for content in body.get("contents", []) if isinstance(body.get("contents"), list) else []:
+            if isinstance(content, dict) and content.get("role") == "user":
+                texts += [p["text"] for p in content.get("parts", []) if isinstance(p, dict)
+                          and isinstance(p.get("text"), str)]
         for message in body.get("messages", []) + turns:
             if not isinstance(message, dict) or message.get("role") != "user":
                 continue
@@ -123,7 +128,8 @@ class MockAPI:
 
     def model_requests(self) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests if r.path.split("?")[0] in ("/v1/messages", "/v1/responses")]
+            return [r for r in self.requests if r.path.split("?")[0] in ("/v1/messages", "/v1/responses")
+                    or ":streamGenerateContent" in r.path or ":generateContent" in r.path]
 
     def outside(self) -> list[str]:
         """Where the agent tried to go beyond this server (through the proxy variables it was given)."""
@@ -155,6 +161,8 @@ class MockAPI:
             self.send_json(h, 200, {"input_tokens": 100})
         elif path == "/v1/responses" and h.command == "POST":
             self.openai(h, body if isinstance(body, dict) else {})
+        elif path.startswith("/v1beta/models/") and h.command == "POST":
+            self.gemini(h, path, body if isinstance(body, dict) else {})
         elif path == "/v1/models":
             self.send_json(h, 200, {"object": "list", "data": [{"id": "gpt-5", "object": "model"}]})
         else:
@@ -269,6 +277,41 @@ class MockAPI:
                                         "usage": {"output_tokens": t["output"]}})
         self.event(h, "message_stop", {"type": "message_stop"})
 
+    # Gemini generateContent ------------------------------------------------------------------
+
+    def gemini(self, h: BaseHTTPRequestHandler, path: str, body: dict[str, Any]) -> None:
+        mode = self.current_mode()
+        if path.endswith(":countTokens"):
+            self.send_json(h, 200, {"totalTokens": 100})
+            return
+        if mode is Mode.LIMITED:
+            model = path.rsplit("/", 1)[-1].split(":")[0]
+            self.send_json(h, 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
+                f"Quota exceeded for quota metric 'Generate Content API requests per day' and limit for "
+                f"model {model} (mock)"), "details": [{
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                                    "quotaId": "GenerateRequestsPerDayPerProjectPerModel"}]}]}})
+            return
+        if mode is Mode.OVERLOADED:
+            self.send_json(h, 503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded (mock)"}})
+            return
+        if mode is Mode.AUTH_ERROR:
+            self.send_json(h, 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                              "message": "API key not valid. Please pass a valid API key. (mock)"}})
+            return
+        if ":generateContent" in path:  # a side request (routing, next speaker): a short JSON answer
+            self.send_json(h, 200, _gemini_chunk('{"next_speaker": "user", "reasoning": "done"}', last=True,
+                                                 tokens=self.tokens))
+            return
+        self.start_sse(h)
+        parts = self.chunks()
+        for i, part in enumerate(parts):
+            self.pause(len(parts))
+            h.wfile.write(f"data: {json.dumps(_gemini_chunk(part, last=i == len(parts) - 1, tokens=self.tokens))}"
+                          "\r\n\r\n".encode())
+            h.wfile.flush()
+
     # OpenAI Responses ------------------------------------------------------------------------
 
     def openai(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
@@ -312,6 +355,17 @@ class MockAPI:
                  "total_tokens": t["input"] + t["cache_read"] + t["output"]}
         self.event(h, "response.completed", {"type": "response.completed", "response": {
             **response, "status": "completed", "output": [done], "usage": usage}})
+
+
+def _gemini_chunk(text: str, *, last: bool, tokens: dict[str, int]) -> dict[str, Any]:
+    chunk: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}]}
+    if last:
+        chunk["candidates"][0]["finishReason"] = "STOP"
+        chunk["usageMetadata"] = {"promptTokenCount": tokens["input"] + tokens["cache_read"],
+                                  "cachedContentTokenCount": tokens["cache_read"],
+                                  "candidatesTokenCount": tokens["output"],
+                                  "totalTokenCount": tokens["input"] + tokens["cache_read"] + tokens["output"]}
+    return chunk
 
 
 def _has_tool_result(body: dict[str, Any]) -> bool:
