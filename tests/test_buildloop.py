@@ -258,3 +258,25 @@ def test_phase_command(loop_project: Project) -> None:
     assert json.loads(project.cli("status", "--json").stdout)["phase"]["id"] == "p1"
     status_file(project, "STATUS-p1.md", "## DONE\nok\n")
     assert "(DONE)" in project.cli("phase", "list").stdout
+
+
+def test_a_loop_agent_in_its_own_worktree_hands_off_through_the_same_origin(loop_project: Project) -> None:
+    project = loop_project
+    config = CONFIG.format(signal=0.3, heavy=1).replace(
+        'name = "builder"\nkind = "loop"\nrole = "builder"\n',
+        'name = "builder"\nkind = "loop"\nrole = "builder"\ndir = "work"\nworktree = true\n')
+    project.write(config)
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 1.0
+    dog.tick(HEAVY)
+    tree = project.log_dir / "state" / "worktrees" / "builder"
+    wait_for(lambda: idle(project, "t-builder") and idle(project, "t-adversary"))
+    assert git(tree, "remote", "get-url", "origin").strip() == str(project.root / "origin.git")
+    kickoff = (project.log_dir / "state" / "kickoff-t-builder.txt").read_text()
+    assert str(project.root / "work" / "machine-docs" / "STATUS-p1.md") in kickoff, "the status file, by its path"
+    git(tree, "commit", "-q", "--allow-empty", "-m", "claim(gate-1): made in the builder's own worktree")
+    git(tree, "push", "-q", "origin", "HEAD:main")
+    dog.tick(SIGNAL)
+    dog.tick(SIGNAL)
+    got = messages(project, "adversary")
+    assert len(got) == 1 and "claim(gate-1)" in got[0]
