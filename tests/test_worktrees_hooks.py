@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,19 @@ def test_a_failing_before_start_fails_the_start_and_counts_in_the_budget(fleet_o
     assert f.tmux.started == [], "nothing ever started"
     assert f.record("a")["state"] == "FATAL", "each failed start spent the budget"
     assert any(e["event"] == "hook-failed" and e["hook"] == "before_start" for e in events)
+
+
+def test_after_exit_runs_once_for_each_death_however_many_ticks_see_it_dead(fleet_of: Any, tmp_path: Path) -> None:
+    runs = tmp_path / "exits.jsonl"
+    f: Fleet = fleet_of(agent("a", hooks={"after_exit": [sys.executable, "-c", RECORDER, str(runs)]}))
+    f.dog.tick(HEAVY)
+    for code in (3, 4, 5):
+        f.advance(1, POLL)
+        f.tmux.die("t-a", code)  # a quick death: it backs off, seen dead by several ticks meanwhile
+        for _ in range(4):
+            f.advance(0.5, POLL)
+            assert f.record("a")["state"] == "BACKOFF"
+        f.advance(f.record("a").get("backoff_delay") or 0, POLL)
+        assert f.record("a")["state"] in ("STARTING", "RUNNING"), "restarted"
+    wait_for(lambda: not any(t.name == "agentsup-hook-a" for t in threading.enumerate()))
+    assert sorted(r["AGENTSUP_EXIT_CODE"] for r in hook_runs(runs)) == ["3", "4", "5"]

@@ -27,6 +27,7 @@ from .notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
 from .phases import complete_marker
 from .policy import (
     BACKOFF,
+    FATAL,
     LIMITED,
     STOPPED,
     Decision,
@@ -198,6 +199,7 @@ class Reconciler:
         calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
         had_server = tmux.server_pid
         panes = self.panes = tmux.snapshot()
+        self.forget_gone(panes)
         if self.degraded.pop("tmux", None) is not None:
             self.log("tmux-reachable", detail="supervision resumed")
         if had_server is not None and tmux.server_pid != had_server:
@@ -233,6 +235,12 @@ class Reconciler:
         stats.cpu_ms = (_cpu() - cpu0) * 1000
         return stats
 
+    def forget_gone(self, panes: dict[str, PaneInfo]) -> None:
+        """What was learnt about panes that are gone goes too: a watchdog runs for weeks of restarts."""
+        live = {p.key for p in panes.values()}
+        self.ours = {k: v for k, v in self.ours.items() if k in live}
+        self.ended &= live
+
     def share_limit(self, hit: Agent, agents: list[Agent], panes: dict[str, PaneInfo]) -> None:
         """A limit one agent hit holds every running agent of its account until the same reset,
         instead of each running into it on its own (each is still nudged after it)."""
@@ -243,7 +251,7 @@ class Reconciler:
             pane = panes.get(other.session)
             if other.name == hit.name or other.account != hit.account or pane is None or pane.dead:
                 continue
-            if self.record(other.name).state in (LIMITED, BACKOFF, "FATAL"):
+            if self.record(other.name).state in (LIMITED, BACKOFF, FATAL):
                 continue
             old_state = self.records[other.name].state
             self.records[other.name] = hold_for_account(self.records[other.name], hit.name, rec.limit_until,
@@ -278,7 +286,7 @@ class Reconciler:
         code = self.rt.state.read_exit_code(agent.session)
         if pane.dead or code is not None:  # the wrapper wrote its program's exit code: it has ended
             lines: tuple[str, ...] = ()
-            if rec.state not in ("BACKOFF", "FATAL"):  # first notice: keep its last words for `status`
+            if rec.state not in (BACKOFF, FATAL):  # first notice: keep its last words for `status`
                 try:
                     # tmux scrolls a dead pane up a line to print "Pane is dead": read some history too.
                     lines = last_lines(tmux.capture(pane.pane_id, history=LAST_LINES))

@@ -231,8 +231,12 @@ class StateDir:
         with contextlib.suppress(OSError):
             os.chmod(self.root, PRIVATE_DIR)  # ours alone, whatever an older version left
 
+    def exits_dir(self) -> Path:
+        """Where launch wrappers write exit codes (the watchdog watches it: the surest news of a death)."""
+        return self.root / "exit"
+
     def exit_file(self, session: str) -> Path:
-        return self.root / "exit" / f"{session}.code"
+        return self.exits_dir() / f"{session}.code"
 
     def kickoff_file(self, session: str) -> Path:
         return self.root / f"kickoff-{session}.txt"

@@ -316,7 +316,7 @@ class Watchdog:
         with self._locked():
             with contextlib.suppress(OSError):  # watched from the start: a request, an exit code wake the loop
                 private_dir(requests_dir(self.rt.state))
-                private_dir(self.rt.state.exit_file("x").parent)
+                private_dir(self.rt.state.exits_dir())
             watched = self.watch_list()
             watcher = FileWatcher(watched, self.wake, folders=self.watched_folders())
             watcher.start()
@@ -375,7 +375,7 @@ class Watchdog:
     def watched_folders(self) -> list[Path]:
         """The CLI's requests, and the exit codes launch wrappers write the moment a program ends
         (the surest news of a death: tmux before 3.5 can lose its own)."""
-        return [requests_dir(self.rt.state), self.rt.state.exit_file("x").parent]
+        return [requests_dir(self.rt.state), self.rt.state.exits_dir()]
 
     def watch_list(self) -> list[Path]:
         files = [self.config_path, *watched_files(self.cfg), *self.refs]
