@@ -225,11 +225,14 @@ def test_a_ping_never_mixes_with_a_draft_in_the_input_box(project: Project) -> N
 
 
 def test_a_missing_program_is_warned_by_check_and_its_last_words_reach_status(project: Project) -> None:
-    project.write('[[agent]]\nname = "c"\nbackend = "claude"\n[backend.claude]\nbin = "no-such-claude"\nflags = ""\n')
+    project.write('[[agent]]\nname = "c"\nbackend = "claude"\n\n[[agent]]\nname = "d"\nbackend = "codex"\n\n'
+                  '[backend.claude]\nbin = "no-such-claude"\nflags = ""\n\n[backend.codex]\nbin = "no-such-codex"\n')
     checked = project.cli("check")
     assert checked.returncode == 0 and "its program 'no-such-claude' is not found on PATH" in checked.stdout
+    assert "agent d: its program 'no-such-codex'" in checked.stdout
     up = project.cli("up", "c", "--no-watchdog")
-    assert "not found on PATH" in up.stderr
+    assert "agent c: its program 'no-such-claude' is not found on PATH" in up.stderr
+    assert "no-such-codex" not in up.stderr, "only the agents being started are warned about"
     wait_for(lambda: project.cli_json("status")["agents"][0]["state"] == "EXITED")
     agent = project.cli_json("status")["agents"][0]
     assert agent["exit_code"] == 127 and "no-such-claude: not found" in agent["detail"]

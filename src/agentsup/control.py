@@ -154,16 +154,21 @@ def unknown_name(cfg: Config, name: str) -> UnknownNameError:
                             f"known: {', '.join(names)}")
 
 
-def launch_warnings(cfg: Config, *, euid: int | None = None) -> list[str]:
-    """What will make an agent fail at start, said before it happens."""
-    return missing_programs(cfg) + root_refusals(cfg, euid=euid)
+def launch_warnings(cfg: Config, names: Iterable[str] = (), *, euid: int | None = None) -> list[str]:
+    """What will make an agent fail at start, said before it happens (the named agents', else all)."""
+    return missing_programs(cfg, names) + root_refusals(cfg, names, euid=euid)
 
 
-def missing_programs(cfg: Config) -> list[str]:
+def _chosen(cfg: Config, names: Iterable[str]) -> list[Agent]:
+    wanted = set(names)
+    return [a for a in cfg.agents.values() if not wanted or a.name in wanted]
+
+
+def missing_programs(cfg: Config, names: Iterable[str] = ()) -> list[str]:
     import shutil
 
     warnings = []
-    for agent in cfg.agents.values():
+    for agent in _chosen(cfg, names):
         backend = cfg.backend_of(agent)
         program = backend.program_argv()[0]
         path = agent.env.get("PATH") or backend.env.get("PATH") or os.environ.get("PATH", "")
@@ -173,10 +178,10 @@ def missing_programs(cfg: Config) -> list[str]:
     return warnings
 
 
-def root_refusals(cfg: Config, *, euid: int | None = None) -> list[str]:
+def root_refusals(cfg: Config, names: Iterable[str] = (), *, euid: int | None = None) -> list[str]:
     euid = os.geteuid() if euid is None else euid
     warnings = []
-    for agent in cfg.agents.values():
+    for agent in _chosen(cfg, names):
         backend = cfg.backend_of(agent)
         sandbox = (agent.env.get("IS_SANDBOX") or backend.env.get("IS_SANDBOX") or os.environ.get("IS_SANDBOX"))
         if (backend.signals == "claude" and euid == 0 and "--dangerously-skip-permissions" in backend.flags

@@ -42,8 +42,7 @@ def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     rt = control.make_runtime(cfg)
     tmux_version(cfg.tmux.bin)
     control.check_names(cfg, names)
-    warnings = [w for w in control.launch_warnings(cfg)
-                if not names or w.split(":")[0].removeprefix("agent ") in names]
+    warnings = control.launch_warnings(cfg, names)
     for name in names:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in cfg.agents and cfg.agents[name].kind != "task":
             send_request(cfg, "reset", name)
