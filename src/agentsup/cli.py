@@ -227,7 +227,7 @@ def cmd_watchdog(args: argparse.Namespace) -> int:
     def show(entry: dict[str, object]) -> None:
         if args.quiet:
             return
-        fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
+        fields = render.event_fields(entry)
         who = f"{entry['agent']}: " if entry.get("agent") else ""
         prefix = "would: " if args.dry_run else ""
         render.write(f"[{time.strftime('%H:%M:%S')}] {prefix}{who}{entry['event']} {fields}".rstrip())
@@ -286,7 +286,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         if args.json:
             render.write(json.dumps(entry, ensure_ascii=False))
             return
-        fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
+        fields = render.event_fields(entry)
         render.write(f"{entry.get('ts', '')}  {entry.get('agent', '-')!s:<14} {entry.get('event')}  {fields}")
 
     for entry in read_events(path, agent=args.agent, limit=args.lines):
@@ -311,8 +311,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
     from . import operate
 
     done = operate.restart(load(args), args.names)
-    emit(args, done, lambda: "\n".join(f"restart {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "")
-                                       for r in done.results))
+    emit(args, done, lambda: render.verb_lines("restart", done.results))
     return 0
 
 
@@ -327,8 +326,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--var {item!r}: write it as KEY=VALUE")
         run_vars[key] = value
     done = operate.run_task(load(args), args.task, run_vars)
-    emit(args, done, lambda: "\n".join(f"run {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "")
-                                       for r in done.results))
+    emit(args, done, lambda: render.verb_lines("run", done.results))
     return 0
 
 

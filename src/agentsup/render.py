@@ -125,6 +125,16 @@ def action_lines(results: Sequence[Any], paint: Painter | None = None) -> str:
     return "\n".join(lines)
 
 
+def verb_lines(verb: str, results: Sequence[Any]) -> str:
+    """`restart a: restart-requested (handed to the running watchdog)`: one line per result."""
+    return "\n".join(f"{verb} {r.name}: {r.action}" + (f" ({r.detail})" if r.detail else "") for r in results)
+
+
+def event_fields(entry: dict[str, Any]) -> str:
+    """A journal entry's own fields as `key=value` words (its time, name and agent are shown apart)."""
+    return " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("ts", "event", "agent"))
+
+
 # ── status ──────────────────────────────────────────────────────────────────────────────────
 
 
