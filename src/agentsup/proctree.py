@@ -26,7 +26,7 @@ class Proc:
     start_ticks: int
 
 
-def _read(proc_root: str | Path, pid: str | int, name: str) -> bytes:
+def read_proc(proc_root: str | Path, pid: str | int, name: str) -> bytes:
     """One /proc file, by a plain string path: pathlib interns every path part it parses, and
     pids come and go, so a long-running watchdog would keep every pid it ever saw."""
     with open(f"{os.fspath(proc_root)}/{pid}/{name}", "rb") as fh:
@@ -44,7 +44,7 @@ def scan(proc_root: str | Path = "/proc") -> dict[int, Proc]:
         if not entry.isdigit():
             continue
         try:
-            raw = _read(proc_root, entry, "stat").decode("utf-8", "replace")
+            raw = read_proc(proc_root, entry, "stat").decode("utf-8", "replace")
         except OSError:
             continue
         # comm is in parentheses and may itself contain spaces or ')'.
@@ -62,7 +62,7 @@ def program_pid(pane_pid: int) -> int | None:
     """The launch wrapper's first child, the agent program itself: one read of the kernel's list of
     the pane process's children, where the kernel keeps one; a scan of /proc where it does not."""
     try:
-        kids = _read("/proc", pane_pid, f"task/{pane_pid}/children").split()
+        kids = read_proc("/proc", pane_pid, f"task/{pane_pid}/children").split()
     except FileNotFoundError:
         program = ProcTree.read().program(pane_pid) if os.path.exists(f"/proc/{pane_pid}") else None
         return program.pid if program else None
@@ -107,7 +107,7 @@ class ProcTree:
 def running(pid: int, proc_root: str | Path = "/proc") -> bool:
     """True while `pid` exists and is not a zombie (an exited process nobody reaped yet)."""
     try:
-        raw = _read(proc_root, pid, "stat").decode("utf-8", "replace")
+        raw = read_proc(proc_root, pid, "stat").decode("utf-8", "replace")
     except OSError:
         return False
     return raw[raw.rfind(")") + 2:][:1] not in ("Z", "X")
@@ -119,7 +119,7 @@ TAG_VAR = "AGENTSUP_TAG"
 def has_tag(pid: int, tag: str, proc_root: str | Path = "/proc") -> bool:
     """Was `pid` started by agentsup for this tag (its environment carries AGENTSUP_TAG=<tag>)?"""
     try:
-        env = _read(proc_root, pid, "environ")
+        env = read_proc(proc_root, pid, "environ")
     except OSError:
         return False
     return f"{TAG_VAR}={tag}".encode() in env.split(b"\0")
@@ -139,7 +139,7 @@ def tagged(tag: str, proc_root: str | Path = "/proc") -> set[int]:
         if not entry.isdigit() or int(entry) == me:
             continue
         try:
-            env = _read(proc_root, entry, "environ")
+            env = read_proc(proc_root, entry, "environ")
         except OSError:
             continue  # gone, a kernel thread, or another user's
         if needle in env.split(b"\0"):

@@ -87,12 +87,12 @@ class Tmux:
                 pid = int(self.server_pid_file.read_text().strip())
         if pid is None:
             return None
+        from .proctree import read_proc, running
+
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:  # not pathlib: it would intern every pid
-                cmdline = fh.read()
+            cmdline = read_proc("/proc", pid, "cmdline")
         except OSError:
             return None
-        from .proctree import running
 
         return pid if b"tmux" in cmdline.split(b"\0")[0] and running(pid) else None
 
@@ -268,8 +268,7 @@ class Tmux:
         args += [";", "set-option", "-w", "-t", exact_pane(session), "remain-on-exit", "on"]
         if log_command:
             args += [";", "pipe-pane", "-o", "-t", exact_pane(session), _tmux_arg(shlex.join(log_command))]
-        for hook in WAKE_HOOKS:  # on every server we start, before its first death can happen
-            args += [";", "set-hook", "-g", hook, f"wait-for -S {WAKE_CHANNEL}"]
+        args += [";", *_hook_commands()]  # on every server we start, before its first death can happen
         # The server's pid in the same call: this may be the command that started the server, and
         # a socket removed before the next snapshot must not lead to a second one.
         args += [";", "display-message", "-p", "-t", exact_pane(session), "#{pid}"]
@@ -303,11 +302,8 @@ class Tmux:
 
     def install_hooks(self) -> None:
         """Set the wake hooks on a running server (every new session sets them too)."""
-        args: list[str] = []
-        for hook in WAKE_HOOKS:
-            args += ["set-hook", "-g", hook, f"wait-for -S {WAKE_CHANNEL}", ";"]
         with contextlib.suppress(NoSessionError):  # no server: the first new session sets them
-            self.run(args[:-1])
+            self.run(_hook_commands())
 
     def listen_argv(self) -> list[str]:
         """A client that returns when a hook reports a death (events.DeathListener runs it)."""
@@ -315,6 +311,14 @@ class Tmux:
 
     def attach_argv(self, session: str) -> list[str]:
         return [*self.base_argv(), "attach-session", "-t", exact(session)]
+
+
+def _hook_commands() -> list[str]:
+    """`set-hook` for each of WAKE_HOOKS, as one tmux command list."""
+    args: list[str] = []
+    for hook in WAKE_HOOKS:
+        args += [";", "set-hook", "-g", hook, f"wait-for -S {WAKE_CHANNEL}"]
+    return args[1:]
 
 
 def _no_server(error: str) -> bool:
