@@ -144,3 +144,18 @@ def test_run_with_vars_fills_the_template_for_that_run(project: Project) -> None
     assert project.records("ship")[0]["text"] == "deploy api to production"
     bad = project.cli("run", "ship", "--var", "oops")
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+def test_the_watchdog_wakes_for_a_task_timeout_and_retry_with_no_timer_due(project: Project) -> None:
+    hang = ('[[agent]]\nname = "hang"\nkind = "task"\nbackend = "sim"\nprompt = "wait"\ntimeout = 1\nretries = 1\n'
+            'args = ["--record", "hang.jsonl", "--work", "600"]\n\n')
+    project.write("[watchdog]\npoll_interval = 600\nsignal_interval = 600\nheavy_interval = 600\n"
+                  "task_retry_backoff = 0.5\n" + hang)
+    assert project.cli("up").returncode == 0  # queues the task and starts the watchdog
+    try:
+        wait_for(lambda: ("hang", "task-failed") in task_events(project), timeout=20, interval=0.1)
+        assert [e for _, e in task_events(project)] == ["task-start", "task-stopped", "task-retry", "task-start",
+                                                        "task-stopped", "task-failed"]
+        assert len(project.records("hang")) == 2, "stopped at its timeout, retried after its backoff"
+    finally:
+        assert project.cli("down").returncode == 0

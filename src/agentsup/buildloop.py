@@ -161,6 +161,13 @@ class BuildLoop:
     def tasks(self) -> dict[str, Agent]:
         return {a.name: a for a in self.cfg.agents.values() if a.kind == "task"}
 
+    def next_due(self) -> float | None:
+        """The earliest moment (monotonic) a running task reaches its timeout."""
+        dues = [rec.started_at + task.timeout for name, task in self.tasks().items()
+                if task.timeout is not None and (rec := self.rec.record(name)).state == RUNNING
+                and rec.started_at is not None]
+        return min(dues) if dues else None
+
     def tick_tasks(self, panes: dict[str, PaneInfo]) -> None:
         tasks = self.tasks()
         if not tasks:

@@ -44,6 +44,7 @@ from .proctree import LazyTree, has_tag, program_pid
 from .resettime import parse_reset
 from .signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
+from .tasks import PENDING
 from .tmux import NoSessionError, PaneInfo
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
@@ -173,8 +174,11 @@ class Reconciler:
             self.degraded.pop("journal", None)
 
     def next_due(self) -> float | None:
-        """The earliest moment (monotonic) a record asks to be looked at: a backoff that ends."""
-        dues = [r.backoff_until for r in self.records.values() if r.state == BACKOFF and r.backoff_until is not None]
+        """The earliest moment (monotonic) a record asks to be looked at: a backoff that ends, a
+        task's retry."""
+        dues = [due for r in self.records.values()
+                if (due := r.backoff_until if r.state == BACKOFF else r.retry_at if r.state == PENDING else None)
+                is not None]
         return min(dues) if dues else None
 
     def now(self) -> tuple[float, float]:

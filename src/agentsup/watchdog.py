@@ -341,9 +341,9 @@ class Watchdog:
                     now = self.clock.monotonic()
                     poll = w.poll_interval if listener is not None else min(w.poll_interval, FALLBACK_POLL)
                     wait = min(poll, next_signal - now)
-                    due = self.reconciler.next_due()
-                    if due is not None:  # a backoff ends: restart on time, not at the next poll
-                        wait = min(wait, due - now)
+                    dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
+                    if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
+                        wait = min(wait, min(dues) - now)
                     if not ok:  # failing ticks back off, never spin
                         wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
                     if self.changed_stamp is not None:
