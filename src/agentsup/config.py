@@ -209,6 +209,11 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
             problems.append(f"backend.{name}.bin: required for a backend that is not a preset "
                             f"({', '.join(sorted(PRESETS))})")
 
+    # State belongs to its config: without an explicit log_dir (and socket) each config gets its own,
+    # so two projects never share a watchdog, a lock, records, worktrees or session names.
+    digest = config_digest(cfg_path)
+    log_dir = (resolve_path(base, defaults.log_dir) if was_set(raw, "defaults", "log_dir")
+               else state_home() / f"{slug(base.name)}-{digest}")
     overrides: dict[str, str] = {}
     agents: dict[str, Agent] = {}
     taken: dict[str, str] = {}
@@ -217,7 +222,7 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
         problem = templates.template_problem(spec.template, list(model.template))
         if problem:
             problems.append(f"{where}.template: {problem}")
-        agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides, state_home_of(cfg_path, raw))
+        agent = _resolve_agent(spec, base, defaults.session_prefix, environ, overrides, log_dir / "state")
         if spec.template or spec.vars:
             problems += _template_problems(where, spec, agent)
         if spec.name in agents or spec.name in RESERVED_NAMES:
@@ -246,11 +251,6 @@ def build_config(cfg_path: Path, model: ConfigFile, environ: Mapping[str, str], 
     if problems:
         raise ConfigError(f"{cfg_path}: invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    # State belongs to its config: without an explicit log_dir (and socket) each config gets its own,
-    # so two projects never share a watchdog, a lock, records or session names.
-    digest = config_digest(cfg_path)
-    log_dir = (resolve_path(base, defaults.log_dir) if was_set(raw, "defaults", "log_dir")
-               else state_home() / f"{slug(base.name)}-{digest}")
     tmux = model.tmux if was_set(raw, "tmux", "socket") else replace(model.tmux, socket=f"agentsup-{digest}")
     return Config(
         path=cfg_path, base_dir=base, log_dir=log_dir, state_dir=log_dir / "state",
@@ -280,16 +280,6 @@ def with_vars(agent: Agent, extra: Mapping[str, str], base: Path) -> Agent:
     return dataclasses.replace(
         agent, vars=known, prompt=templates.fill(prompt, known) if prompt is not None else None,
         args=tuple(templates.fill(a, known) for a in args), dir=resolve_path(base, templates.fill(folder, known)))
-
-
-def state_home_of(cfg_path: Path, raw: Mapping[str, Any]) -> Path:
-    """The state directory a config's agents keep their worktrees under (see build_config)."""
-    defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
-    assert isinstance(defaults, dict)
-    log_dir = defaults.get("log_dir")
-    if isinstance(log_dir, str):
-        return resolve_path(cfg_path.parent, log_dir) / "state"
-    return state_home() / f"{slug(cfg_path.parent.name)}-{config_digest(cfg_path)}" / "state"
 
 
 def _resolve_agent(
