@@ -45,7 +45,7 @@ class UsageReport:
 
 def claude_transcripts(rt: Runtime, agent: Agent) -> list[Path]:
     ids = []
-    history = rt.state.session_id_file(agent.name).with_suffix(".history")
+    history = rt.state.session_history_file(agent.name)
     for source in (history, rt.state.session_id_file(agent.name)):
         try:
             ids += [line.strip() for line in source.read_text().splitlines() if line.strip()]

@@ -5,7 +5,6 @@ identity, and what comes before a start (worktree, hooks)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 from .config import Agent, Config
 from .errors import AgentsupError
 from .proctree import TAG_VAR
-from .state import atomic_write_text, open_private, private_dir, read_text, touch_private
+from .state import append_private, atomic_write_text, private_dir, read_text, touch_private
 from .tmux import log_pipe_command
 
 if TYPE_CHECKING:
@@ -94,13 +93,8 @@ def launch_plan(rt: Runtime, agent: Agent, *, resume: bool = False) -> tuple[Lau
         else:
             session_id, resume_id = str(uuid.uuid4()), None
             atomic_write_text(rt.state.session_id_file(agent.name), session_id + "\n")
-            history = rt.state.session_id_file(agent.name).with_suffix(".history")  # every session: usage
-            with contextlib.suppress(OSError):
-                fd = open_private(history, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, (session_id + "\n").encode())
-                finally:
-                    os.close(fd)
+            with contextlib.suppress(OSError):  # every session the agent had: its usage spans them
+                append_private(rt.state.session_history_file(agent.name), (session_id + "\n").encode())
             identity += [backend.session_flag, session_id]
     elif backend.session_store == "codex":
         found = codex_session(codex_home(dict(agent.env)), agent.home_dir) if resume else None

@@ -253,6 +253,10 @@ class StateDir:
     def session_id_file(self, name: str) -> Path:
         return self.root / "sessions" / f"{name}.id"
 
+    def session_history_file(self, name: str) -> Path:
+        """Every session id the agent was started with, one per line: its usage spans them all."""
+        return self.root / "sessions" / f"{name}.history"
+
     def session_id(self, name: str) -> str | None:
         text = read_text(self.session_id_file(name))
         return text.strip() or None if text else None
