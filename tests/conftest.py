@@ -131,6 +131,7 @@ def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
         end_watchdogs(root)  # a detached watchdog outlives the tmux server by design: end it by pid
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
         end_servers(root)
+        end_tagged(socket)
         for _ in range(50):  # dying wrappers may still write an exit-code file: retry, bounded
             shutil.rmtree(root, ignore_errors=True)
             if not root.exists():
@@ -150,6 +151,22 @@ def end_servers(root: Path) -> None:
         except OSError:
             continue
         if comm.startswith("tmux: server") and str(root).encode() + b"/" in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), 9)
+
+
+def end_tagged(socket: str) -> None:
+    """SIGKILL what this test's agents started and left behind when their tmux server went (setsid
+    children, daemons such as codex's app-server): every process whose AGENTSUP_TAG names its socket."""
+    needle = f"AGENTSUP_TAG={socket}:".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if any(var.startswith(needle) for var in env.split(b"\0")):
             with contextlib.suppress(OSError):
                 os.kill(int(entry), 9)
 

@@ -9,7 +9,10 @@ version, the pane size and the capture time into `index.json`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from agentsup.proctree import tagged
 
 from .clis import CLAUDE, CODEX, GEMINI, Cli
 from .mockapi import MockAPI, Mode
@@ -149,7 +154,8 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
         home, work, sock = root / "home", root / "work", str(root / "sock")
         home.mkdir()
         work.mkdir()
-        env = {"HOME": str(home), **prepare_home(s, home, work, api)}
+        tag = f"capture:{root}"  # what the CLI starts carries it: ended by it, daemons included
+        env = {"HOME": str(home), "AGENTSUP_TAG": tag, **prepare_home(s, home, work, api)}
         tmux = ["tmux", "-S", sock]
         flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         subprocess.run([*tmux, "new-session", "-d", "-s", "c", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(work),
@@ -167,6 +173,9 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
         screen = subprocess.run([*tmux, "capture-pane", "-p", "-J", *extra, "-t", "=c:"], capture_output=True,
                                 text=True, check=True).stdout
         subprocess.run([*tmux, "kill-server"], check=False)
+        for pid in tagged(tag):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)  # the CLI's last writes into its home end before the directory goes
         api.mode = Mode.NORMAL
         return "\n".join(line.rstrip() for line in screen.splitlines()).rstrip() + "\n", at

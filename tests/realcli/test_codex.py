@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.journal import read_events
-from agentsup.proctree import program_pid
+from agentsup.proctree import program_pid, tagged
 from agentsup.reconcile import HEAVY, SIGNAL
 from agentsup.watchdog import Watchdog
 
@@ -123,3 +123,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     new = wait_for(lambda: program_pid(pane_pid(project)))
     cmdline = Path(f"/proc/{new}/cmdline").read_bytes().split(b"\0")
     assert b"resume" in cmdline and session.encode() in cmdline
+
+    # down: nothing of it is left, the app-server daemon codex starts on its own (setsid) included
+    assert project.cli("down", "x").returncode == 0
+    assert tagged(f"{project.socket}:t-x") == set()
