@@ -267,6 +267,29 @@ def test_a_request_from_the_cli_wakes_the_loop_with_no_timer_due(project: Projec
         wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)
 
 
+# inotify refused as the kernel refuses it when the per-user instance limit is used up (EMFILE)
+NO_INOTIFY = ("import errno, sys\nimport agentsup.watcher as w\n"
+              "w._inotify = lambda dirs: w._why(errno.EMFILE)\n"
+              "from agentsup.cli import main\nsys.argv = ['agentsup', *sys.argv[1:]]\nmain()\n")
+
+
+def test_without_inotify_the_watchdog_says_so_and_still_sees_requests(project: Project) -> None:
+    project.write(slow(FAST.format(stall_idle=60)) + watched("a"))
+    dog = subprocess.Popen([sys.executable, "-c", NO_INOTIFY, "-c", str(project.config_path), "watchdog"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
+    try:
+        old = wait_for(lambda: pane_pid(project, "t-a"), timeout=15)
+        watching(project)
+        shown = wait_for(lambda: project.cli_json("status")["watchdog"]["degraded"].get("watcher"))
+        assert "fs.inotify.max_user_instances is used up" in shown and "polled" in shown
+        assert "watchdog degraded (watcher): inotify unavailable" in project.cli("status").stdout
+        assert project.cli("restart", "a").returncode == 0  # every timer is at 600 s: only the polling sees it
+        wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=10, interval=0.05)
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)
+
+
 def test_up_runs_the_watchdog_detached_and_down_stops_it(project: Project) -> None:
     project.write(FAST.format(stall_idle=60) + watched("a"))
     assert project.cli("up").returncode == 0

@@ -318,8 +318,7 @@ class Watchdog:
                 private_dir(requests_dir(self.rt.state))
                 private_dir(self.rt.state.exits_dir())
             watched = self.watch_list()
-            watcher = FileWatcher(watched, self.wake, folders=self.watched_folders())
-            watcher.start()
+            watcher = self._watch(watched)
             listener, listening_on = self._listen(), self.rt.tmux.socket
             self._install_signals()
             self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
@@ -339,7 +338,8 @@ class Watchdog:
                     elif ok and kind == SIGNAL:
                         next_signal = now + w.signal_interval
                     now = self.clock.monotonic()
-                    poll = w.poll_interval if listener is not None else min(w.poll_interval, FALLBACK_POLL)
+                    told = listener is not None and watcher.backend != ""  # deaths and requests reach us
+                    poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)
                     wait = min(poll, next_signal - now)
                     dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
                     if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
@@ -352,8 +352,7 @@ class Watchdog:
                         if self.watch_list() != watched:  # a new phase, or its docs directory appeared
                             watcher.stop()
                             watched = self.watch_list()
-                            watcher = FileWatcher(watched, self.wake, folders=self.watched_folders())
-                            watcher.start()
+                            watcher = self._watch(watched)
                         if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
                             if listener is not None:
                                 listener.stop()
@@ -371,6 +370,22 @@ class Watchdog:
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
                 if self.reconciler.notifier is not None:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
+
+    def _watch(self, files: list[Path]) -> FileWatcher:
+        """Watch `files` and the watched folders. A watcher that cannot start, or only by polling,
+        shows as degraded in `status`: changes are then seen later, never missed."""
+        watcher = FileWatcher(files, self.wake, folders=self.watched_folders())
+        try:
+            watcher.start()
+        except Exception as exc:  # out of file descriptors, say: the ticks poll every second instead
+            self.degraded["watcher"] = f"cannot watch files ({type(exc).__name__}: {exc}); polling each second"
+            return watcher
+        if watcher.fallback_reason is not None:
+            self.degraded["watcher"] = (f"inotify unavailable: {watcher.fallback_reason}; "
+                                        "watched files are polled every 0.5 s")
+        else:
+            self.degraded.pop("watcher", None)
+        return watcher
 
     def watched_folders(self) -> list[Path]:
         """The CLI's requests, and the exit codes launch wrappers write the moment a program ends

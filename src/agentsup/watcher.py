@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import select
 import struct
@@ -35,6 +36,7 @@ class FileWatcher:
         self.wake = wake
         self.changed: set[Path] = set()
         self.backend = ""  # inotify | watchfiles, once started
+        self.fallback_reason: str | None = None  # why inotify could not be had, when it could not
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -44,12 +46,12 @@ class FileWatcher:
         dirs = sorted({p.parent for p in self.files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()})
         if not dirs:
             return
-        found = _inotify(dirs) if inotify else None
-        if found is not None:
+        found = _inotify(dirs) if inotify else "not asked for"
+        if not isinstance(found, str):
             self.backend, self._stop_pipe = "inotify", os.pipe()
             self._thread = threading.Thread(target=self._run_inotify, args=found, name="agentsup-watch", daemon=True)
         else:
-            self.backend = "watchfiles"
+            self.backend, self.fallback_reason = "watchfiles", found
             self._thread = threading.Thread(target=self._run_watchfiles, args=(dirs,), name="agentsup-watch",
                                             daemon=True)
         self._thread.start()
@@ -109,24 +111,32 @@ class FileWatcher:
             self._stop_pipe = None
 
 
-def _inotify(dirs: list[Path]) -> tuple[int, dict[int, Path]] | None:
-    """An inotify descriptor watching `dirs`, and which watch is which folder; None when inotify
-    is not to be had here."""
+def _inotify(dirs: list[Path]) -> tuple[int, dict[int, Path]] | str:
+    """An inotify descriptor watching `dirs`, and which watch is which folder; else why inotify is
+    not to be had here."""
     name = ctypes.util.find_library("c")
     if name is None:
-        return None
+        return "no C library found"
     try:
         libc = ctypes.CDLL(name, use_errno=True)
         fd = int(libc.inotify_init1(os.O_CLOEXEC))
-    except (OSError, AttributeError):
-        return None
+    except (OSError, AttributeError) as exc:
+        return f"no inotify here: {exc}"
     if fd < 0:
-        return None
+        return _why(ctypes.get_errno())
     watches = {}
     for folder in dirs:
         wd = int(libc.inotify_add_watch(fd, os.fsencode(folder), _MASK))
         if wd < 0:
+            err = ctypes.get_errno()
             os.close(fd)
-            return None
+            return _why(err, folder)
         watches[wd] = folder.absolute()
     return fd, watches
+
+
+def _why(err: int, folder: Path | None = None) -> str:
+    """An inotify failure, in words that say which limit to raise."""
+    limit = {errno.EMFILE: " (fs.inotify.max_user_instances is used up)",
+             errno.ENOSPC: " (fs.inotify.max_user_watches is used up)"}.get(err, "")
+    return f"{os.strerror(err)}{limit}" + (f" watching {folder}" if folder is not None else "")
