@@ -217,3 +217,41 @@ def fleet_of(tmp_path: Path) -> Any:
     from .fleet import Fleet
 
     return lambda *agents: Fleet(tmp_path, *agents)
+
+
+@contextlib.contextmanager
+def serving(dog: Any) -> Iterator[None]:
+    """The watchdog `dog` holds its lock and listens on its control socket, as while it runs; the
+    test answers what arrives with `answered`."""
+    with dog._locked():
+        dog.control = dog._serve_control()
+        try:
+            yield
+        finally:
+            dog.control.stop()
+            dog.control = None
+
+
+def answered(dog: Any, call: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Run `call` (which asks the watchdog) in a thread while the watchdog answers its requests;
+    `call`'s value."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while thread.is_alive():
+        assert time.monotonic() < deadline, "the request was not answered in time"
+        dog.handle_requests()
+        time.sleep(0.02)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

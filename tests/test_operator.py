@@ -15,7 +15,7 @@ from agentsup.journal import read_events
 from agentsup.reconcile import POLL, SIGNAL
 from agentsup.watchdog import Watchdog
 
-from .conftest import Project, sim_agent, wait_for
+from .conftest import Project, answered, sim_agent, wait_for
 
 
 def agentsup(*args: str, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
@@ -136,7 +136,8 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
                   + sim_agent("a", "--limit", "claude", "--reset", "in 3 seconds", "--limit-until", resume_at,
                               extra='watch = "heal"') + sim_agent("b", extra='watch = "heal"\naccount = "other"'))
     dog = Watchdog(project.config_path)
-    dog.lock.acquire()  # a running watchdog: the CLI hands it what it asks
+    dog.lock.acquire()  # a running watchdog: the CLI asks it over its control socket
+    dog.control = dog._serve_control()
     dog.rt.deliverer.wait = 1.0
     dog.tick(HEAVY)
     wait_for(lambda: "agentsup sim" in project.screen("t-b"))
@@ -146,7 +147,7 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
         return str(project.cli_json("status")["agents"][0 if name == "a" else 1]["state"])
 
     wait_for(lambda: state("a") == "LIMITED", timeout=15)
-    sent = project.cli("ping", "a", "b", "handoff: review gate 2", "--json")
+    sent = answered(dog, lambda: project.cli("ping", "a", "b", "handoff: review gate 2", "--json"))
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert [(r["agent"], r["result"]) for r in json.loads(sent.stdout)] == [("a", "queued"), ("b", "delivered")]
     assert [r["text"] for r in project.records("a") if r["kind"] == "message"] == []
@@ -158,6 +159,7 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
     assert got[-1] == "handoff: review gate 2" and got.count("handoff: review gate 2") == 1
     everyone = project.cli("ping", "--all", "all hands")
     assert everyone.returncode == 0 and "queued" not in everyone.stdout
+    dog.control.stop()
     dog.lock.release()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from agentsup.journal import read_events
 from agentsup.reconcile import HEAVY, POLL, SIGNAL
 
+from .conftest import answered, serving
 from .fleet import Fleet, agent
 
 LIMIT = "You've hit your session limit · resets 10am (UTC)"  # the manual clock starts at 08:00 UTC
@@ -180,10 +181,9 @@ def test_a_run_with_vars_handed_to_the_running_watchdog_fills_its_template(fleet
 
     f = fleet_of('[template.t]\nkind = "task"\nbackend = "sim"\nprompt = "check {{target}}"\n'
                  'vars = { target = "staging" }\n\n', agent("job", template="t", watch="none"))
-    with f.dog._locked():  # as while the watchdog runs: the CLI hands it a request file
-        done = run_task(f.dog.cfg, "job", {"target": "production"})
-        assert done.results[0].action == "run-requested"
-        f.dog.tick(POLL)
+    with serving(f.dog):  # as while the watchdog runs: the CLI asks it over its control socket
+        done = answered(f.dog, lambda: run_task(f.dog.cfg, "job", {"target": "production"}))
+        assert done.results[0].action == "started"
     kickoff = f.root / "logs" / "state" / "kickoff-t-job.txt"
     assert kickoff.read_text() == "check production" and f.record("job")["run_vars"] == {"target": "production"}
 

@@ -21,7 +21,7 @@ from agentsup.reconcile import HEAVY, POLL, SIGNAL
 from agentsup.state import read_json
 from agentsup.watchdog import Watchdog
 
-from .conftest import Project, sim_agent, wait_for, watching
+from .conftest import Project, answered, serving, sim_agent, wait_for, watching
 
 FAST = """
 [watchdog]
@@ -105,9 +105,10 @@ def test_killed_session_is_restarted(project: Project) -> None:
 def test_reset_is_handed_to_a_running_watchdog(project: Project) -> None:
     dog = setup(project, watched("a", "--exit-after", "0.1", "--exit-code", "1"))
     tick_until(dog, lambda: record(project, "a").get("state") == "FATAL", timeout=30, kind=POLL)
-    with dog._locked():  # the watchdog holds its lock, as while running
-        proc = project.cli("reset", "a")
-        assert "handed to the running watchdog" in proc.stdout
+    with serving(dog):  # the watchdog holds its lock and answers, as while running
+        proc = answered(dog, lambda: project.cli("reset", "a"))
+        assert "handed to the running watchdog, which did it" in proc.stdout
+        assert record(project, "a")["state"] not in ("FATAL",)  # cleared before the answer came
         dog.tick(POLL)
     assert record(project, "a")["state"] in ("STARTING", "BACKOFF")
     assert "reset" in events(project, "a")
@@ -263,7 +264,7 @@ def test_a_request_from_the_cli_wakes_the_loop_with_no_timer_due(project: Projec
     with listening_watchdog(project):
         old = pane_pid(project, "t-a")
         done = project.cli("restart", "a")
-        assert done.returncode == 0 and "handed to the running watchdog" in done.stdout
+        assert done.returncode == 0 and "restarted (handed to the running watchdog, which did it)" in done.stdout
         wait_for(lambda: (p := pane_pid(project, "t-a")) and p != old, timeout=20, interval=0.05)
 
 

@@ -1,14 +1,17 @@
-"""What the operator hands the watchdog through the state directory: requests (`reset`, `start`,
-`queue`) that a running watchdog acts on within a poll, and the marks of agents stopped by hand.
-Without a running watchdog a request is carried out here, under the watchdog's own lock."""
+"""What the operator hands the watchdog: requests (`reset`, `start`, `queue`, `restart`, `ping`)
+that a running watchdog carries out and answers over its control socket, and the marks of agents
+stopped by hand. Without a running watchdog a request is carried out here, by the same function,
+under the watchdog's own lock."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import control
+from . import channel, control
 from .buildloop import BuildLoop, request_tasks
 from .config import Agent, Config
 from .errors import AgentsupError, LockedError
@@ -16,14 +19,6 @@ from .journal import Journal
 from .reconcile import Reconciler
 from .record import Record, State
 from .state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
-
-
-def requests_dir(state: StateDir) -> Path:
-    return state.root / "requests"
-
-
-def stopped_dir(state: StateDir) -> Path:
-    return state.root / "stopped"
 
 
 def state_entries(folder: Path) -> list[Path]:
@@ -46,11 +41,11 @@ def by_age(path: Path) -> tuple[int, str]:
 
 
 def stopped_by_hand(state: StateDir) -> set[str]:
-    return {p.name for p in state_entries(stopped_dir(state))}
+    return {p.name for p in state_entries(state.stopped_dir())}
 
 
 def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
-    folder = stopped_dir(state)
+    folder = state.stopped_dir()
     state_entries(folder)  # a planted file in its place goes aside
     private_dir(folder)
     for name in names:
@@ -70,44 +65,98 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
     reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
 
 
-def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) -> str:
-    """Hand `kind` (reset | start | queue | restart) for agent `name` to the running watchdog, which acts on it
-    within a poll. Without a running watchdog, do it here, under the watchdog's lock."""
+@dataclass(frozen=True)
+class Handled:
+    """What became of a request: `result` as `carry_out` says it; `by_watchdog` when the running
+    watchdog carried it out."""
+
+    result: str
+    by_watchdog: bool
+
+
+CONNECT_PATIENCE = 5.0  # a watchdog holds its lock a moment before its socket listens
+
+
+def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) -> Handled:
+    """Have `kind` (reset | start | queue | restart | ping) for agent `name` carried out: by the
+    running watchdog, which answers over its control socket, or here under the watchdog's lock."""
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
-    try:
-        lock.acquire()
-    except LockedError:  # a watchdog runs: hand it the request
-        folder = requests_dir(state)
-        state_entries(folder)  # a planted file in its place goes aside
-        private_dir(folder)
-        if payload is None:
-            touch_private(folder / f"{kind}-{name}")
-        else:  # one file per message, so two pings never overwrite each other (0600: pings are secrets)
-            atomic_write_text(folder / f"{kind}-{name}.{time.time_ns()}", payload)
-        return "requested"
+    deadline = time.monotonic() + CONNECT_PATIENCE
+    while True:
+        try:
+            lock.acquire()
+        except LockedError:  # a watchdog runs: ask it
+            try:
+                answer = channel.ask(state.control_socket(), {"kind": kind, "name": name, "payload": payload})
+            except channel.NoWatchdogError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                return Handled(_hand_over_file(state, kind, name, payload), True)
+            return Handled(str(answer.get("result", "")), True)
+        break
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
-        carry_out(reconciler, kind, cfg.agents[name], payload)
-        return "done"
+        return Handled(carry_out(reconciler, kind, cfg.agents[name], payload), False)
     finally:
         lock.release()
 
 
-def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None) -> None:
+def _hand_over_file(state: StateDir, kind: str, name: str, payload: str | None) -> str:
+    """A watchdog that holds its lock but does not listen (an older agentsup) reads request files:
+    written aside and renamed in whole, one file per message (0600: pings are secrets)."""
+    folder = state.requests_dir()
+    state_entries(folder)  # a planted file in its place goes aside
+    private_dir(folder)
+    staged = state.incoming_dir() / f"{kind}-{name}.{time.time_ns()}"
+    atomic_write_text(staged, payload or "")
+    os.replace(staged, folder / staged.name)
+    return "requested"
+
+
+def take_request_files(state: StateDir) -> list[tuple[str, str, str | None]]:
+    """The request files handed over, oldest first, each removed as it is read: (kind, name, payload).
+    Names that start with a dot are another writer's temporary files, never requests."""
+    taken = []
+    for path in sorted(state_entries(state.requests_dir()), key=by_age):
+        if path.name.startswith("."):
+            continue
+        kind, _, rest = path.name.partition("-")
+        name = rest.split(".")[0]  # agent names have no '.': what follows makes a message unique
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                move_aside(path)
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            path.unlink()
+        except (OSError, UnicodeDecodeError):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        taken.append((kind, name, text if text else None))
+    return taken
+
+
+def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None) -> str:
     """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
-    under the watchdog's lock)."""
-    if kind == "ping" and payload:
-        reconciler.ping(agent.name, payload, reason="cli")  # queued while the agent is held
-    elif kind == "reset":
+    under the watchdog's lock), and say what became of it."""
+    if kind == "ping" and payload:  # queued while the agent is held; otherwise the CLI types it itself
+        return reconciler.queue_if_held(agent.name, payload, reason="cli")
+    if kind == "reset":
         reset_record(reconciler, agent.name)
-    elif kind == "start" and agent.kind == "task":
+        return "reset"
+    if kind == "start" and agent.kind == "task":
         BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(payload))
-    elif kind == "queue" and agent.kind == "task":
+        return "started"
+    if kind == "queue" and agent.kind == "task":
         request_tasks(reconciler, [agent.name])
-    elif kind == "restart" and agent.kind != "task":
-        restart_by_hand(reconciler, agent)
+        return "queued"
+    if kind == "restart" and agent.kind != "task":
+        return restart_by_hand(reconciler, agent)
+    return "refused"
 
 
 def _vars(payload: str | None) -> dict[str, str]:
@@ -121,7 +170,7 @@ def _vars(payload: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def restart_by_hand(reconciler: Reconciler, agent: Agent) -> None:
+def restart_by_hand(reconciler: Reconciler, agent: Agent) -> str:
     """Stop the agent's whole tree and start it again. It counts in the restart budget like any
     restart; a pane the watchdog saw before is replaced."""
     cfg = reconciler.rt.cfg
@@ -136,6 +185,8 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent) -> None:
         control.start_agent(reconciler.rt, agent, force=True)
     except AgentsupError as exc:
         reconciler.log("start-failed", agent.name, error=str(exc), by="cli")
-    else:
-        reconciler.log("restart", agent.name, reason="restarted by hand", by="cli")
+        reconciler.persist(agent.name)
+        return "start-failed"
+    reconciler.log("restart", agent.name, reason="restarted by hand", by="cli")
     reconciler.persist(agent.name)
+    return "restarted"

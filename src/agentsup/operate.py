@@ -14,6 +14,8 @@ from .config import Config
 from .control import ActionResult
 from .errors import AgentsupError, ConfigError
 
+BY_WATCHDOG = "handed to the running watchdog, which did it"
+
 
 def journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
     from .journal import Journal
@@ -107,9 +109,9 @@ def restart(cfg: Config, names: list[str]) -> Actions:
     results = []
     for name in names:
         how = send_request(cfg, "restart", name)
-        results.append(ActionResult(name, cfg.agents[name].session, "restart-requested" if how == "requested"
-                                    else "restarted", detail="handed to the running watchdog"
-                                    if how == "requested" else ""))
+        action = "restart-requested" if how.result == "requested" else how.result
+        results.append(ActionResult(name, cfg.agents[name].session, action,
+                                    detail=BY_WATCHDOG if how.by_watchdog else ""))
     return Actions(results)
 
 
@@ -119,8 +121,7 @@ def reset(cfg: Config, name: str) -> Actions:
     if name not in cfg.agents:
         raise control.unknown_name(cfg, name)
     how = send_request(cfg, "reset", name)
-    detail = ("handed to the running watchdog (it acts within a second)" if how == "requested"
-              else "cleared (no watchdog running; start it with `agentsup up`)")
+    detail = (BY_WATCHDOG if how.by_watchdog else "cleared (no watchdog running; start it with `agentsup up`)")
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
 
 
@@ -137,8 +138,10 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
-    if send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None) == "requested":
-        return Actions([ActionResult(task, session, "run-requested", detail="handed to the running watchdog")])
+    how = send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None)
+    if how.by_watchdog:
+        action = "run-requested" if how.result == "requested" else how.result
+        return Actions([ActionResult(task, session, action, detail=BY_WATCHDOG)])
     last = read_events(cfg.log_dir / "events.jsonl", agent=task, limit=1)
     if last and last[0]["event"] == "task-failed":
         raise AgentsupError(f"{task} could not start: {last[0].get('error')}")
@@ -172,12 +175,12 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
             raise control.unknown_name(cfg, name)
     rows = []
     for name in names:
+        # The file is a hint; the records' owner decides whether the agent is held (and queues it).
         if not now and record_of(rt, name).get("state") == "LIMITED":
             how = send_request(cfg, "ping", name, payload=message)
-            rows.append(PingRow(name, "queued", 0, "held by a usage limit: delivered once it lifts"
-                                + (" (handed to the watchdog)" if how == "requested" else "")))
-            journal(cfg, "ping-queued", name, text=message[:200])
-            continue
+            if how.result in ("queued", "requested"):
+                rows.append(PingRow(name, "queued", 0, "held by a usage limit: delivered once it lifts"))
+                continue
         result = control.deliver(rt, cfg.agents[name], message, force=force)
         journal(cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
         rows.append(PingRow(name, result.result.value, result.attempts, result.detail))

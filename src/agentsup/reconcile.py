@@ -49,6 +49,7 @@ from .tmux import NoSessionError, PaneInfo
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
 LAST_LINES = 15
+LOOK_AGAIN = 3.0  # seconds after a nudge before its answer is read
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Reconciler:
         self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
         self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
         self.ended: set[str] = set()  # pane keys whose program's end was seen (its after_exit hook ran)
+        self.look_again: list[float] = []  # moments to read screens again (see signal_due)
         rt.on_event = self.log
 
     # ── records ────────────────────────────────────────────────────────────────────────────
@@ -179,6 +181,14 @@ class Reconciler:
         dues = [due for r in self.records.values()
                 if (due := r.backoff_until if r.state == BACKOFF else r.retry_at if r.state == PENDING else None)
                 is not None]
+        return min(dues) if dues else None
+
+    def signal_due(self) -> float | None:
+        """The earliest moment (monotonic) a screen should be read again, before the next signal
+        tick: a held agent's reset or next probe, or a moment after a nudge or queued delivery, to
+        see the agent resume (a limit lifted late is work lost)."""
+        dues = [r.limit_until for r in self.records.values() if r.state == LIMITED and r.limit_until is not None]
+        dues += self.look_again
         return min(dues) if dues else None
 
     def now(self) -> tuple[float, float]:
@@ -390,6 +400,8 @@ class Reconciler:
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
         result = control.deliver(self.rt, agent, text)
+        if purpose in ("nudge", "queued"):
+            self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
                  text=text[:200])
         if result.draft and purpose in ("ping", "queued"):  # a person is typing: it goes after their turn
@@ -398,17 +410,24 @@ class Reconciler:
             self.persist(agent.name)
         return result.result
 
+    def queue_if_held(self, name: str, text: str, *, reason: str) -> str:
+        """Queue `text` for agent `name` while a usage limit holds it ("queued", delivered once
+        after the limit lifts); "not-held" otherwise, and the asker delivers it now."""
+        rec = self.record(name)
+        if rec.limit_until is None:
+            return "not-held"
+        rec.queue.append(text)
+        self.persist(name)
+        self.log("ping-queued", name, reason=reason, queued=len(rec.queue))
+        return "queued"
+
     def ping(self, name: str, text: str, *, reason: str) -> str:
         """Deliver `text` to agent `name` now, or queue it while the agent is held by a usage limit."""
         agent = self.rt.cfg.agents.get(name)
         if agent is None:
             self.log("ping-dropped", name, reason=reason, detail="no such agent")
             return "no-agent"
-        rec = self.record(name)
-        if rec.limit_until is not None:
-            rec.queue.append(text)
-            self.persist(name)
-            self.log("ping-queued", name, reason=reason, queued=len(rec.queue))
+        if self.queue_if_held(name, text, reason=reason) == "queued":
             return "queued"
         if self.dry_run:
             self.log("ping-would-deliver", name, reason=reason)

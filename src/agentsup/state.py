@@ -273,6 +273,22 @@ class StateDir:
     def watchdog_status(self) -> Path:
         return self.root / "watchdog.json"
 
+    def control_socket(self) -> Path:
+        """Where the running watchdog answers the CLI (see channel.py)."""
+        return self.root / "control.sock"
+
+    def requests_dir(self) -> Path:
+        """Requests handed over as files when the control socket cannot be reached."""
+        return self.root / "requests"
+
+    def incoming_dir(self) -> Path:
+        """Where a request file is written before it is renamed into `requests_dir`: the watchdog
+        never sees one half-written."""
+        return self.root / "incoming"
+
+    def stopped_dir(self) -> Path:
+        return self.root / "stopped"
+
     def read_exit_code(self, session: str) -> int | None:
         text = read_text(self.exit_file(session))
         if text is None or not text.strip().lstrip("-").isdigit():

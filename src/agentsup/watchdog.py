@@ -24,16 +24,17 @@ from typing import Any
 
 from . import control
 from .buildloop import BuildLoop, handoff_refs, watched_files
+from .channel import ControlServer
 from .clock import Clock, SystemClock
 from .config import Agent, Config, load_config
 from .configfiles import remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .events import DeathListener
 from .journal import Journal
-from .marks import by_age, carry_out, requests_dir, state_entries, stopped_by_hand
+from .marks import carry_out, stopped_by_hand, take_request_files
 from .notify import Notifier
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from .state import FileLock, move_aside, overwrite_in_place, private_dir, write_json
+from .state import FileLock, overwrite_in_place, private_dir, write_json
 from .tmux import TmuxSeam, client_env
 from .watcher import FileWatcher
 
@@ -97,6 +98,7 @@ class Watchdog:
         self.deaths = 0  # deaths tmux reported
         self.last_error: str | None = None
         self.lock = FileLock(self.rt.state.watchdog_lock())
+        self.control: ControlServer | None = None
 
     @property
     def cfg(self) -> Config:
@@ -190,25 +192,23 @@ class Watchdog:
     # ── requests from the CLI ──────────────────────────────────────────────────────────────
 
     def handle_requests(self) -> None:
-        for path in sorted(state_entries(requests_dir(self.rt.state)), key=by_age):
-            kind, _, rest = path.name.partition("-")
-            name = rest.split(".")[0]  # agent names have no '.': what follows makes a message unique
-            try:
-                if path.is_dir() and not path.is_symlink():
-                    move_aside(path)
-                    self.reconciler.log("state-corrupt", detail=f"{path}: a directory among requests; moved aside")
-                    continue
-                carries = kind in ("ping", "start") and path.stat().st_size > 0  # a message, a run's vars
-                payload = path.read_text(encoding="utf-8") if carries else None
-                path.unlink(missing_ok=True)
-            except (OSError, UnicodeDecodeError) as exc:
-                self.reconciler.log("request-error", detail=f"{path}: {exc}")
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                continue
-            agent = self.cfg.agents.get(name)
-            if agent is not None:
-                carry_out(self.reconciler, kind, agent, payload)
+        """Carry out what the CLI asked: over the control socket (answered) or as files."""
+        if self.control is not None:
+            for item in self.control.take():
+                item.reply(self.answer(item.request))
+        for kind, name, payload in take_request_files(self.rt.state):
+            self.answer({"kind": kind, "name": name, "payload": payload})
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, kind, payload = request.get("name"), str(request["kind"]), request.get("payload")
+        agent = self.cfg.agents.get(name) if isinstance(name, str) else None
+        if agent is None:
+            return {"error": f"no agent named {name!r} in {self.cfg.path}"}
+        try:
+            return {"result": carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None)}
+        except AgentsupError as exc:
+            self.reconciler.log("request-error", name, kind=kind, error=str(exc))
+            return {"error": str(exc)}
 
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 
@@ -315,8 +315,9 @@ class Watchdog:
     def run(self) -> None:
         with self._locked():
             with contextlib.suppress(OSError):  # watched from the start: a request, an exit code wake the loop
-                private_dir(requests_dir(self.rt.state))
+                private_dir(self.rt.state.requests_dir())
                 private_dir(self.rt.state.exits_dir())
+            self.control = self._serve_control()
             watched = self.watch_list()
             watcher = self._watch(watched)
             listener, listening_on = self._listen(), self.rt.tmux.socket
@@ -324,11 +325,13 @@ class Watchdog:
             self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
                                 watching=[a.name for a in self.cfg.agents.values() if a.watch != "none"])
             now = self.clock.monotonic()
-            next_signal = next_heavy = now
+            next_signal = next_heavy = screens_read_at = now
             try:
                 while not self.stop.is_set():
                     now = self.clock.monotonic()
                     kind = HEAVY if now >= next_heavy else SIGNAL if now >= next_signal else POLL
+                    if kind != POLL:
+                        screens_read_at = now
                     ok = self.safe_tick(kind)
                     if listener is not None and self.rt.tmux.server_pid is not None:
                         listener.kick()  # a server to wait on now (the first start, or a recreated one)
@@ -341,6 +344,11 @@ class Watchdog:
                     told = listener is not None and watcher.backend != ""  # deaths and requests reach us
                     poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)
                     wait = min(poll, next_signal - now)
+                    self.reconciler.look_again = [t for t in self.reconciler.look_again if t > screens_read_at]
+                    due = self.reconciler.signal_due()
+                    if due is not None and due > screens_read_at:  # a reset, a nudge's answer: read screens then
+                        next_signal = min(next_signal, due)
+                        wait = min(wait, next_signal - now)
                     dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
                     if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
                         wait = min(wait, min(dues) - now)
@@ -367,6 +375,9 @@ class Watchdog:
                 watcher.stop()
                 if listener is not None:
                     listener.stop()
+                if self.control is not None:
+                    self.handle_requests()  # what was asked before the stop is answered
+                    self.control.stop()
                 self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
                 if self.reconciler.notifier is not None:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
@@ -390,7 +401,20 @@ class Watchdog:
     def watched_folders(self) -> list[Path]:
         """The CLI's requests, and the exit codes launch wrappers write the moment a program ends
         (the surest news of a death: tmux before 3.5 can lose its own)."""
-        return [requests_dir(self.rt.state), self.rt.state.exits_dir()]
+        return [self.rt.state.requests_dir(), self.rt.state.exits_dir()]
+
+    def _serve_control(self) -> ControlServer | None:
+        """The control socket the CLI asks (None in a dry run, or when it cannot be bound: requests
+        then come as files, and status says why)."""
+        if self.dry_run:
+            return None
+        server = ControlServer(self.rt.state.control_socket(), self.wake)
+        try:
+            server.start()
+        except OSError as exc:
+            self.degraded["control"] = f"cannot listen on {server.path}: {exc.strerror or exc}; requests come as files"
+            return None
+        return server
 
     def watch_list(self) -> list[Path]:
         files = [self.config_path, *watched_files(self.cfg), *self.refs]

@@ -1,0 +1,62 @@
+"""Failures found from outside, the way operators meet them: a watchdog process of its own, the CLI in
+other processes, real tmux, default timers unless a test says why not."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentsup.journal import read_events
+
+from .conftest import Project, sim_agent, wait_for, watching
+
+
+@contextlib.contextmanager
+def watchdog_process(project: Project) -> Iterator[subprocess.Popen[bytes]]:
+    """`agentsup watchdog` as its own process, the way systemd runs it; ended by SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=project.root)
+    try:
+        watching(project)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def events(project: Project, agent: str | None = None) -> list[dict[str, Any]]:
+    return read_events(project.log_dir / "events.jsonl", agent=agent)
+
+
+def state_of(project: Project, name: str) -> str:
+    rows = project.cli_json("status")["agents"]
+    return str(next(r["state"] for r in rows if r["name"] == name))
+
+
+def messages(project: Project, name: str) -> list[str]:
+    return [str(r["text"]) for r in project.records(name) if r["kind"] == "message"]
+
+
+def test_a_ping_to_a_limited_agent_is_queued_by_the_running_watchdog_and_arrives_once(project: Project) -> None:
+    # Default timers (a limit is seen at the next signal tick, within 30 s), but a short slack after
+    # the reset, so the test need not wait 45 s more for the lift.
+    resume_at = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
+    project.write("[watchdog]\nlimit_reset_slack = 1\n"
+                  + sim_agent("lim", "--limit", "claude", "--reset", "in 8 seconds", "--limit-until", resume_at,
+                              extra='watch = "heal"'))
+    with watchdog_process(project) as dog:
+        wait_for(lambda: state_of(project, "lim") == "LIMITED", timeout=45, interval=0.3)
+        for n in range(3):  # one after the other, as an operator's script would
+            sent = project.cli("ping", "lim", f"note {n}", "--json")
+            assert sent.returncode == 0, sent.stderr
+            assert json.loads(sent.stdout)["result"] == "queued", sent.stdout
+        assert messages(project, "lim") == []  # nothing is typed into a held agent
+        wait_for(lambda: messages(project, "lim")[-3:] == ["note 0", "note 1", "note 2"], timeout=90, interval=0.3)
+        assert [m for m in messages(project, "lim") if m.startswith("note")] == ["note 0", "note 1", "note 2"]
+        assert dog.poll() is None
+    assert not list((project.log_dir / "state" / "requests").glob("*"))  # nothing left behind
