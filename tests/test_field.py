@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from agentsup.journal import read_events
@@ -60,3 +61,47 @@ def test_a_ping_to_a_limited_agent_is_queued_by_the_running_watchdog_and_arrives
         assert [m for m in messages(project, "lim") if m.startswith("note")] == ["note 0", "note 1", "note 2"]
         assert dog.poll() is None
     assert not list((project.log_dir / "state" / "requests").glob("*"))  # nothing left behind
+
+
+def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    writer = subprocess.Popen([sys.executable, "-m", "agentsup.logpipe", str(log), "100000", "2"],
+                              stdin=subprocess.PIPE)
+    assert writer.stdin is not None
+    try:
+        writer.stdin.write(b"one\n")
+        writer.stdin.flush()
+        wait_for(lambda: log.exists() and b"one" in log.read_bytes())
+        log.unlink()  # deleted by hand
+        writer.stdin.write(b"two\n")
+        writer.stdin.flush()
+        wait_for(lambda: log.exists() and b"two" in log.read_bytes(), timeout=3)
+        log.rename(tmp_path / "a.log.old")  # moved away, as logrotate without copytruncate does
+        writer.stdin.write(b"three\n")
+        writer.stdin.flush()
+        wait_for(lambda: log.exists() and log.read_bytes() == b"three\n", timeout=3)
+        assert (tmp_path / "a.log.old").read_bytes() == b"two\n"
+    finally:
+        writer.stdin.close()
+        writer.wait(timeout=10)
+
+
+def test_the_exit_code_write_never_follows_a_planted_symlink(project: Project) -> None:
+    from agentsup.control import make_runtime
+    from agentsup.launch import spawn
+
+    precious = project.root / "precious.txt"
+    precious.write_text("keep me\n")
+    project.write(sim_agent("a"))
+    rt = make_runtime(project.cfg())
+    exits = rt.state.exits_dir()
+    exits.mkdir(parents=True, exist_ok=True)
+    code = rt.state.exit_file("t-x")
+    last = int(Path("/proc/sys/kernel/ns_last_pid").read_text())
+    for pid in range(last, last + 300):  # where the wrapper's temporary name will land, a link waits
+        (exits / f"{code.name}.{pid}.tmp").symlink_to(precious)
+    (exits / f"{code.name}.tmp").symlink_to(precious)
+    spawn(rt, "t-x", ["sh", "-c", "exit 7"], cwd=project.root, env={})
+    wait_for(lambda: rt.state.read_exit_code("t-x") == 7, timeout=10)
+    assert precious.read_text() == "keep me\n"
+    assert not code.is_symlink()

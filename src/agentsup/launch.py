@@ -34,12 +34,14 @@ def log_path(cfg: Config, session: str) -> Path:
 # The launch wrapper: a constant script; every value reaches it as a positional argument, so no
 # config value or prompt is ever parsed by a shell. It records the program's exit code in a file
 # because tmux's pane_dead_status can go missing; the watchdog watches that folder, so the file is
-# also the first news of a death (tmux before 3.5 can lose its own pane-died hook).
+# also the first news of a death (tmux before 3.5 can lose its own pane-died hook). The code is
+# written with noclobber (O_EXCL) to a fresh name and renamed: a planted symlink is never followed.
 WRAPPER = r"""exit_file=$1; prompt_file=$2; preamble=$3; prefix=$4; shift 4
 if [ -n "$preamble" ]; then eval "$preamble"; fi
 if [ -n "$prompt_file" ]; then prompt=$(cat "$prompt_file"; printf x); "$@" "$prefix${prompt%x}"; else "$@"; fi
 rc=$?
-(umask 077; printf '%s\n' "$rc" > "$exit_file.tmp") && mv -f "$exit_file.tmp" "$exit_file"
+tmp="$exit_file.$$.tmp"; rm -f "$tmp"
+(set -C; umask 077; printf '%s\n' "$rc" > "$tmp") && mv -f "$tmp" "$exit_file"
 exit "$rc"
 """
 

@@ -1,9 +1,9 @@
 """Per-session log writer fed by `tmux pipe-pane`: strips terminal escapes, caps the file size and
 rotates (`x.log` → `x.log.1` → ...). Usage: python -m agentsup.logpipe PATH MAX_BYTES BACKUPS
 
-It outlives whatever happens to its file: a log deleted or moved away (logrotate) is noticed within
-a second and recreated, SIGHUP reopens it, and a write the disk refuses drops that output instead of
-ending the writer (tmux would stop logging the pane for good).
+It outlives whatever happens to its file: a log deleted or moved away (logrotate) is noticed at the
+next output, which goes to a new file at the path; SIGHUP reopens it too; and a write the disk
+refuses drops that output instead of ending the writer (tmux would stop logging the pane for good).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-import time
 from pathlib import Path
 
 from .state import open_private
@@ -22,7 +21,6 @@ from .state import open_private
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b.|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]"
 )
-CHECK_EVERY = 1.0  # seconds between checks that the path still names our file
 
 
 def clean(chunk: bytes) -> bytes:
@@ -37,7 +35,6 @@ class RotatingLog:
         self.backups = backups
         self._fd: int | None = None
         self._size = 0
-        self._checked = 0.0
         self.reopen_requested = False
         self.open()
 
@@ -48,7 +45,6 @@ class RotatingLog:
             self._size = os.fstat(self._fd).st_size
         except OSError:
             self._fd = None  # tried again with the next output
-        self._checked = time.monotonic()
 
     def _still_ours(self) -> bool:
         """Does the path still name the file we write? Not after a delete or a rotation by others."""
@@ -61,12 +57,11 @@ class RotatingLog:
         return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def write(self, data: bytes) -> None:
-        now = time.monotonic()
-        if self.reopen_requested or self._fd is None or now - self._checked >= CHECK_EVERY:
-            self._checked = now
-            if self.reopen_requested or not self._still_ours():
-                self.reopen_requested = False
-                self.open()
+        # Checked before every write (two stat calls): output that comes right after a delete must
+        # not vanish into the unlinked file.
+        if self.reopen_requested or not self._still_ours():
+            self.reopen_requested = False
+            self.open()
         while data and self._fd is not None:
             room = self.max_bytes - self._size
             if room <= 0:

@@ -25,7 +25,9 @@ HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notif
 # Appends the hook's JSON (one line) to the file named by $1; the file holds prompts: 0600.
 _HOOK_SH = 'umask 077; { tr -d "\\n"; echo; } >> "$1"'
 # Keeps the latest status-line input, then runs the user's own status line (if any) on it.
-_STATUS_SH = 'umask 077; cat > "$1.tmp" && mv -f "$1.tmp" "$1"; if [ -n "$2" ]; then sh -c "$2" < "$1"; fi'
+# Written to a fresh name with noclobber (O_EXCL) and renamed: a planted symlink is never followed.
+_STATUS_SH = ('umask 077; t="$1.$$.tmp"; rm -f "$t"; (set -C; cat > "$t") && mv -f "$t" "$1"; '
+              'if [ -n "$2" ]; then sh -c "$2" < "$1"; fi')
 RESET_MATCH_S = 120  # a status-line reset this close to the banner's is the same reset, exactly
 
 
