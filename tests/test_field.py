@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,3 +106,26 @@ def test_the_exit_code_write_never_follows_a_planted_symlink(project: Project) -
     wait_for(lambda: rt.state.read_exit_code("t-x") == 7, timeout=10)
     assert precious.read_text() == "keep me\n"
     assert not code.is_symlink()
+
+
+def test_a_child_that_outlives_its_program_is_ended_when_the_program_exits(project: Project) -> None:
+    script = project.file("kid.sh", "#!/bin/sh\n(trap '' HUP; exec sleep 1000) &\necho started\nsleep 1\nexit 1\n")
+    script.chmod(0o755)
+    # A long backoff: no next start comes to clean up after the exit.
+    project.write(f'[watchdog]\nbackoff_initial = 120\n\n[backend.script]\nbin = "{script}"\nprompt_mode = "none"\n\n'
+                  '[[agent]]\nname = "w"\nbackend = "script"\nwatch = "heal"\n')
+    tag = f"AGENTSUP_TAG={project.socket}:t-w".encode()
+
+    def leftovers() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                if tag in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    found.append(int(pid))
+        return found
+
+    with watchdog_process(project):
+        wait_for(lambda: any(e["event"] == "exited" for e in events(project, "w")), timeout=20)
+        wait_for(lambda: leftovers() == [], timeout=10)
+        assert state_of(project, "w") == "BACKOFF"
+        assert any(e["event"] == "leftovers-ended" for e in events(project, "w"))

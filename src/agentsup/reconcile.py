@@ -40,7 +40,7 @@ from .policy import (
     hold_for_account,
     transition,
 )
-from .proctree import LazyTree, has_tag, program_pid
+from .proctree import LazyTree, end_processes, has_tag, program_pid
 from .resettime import parse_reset
 from .signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
 from .state import move_aside, read_state, write_json
@@ -310,6 +310,11 @@ class Reconciler:
             exit_code = code if code is not None else pane.dead_status
             if pane.key not in self.ended and not self.dry_run:
                 self.ended.add(pane.key)
+                # What the program left behind (a child that outlived it) ends with it, not at the
+                # next start, which a backoff, FATAL or a finished task may never bring.
+                left = end_processes([], tag(self.rt, agent.session), self.rt.cfg.watchdog.stop_timeout)
+                if left.pids:
+                    self.log("leftovers-ended", agent.name, processes=len(left.pids), killed=len(left.killed))
                 lifecycle.run_later(agent, "after_exit", self.log, exit_code=exit_code)
             return View(present=True, dead=True, exit_code=exit_code, last_lines=lines)
         foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
