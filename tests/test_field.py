@@ -129,3 +129,13 @@ def test_a_child_that_outlives_its_program_is_ended_when_the_program_exits(proje
         wait_for(lambda: leftovers() == [], timeout=10)
         assert state_of(project, "w") == "BACKOFF"
         assert any(e["event"] == "leftovers-ended" for e in events(project, "w"))
+
+
+def test_a_heal_agent_that_hangs_before_its_prompt_is_restarted_after_the_start_timeout(project: Project) -> None:
+    # start_timeout shortened from 120 s: the test waits for it; everything else at its default.
+    project.write('[watchdog]\nstart_timeout = 4\n\n'
+                  + sim_agent("h", "--stuck-loading", extra='watch = "heal"'))
+    with watchdog_process(project):
+        wait_for(lambda: "connecting" in project.screen("t-h"), timeout=15)
+        wait_for(lambda: any(e["event"] in ("restart", "backoff") and "not ready" in str(e.get("reason"))
+                             for e in events(project, "h")), timeout=60, interval=0.3)

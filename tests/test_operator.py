@@ -159,6 +159,7 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
     assert got[-1] == "handoff: review gate 2" and got.count("handoff: review gate 2") == 1
     everyone = project.cli("ping", "--all", "all hands")
     assert everyone.returncode == 0 and "queued" not in everyone.stdout
+    assert dog.control is not None
     dog.control.stop()
     dog.lock.release()
 

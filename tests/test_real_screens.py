@@ -55,6 +55,14 @@ def test_only_a_person_s_unsent_text_is_a_draft(entry: dict[str, Any]) -> None:
     assert box.draft(rows) == entry["truth"].get("draft", "")
 
 
+@pytest.mark.parametrize("entry", INDEX, ids=[e["file"] for e in INDEX])
+def test_a_program_that_came_up_shows_its_prompt(entry: dict[str, Any]) -> None:
+    """Readiness (the start timeout) is the input box on screen; a program that only printed an
+    error before its prompt (claude refusing root, codex's bad config) has not come up."""
+    never_up = ("root-refusal" in entry["file"] or "bad-config" in entry["file"])
+    assert observe(entry).prompt is not never_up
+
+
 def test_every_case_of_the_real_wording_is_covered() -> None:
     names = {e["file"] for e in INDEX}
     for needed in ("claude-2.1.197/limit-menu.txt", "claude-2.1.197/api-key-429.txt",

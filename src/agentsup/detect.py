@@ -38,6 +38,7 @@ class Observation:
     transient: bool = False  # an error the program recovers from by itself
     self_retry: bool = False  # it waits out a limit by itself: held, never nudged
     source: str = "screen"  # what decided: screen | hooks | session-file
+    prompt: bool | None = None  # its input box is on screen (None: the backend names no input box)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -172,7 +173,17 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
         rule=_decisive(rules), question=_question(screen, lines, asking) if asking is not None else None,
         menu_keys=menu_keys or (), limit_mark=mark, transient=transient, self_retry=self_retry,
+        prompt=_prompt_shown(screen, backend),
     )
+
+
+def _prompt_shown(screen: str, backend: Backend) -> bool | None:
+    """Is the program's input box at the bottom of the screen? (tmux trims a row's trailing blanks,
+    so an empty `> ` prompt is read as `>`.)"""
+    if backend.input_re is None:
+        return None
+    rows = [row for row in strip_ansi(screen).split("\n") if row.strip()][-BOTTOM_LINES:]
+    return any(backend.input_re.match(row) or backend.input_re.match(row + " ") for row in rows)
 
 
 def _decisive(rules: list[str]) -> str | None:

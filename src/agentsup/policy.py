@@ -95,7 +95,7 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         if rec.state in (STOPPED, EXITED) or (rec.state == STARTING and not _starting(rec, now, pol)):
             _set(rec, RUNNING, "")
         return d
-    if not view.blank or obs.active or view.screen_changed:
+    if _shows_life(obs, view):
         rec.ready = True
     rec.source = obs.source
     if pol.watch == "none":  # observed only: never restarted, never nudged
@@ -115,7 +115,7 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         _start(d, now, f"restart: {rec.pending}", kill=True, budget=False)
         return d
     if not rec.ready and pol.start_timeout and now - (rec.started_at or now) >= pol.start_timeout:
-        _schedule_start(d, now, pol, f"not ready: nothing on screen {int(pol.start_timeout)}s after start",
+        _schedule_start(d, now, pol, f"not ready: no prompt or activity {int(pol.start_timeout)}s after start",
                         kill=True, view=view)
         return d
     if obs.waiting_input:
@@ -152,6 +152,17 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
          _pending_detail(rec, "working" if busy else "idle"))
     _wake(d, obs, now, pol)
     return d
+
+
+def _shows_life(obs: Observation, view: View) -> bool:
+    """Has the program come up? Its input box, work, a question or a limit on screen, or a screen
+    that moves. A program that printed a line and froze before its prompt has not (where the
+    backend names its input box; otherwise any output counts)."""
+    if obs.active or view.screen_changed or obs.waiting_input or obs.limited or obs.auto_continue:
+        return True
+    if obs.self_retry or obs.fatal or obs.waiting_until is not None:
+        return True
+    return obs.prompt if obs.prompt is not None else not view.blank
 
 
 def _pending_detail(rec: Record, detail: str) -> str:

@@ -96,7 +96,8 @@ class WatchdogSettings(Table):
     fatal_cooldown: float = spec(1800, gt=0, doc="FATAL agents are retried after this")
     start_grace: float = spec(20, ge=0, doc="a program dying this soon after start failed to start")
     start_timeout: float = spec(
-        120, ge=0, doc="an agent whose screen stays blank this long after its start is restarted; 0 = off")
+        120, ge=0, doc=("an agent that shows no prompt, work, question or limit this long after its start is "
+                        "restarted; 0 = off"))
     stop_timeout: float = spec(10, gt=0, doc="seconds between SIGTERM and SIGKILL when stopping an agent")
     reload_settle: float = spec(0.3, ge=0, doc="agents.toml must be still this long before a reload")
     delivery_retries: int = spec(3, ge=1, doc="submit-key presses before a message is stranded")

@@ -216,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-after", type=float, help="exit after this many seconds")
     p.add_argument("--exit-code", type=int, default=0)
     p.add_argument("--hang-after", type=float, help="freeze (no reading, no drawing) after N seconds")
+    p.add_argument("--stuck-loading", action="store_true",
+                   help="print a banner and freeze before the prompt ever shows (a start that hangs)")
     p.add_argument("--limit", choices=sorted(LIMIT_BANNERS), help="show this limit banner at start")
     p.add_argument("--reset", default="3pm", help="reset text shown in the banner")
     p.add_argument("--limit-until", help="ISO time after which a nudge resumes the agent")
@@ -266,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.exit_after is not None:
         sim.exit_at, sim.exit_code = started + args.exit_after, args.exit_code
 
+    if args.stuck_loading:
+        sys.stdout.write(f"agentsup sim · pid {os.getpid()}\r\nconnecting to the model…\r\n")
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
     fd = sys.stdin.fileno()
     interactive = os.isatty(fd)
     saved = termios.tcgetattr(fd) if interactive else None
