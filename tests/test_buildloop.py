@@ -280,3 +280,33 @@ def test_a_loop_agent_in_its_own_worktree_hands_off_through_the_same_origin(loop
     dog.tick(SIGNAL)
     got = messages(project, "adversary")
     assert len(got) == 1 and "claim(gate-1)" in got[0]
+
+
+@pytest.mark.parametrize("delay", [0.0, 4.0])
+def test_a_claim_right_after_a_phase_advance_is_pinged_once(loop_project: Project, delay: float) -> None:
+    """At the default timers (the signal tick every 30 s): the claim comes as the new phase starts."""
+    import time
+
+    project = loop_project
+    config = CONFIG.format(signal=30, heavy=300).replace("poll_interval = 0.2\n", "")
+    project.write(config.replace("start_grace = 1\nbackoff_initial = 0.2\n", ""))
+    status_file(project, "STATUS-p1.md", "not yet\n")
+    dog = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "watchdog", "--quiet"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=project.root)
+    try:
+        wait_for(lambda: idle(project, "t-adversary") and (project.log_dir / "state" / "handoff.json").exists(),
+                 timeout=20)
+        watching(project)
+        status_file(project, "STATUS-p1.md", "## DONE\nall gates passed\n")
+        wait_for(lambda: any(e["event"] == "phase-advance" for e in read_events(project.log_dir / "events.jsonl")),
+                 timeout=20, interval=0.05)
+        time.sleep(delay)
+        push(project, "claim(gate-1): the first gate of p2")
+        wait_for(lambda: any("claim(gate-1)" in m for m in messages(project, "adversary")), timeout=20, interval=0.1)
+        time.sleep(1.0)
+        assert sum("claim(gate-1)" in m for m in messages(project, "adversary")) == 1
+        handoffs = [e for e in read_events(project.log_dir / "events.jsonl") if e["event"] == "handoff"]
+        assert [e["agent"] for e in handoffs] == ["adversary"]
+    finally:
+        dog.send_signal(signal.SIGTERM)
+        dog.wait(timeout=10)

@@ -76,7 +76,8 @@ class BuildLoop:
             self.stop_loops()
             set_index(self.cfg, step.index)
             complete_marker(self.cfg).unlink(missing_ok=True)  # resuming into an appended phase
-            self.save_handoff(HandoffState())  # a new phase starts from the remote's current head
+            # The handoff state carries over: a claim pushed right after the loops restart is
+            # pinged like any other (a fresh state would take it into its baseline, unpinged).
             self.rec.log("phase-advance", done=step.done_id, next=step.next_id, index=step.index)
             self.start_loops(f"phase {step.next_id}")
             return True

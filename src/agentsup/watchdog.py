@@ -359,6 +359,8 @@ class Watchdog:
                     try:
                         if self.watch_list() != watched:  # a new phase, or its docs directory appeared
                             watcher.stop()
+                            if watcher.take():  # a change seen by the old watcher (a push) is not lost
+                                next_signal = self.clock.monotonic()
                             watched = self.watch_list()
                             watcher = self._watch(watched)
                         if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
