@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,3 +140,15 @@ def test_a_heal_agent_that_hangs_before_its_prompt_is_restarted_after_the_start_
         wait_for(lambda: "connecting" in project.screen("t-h"), timeout=15)
         wait_for(lambda: any(e["event"] in ("restart", "backoff") and "not ready" in str(e.get("reason"))
                              for e in events(project, "h")), timeout=60, interval=0.3)
+
+
+def test_an_edit_of_an_idle_agent_s_args_is_applied_within_seconds_at_default_timers(project: Project) -> None:
+    project.write(sim_agent("w", "--model", "m0", extra='watch = "heal"'))
+    with watchdog_process(project):
+        wait_for(lambda: "model=m0" in project.screen("t-w"), timeout=20)
+        for n in range(1, 4):
+            time.sleep(1.0)
+            text = project.config_path.read_text()
+            project.config_path.write_text(text.replace(f'"m{n - 1}"', f'"m{n}"'))
+            want = f"model=m{n}"
+            wait_for(lambda: want in project.screen("t-w"), timeout=10, interval=0.2)  # noqa: B023

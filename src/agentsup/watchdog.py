@@ -213,7 +213,8 @@ class Watchdog:
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 
     def tick(self, kind: str) -> TickStats:
-        self.reload_if_changed()
+        if self.reload_if_changed() and kind == POLL:
+            kind = SIGNAL  # screens are read now: an idle agent whose launch changed restarts at once
         self.handle_requests()
         if kind != POLL:
             self.loop.check_handoff()
