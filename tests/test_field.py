@@ -152,3 +152,17 @@ def test_an_edit_of_an_idle_agent_s_args_is_applied_within_seconds_at_default_ti
             project.config_path.write_text(text.replace(f'"m{n - 1}"', f'"m{n}"'))
             want = f"model=m{n}"
             wait_for(lambda: want in project.screen("t-w"), timeout=10, interval=0.2)  # noqa: B023
+
+
+def test_status_watch_into_a_pipe_prints_a_plain_frame_per_refresh(project: Project) -> None:
+    project.write(sim_agent("a"))
+    proc = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "status", "--watch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=project.root)
+    try:
+        time.sleep(2.6)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    text = out.decode()
+    assert text.count("agentsup status --watch") >= 2, text
+    assert "\x1b[" not in text and "AGENT" in text and "Traceback" not in err.decode()

@@ -93,7 +93,9 @@ def test_usage_command_reads_each_agent_s_records(project: Project) -> None:
         project.root / "logs" / "state" / "signals" / "c.statusline.json"), "planted where agentsup keeps it"
     shown = project.cli_json("usage")
     rows = {r["agent"]: r for r in shown["agents"]}
-    assert set(rows) == {"c", "x"}, "the sim keeps no records: nothing is guessed for it"
+    assert set(rows) == {"c", "x", "s"}, "every configured agent has a row"
+    assert (rows["s"]["turns"], rows["s"]["cost_usd"], rows["s"]["records"]) == (0, None, []), "nothing guessed"
+    assert "keeps no usage records" in rows["s"]["note"] and rows["c"]["note"] == rows["x"]["note"] == ""
     c, x = rows["c"], rows["x"]
     assert (c["turns"], c["input_tokens"], c["output_tokens"], c["cache_read_tokens"], c["cache_write_tokens"]) == (
         3, 3600, 1350, 90000, 6000)
@@ -106,6 +108,14 @@ def test_usage_command_reads_each_agent_s_records(project: Project) -> None:
     assert project.cli_json("usage", "--since", "1m")["agents"][0]["turns"] == 0, "the samples are older"
     bad = project.cli("usage", "--since", "soon")
     assert bad.returncode == 2 and "not a duration" in bad.stderr
+
+
+def test_a_new_fleet_lists_every_agent_with_no_records_yet(project: Project) -> None:
+    project.write('[[agent]]\nname = "c"\nbackend = "claude"\n\n[[agent]]\nname = "x"\nbackend = "codex"\n')
+    shown = project.cli_json("usage")
+    assert [(r["agent"], r["note"]) for r in shown["agents"]] == [("c", "no records yet"), ("x", "no records yet")]
+    text = project.cli("usage").stdout
+    assert "c: no records yet" in text and "x: no records yet" in text
 
 
 def test_the_live_view_shows_usage(project: Project) -> None:

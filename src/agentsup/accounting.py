@@ -32,6 +32,7 @@ class AgentUsage:
     window_resets_at: str | None = None
     window_runs_out_at: str | None = None  # at the rate of the window so far; None: not before it resets
     records: tuple[str, ...] = ()  # the files read
+    note: str = ""  # "no records yet", or why none can be read
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def codex_sessions(agent: Agent) -> list[Path]:
     return sorted(path for path, _ in rollouts(codex_home(dict(agent.env)), agent.home_dir))
 
 
-def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> AgentUsage | None:
+def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> AgentUsage:
+    """One agent's row; every configured agent has one, with a note where nothing is counted."""
     backend = rt.cfg.backend_of(agent)
     total, by_model = usage.Tokens(), dict[str, usage.Tokens]()
     status: dict[str, Any] = {}
@@ -75,8 +77,9 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
             status = {}
     elif backend.session_store == "codex":
         files, reader = codex_sessions(agent), usage.codex_session
-    else:
-        return None  # a CLI whose records agentsup cannot read: nothing is guessed from the screen
+    else:  # a CLI whose records agentsup cannot read: nothing is guessed from the screen
+        return AgentUsage(agent.name, agent.backend, 0, 0, 0, 0, 0, 0, None,
+                          note=f"{agent.backend} keeps no usage records agentsup reads (claude and codex do)")
     for path in files:
         tokens, models = reader(usage.read_lines(path), since)
         total.add(tokens)
@@ -94,13 +97,13 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
         output_tokens=total.output, cache_read_tokens=total.cache_read, cache_write_tokens=total.cache_write,
         reasoning_tokens=total.reasoning, cost_usd=usage.cost(by_model),
         reported_cost_usd=float(reported) if isinstance(reported, int | float) else None,
-        records=tuple(str(p) for p in files), **row)
+        records=tuple(str(p) for p in files), note="" if files else "no records yet", **row)
 
 
 def collect(rt: Runtime, *, since_seconds: float | None = None, now: float | None = None) -> UsageReport:
     now = time.time() if now is None else now
     since = now - since_seconds if since_seconds is not None else None
-    rows = [row for agent in rt.cfg.agents.values() if (row := agent_usage(rt, agent, since, now)) is not None]
+    rows = [agent_usage(rt, agent, since, now) for agent in rt.cfg.agents.values()]
     return UsageReport(usage.iso(since), rows)
 
 

@@ -1,5 +1,6 @@
 """`agentsup status --watch`: the status, redrawn every second in place (rich's Live). It reads;
-it never changes anything. Ctrl-C leaves it with the last frame on screen."""
+it never changes anything. Ctrl-C leaves it with the last frame on screen. Into a pipe or a file
+(where Live would show nothing until the end) it writes one plain frame per refresh instead."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def watch(rt: Runtime, *, interval: float = 1.0) -> None:
                                  colour=console.is_terminal, usage=counted[0])
         return Text.from_ansi(text)
 
+    if not console.is_terminal:
+        _frames(frame, console, interval)
+        return
     try:
         with Live(frame(), console=console, refresh_per_second=4, screen=False) as live:
             while True:
@@ -40,3 +44,20 @@ def watch(rt: Runtime, *, interval: float = 1.0) -> None:
     except KeyboardInterrupt:
         pass
     console.line()
+
+
+def _frames(frame: Any, console: Any, interval: float) -> None:
+    """One plain frame per refresh, each headed by its time, flushed: `status --watch | tee x`
+    shows each as it comes. A reader that goes away (`| head`) ends it quietly."""
+    import os
+    import sys
+
+    try:
+        while True:
+            console.print(frame(), end="\n\n")
+            console.file.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -260,6 +260,8 @@ def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int
         if bits:
             lines.append(paint(f"  {a.name}: " + " · ".join(bits), "dim"))
     for u in usage.agents if usage is not None else []:
+        if u.note:
+            continue  # nothing counted: the live view shows usage only where there is some
         lines.append(paint(f"  {u.agent}: {usage_bits(u)}", "dim"))
     return "\n".join(lines)
 
@@ -284,16 +286,18 @@ def usage_text(report: UsageReport) -> str:
     heads = ["AGENT", "BACKEND", "TURNS", "INPUT", "OUTPUT", "CACHE-R", "CACHE-W", "COST"]
     rows = [[u.agent, u.backend, str(u.turns), count(u.input_tokens), count(u.output_tokens),
              count(u.cache_read_tokens), count(u.cache_write_tokens),
-             f"${u.cost_usd:.2f}" if u.cost_usd is not None else "-"] for u in report.agents]
+             f"${u.cost_usd:.2f}" if u.cost_usd is not None else "-"] if not u.note
+            else [u.agent, u.backend, "-", "-", "-", "-", "-", "-"] for u in report.agents]
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = [f"since {report.since}" if report.since else "all recorded use"]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [heads, *rows]]
     for u in report.agents:
-        extra = [window_text(u)] if u.window_used_pct is not None else []
+        extra = [u.note] if u.note else []
+        extra += [window_text(u)] if u.window_used_pct is not None else []
         if u.reported_cost_usd is not None:
             extra.append(f"claude's own figure for its current run ${u.reported_cost_usd:.2f}")
         if extra:
             lines.append(f"  {u.agent}: " + " · ".join(extra))
     if not report.agents:
-        lines.append("no agent whose CLI keeps usage records agentsup reads (claude, codex)")
+        lines.append("no agents in the config")
     return "\n".join(lines)
