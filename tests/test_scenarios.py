@@ -212,3 +212,30 @@ def test_a_limit_one_agent_hits_holds_its_account_and_both_resume_after_the_rese
     assert f.tmux.started == ["t-a", "t-b", "t-c"], "nobody was restarted, nor stall-killed while held"
     held = [e for e in read_events(f.root / "logs" / "events.jsonl", agent="b") if e["event"] == "limit-hold"]
     assert held[0]["shared_with"] == "a" and held[0]["account"] == "sim"
+
+
+ERROR_529 = ("● API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.\n"
+             "✻ Brewed for 0s\n> ")
+
+
+def test_a_server_error_is_retried_after_a_backoff_once_per_error_and_never_held(fleet_of: Any) -> None:
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    pane = f.tmux.sessions["t-a"]
+    f.tmux.show("t-a", "› next step\n" + ERROR_529)
+    f.advance(1)
+    assert f.record("a")["state"] == "RUNNING" and "retry in" in f.record("a")["detail"]
+    assert pane.received == [] and "limit-hold" not in f.events("a")
+    f.advance(5)  # backoff_initial
+    assert len(pane.received) == 1 and "temporary server error" in pane.received[0]
+    f.tmux.show("t-a", "› next step\n" + ERROR_529 + "\n› retry\n● Done.\n> ")  # it got through
+    for _ in range(5):
+        f.advance(30)
+    assert len(pane.received) == 1, "the error it got past is history"
+    f.tmux.show("t-a", "› next step\n" + ERROR_529 + "\n› retry\n" + ERROR_529)  # failed again: a new error
+    f.advance(1)
+    f.advance(9)
+    assert len(pane.received) == 1, "the second retry waits twice as long"
+    f.advance(2)
+    assert len(pane.received) == 2 and f.events("a").count("transient-retry") == 2

@@ -28,6 +28,8 @@ _CLAUDE_LIMIT = (
     r"(hit your (session|weekly|usage|daily|opus|sonnet) limit|Claude usage limit reached"
     r"|limit will reset at|Usage limit reached\s*·|API Error: Request rejected \(429\))"
 )
+# Claude Code's own retries used up on a server error (500, 529 Overloaded): agentsup retries later.
+_CLAUDE_TRANSIENT = r"(API Error: 5\d\d\b|Resend your message to try again)"
 _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
 # After "Stop" in gemini's limit menu it reports the quota error itself (public wording; gemini-cli
 # is not run against a mock here).
@@ -50,6 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         r"|Do you trust the files in this folder\?|Quick safety check: .*trust\?|Do you want to use this API key\?"
         r"|running in Bypass Permissions mode)",
         "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "transient_re": _CLAUDE_TRANSIENT,
         "limit_menu_re": r"Stop and wait for limit to reset",
         "limit_menu_keys": ["Enter"],  # option 1, "Stop and wait", is the highlighted one
         # The input box is the last "❯" row (older releases: "│ > … │"); a menu's cursor is not a draft.
@@ -139,6 +142,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "active_re": r"esc to interrupt",
         "limit_re": _CLAUDE_LIMIT + "|" + _CODEX_LIMIT,
         "fatal_re": r"FATAL: ",
+        "transient_re": _CLAUDE_TRANSIENT,
         "waiting_input_re": r"Do you want to proceed\?",
         "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
         "input_re": r"^> (.*)$",

@@ -35,7 +35,8 @@ class Observation:
     question: str | None = None  # the line that asks, when waiting for input
     menu_keys: tuple[str, ...] = ()  # keys that answer the program's limit menu, when it is open
     limit_mark: str | None = None  # "<count>|<banner line>": the same banner, not a new limit
-    transient: bool = False  # an error the program recovers from by itself
+    transient: bool = False  # a server error (500, 529, a dropped stream): retried, never a limit
+    transient_mark: str | None = None  # "<count>|<error line>": the same error, not a new one
     self_retry: bool = False  # it waits out a limit by itself: held, never nudged
     source: str = "screen"  # what decided: screen | hooks | session-file
     prompt: bool | None = None  # its input box is on screen (None: the backend names no input box)
@@ -158,7 +159,12 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     fatal = not active and _search(backend.fatal_re, lines) is not None
     if fatal:
         rules.append("fatal_re")
-    transient = _search(backend.transient_re, lines) is not None
+    transient_match = _search(backend.transient_re, lines)
+    transient = transient_match is not None
+    transient_mark = None
+    if transient_match is not None:
+        count = sum(1 for line in strip_ansi(screen).split("\n") if transient_match.group(0) in line)
+        transient_mark = f"{max(1, count)}|{_line_of(lines, transient_match)}"
     self_retry = _search(backend.self_retry_re, lines) is not None
     if self_retry:
         rules.append("self_retry_re")
@@ -172,7 +178,8 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         active=active, limited=limited, reset_at=reset_at, auto_continue=auto and not active,
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
         rule=_decisive(rules), question=_question(screen, lines, asking) if asking is not None else None,
-        menu_keys=menu_keys or (), limit_mark=mark, transient=transient, self_retry=self_retry,
+        menu_keys=menu_keys or (), limit_mark=mark, transient=transient and not limited, self_retry=self_retry,
+        transient_mark=transient_mark if not limited else None,
         prompt=_prompt_shown(screen, backend),
     )
 

@@ -126,6 +126,8 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
                                            else "waiting for input"), obs.question or "")
         rec.idle_since = None
         return d
+    if _transient(d, obs, now, pol):
+        return d
     if obs.fatal and pol.watch != "none":
         _schedule_start(d, now, pol, f"fatal pattern on screen ({obs.rule})", kill=True, view=view)
         return d
@@ -152,6 +154,37 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
          _pending_detail(rec, "working" if busy else "idle"))
     _wake(d, obs, now, pol)
     return d
+
+
+RETRY_TEXT = ("watchdog: your last request ended on a temporary server error (the API's, not yours). "
+              "Continue where you stopped.")
+
+
+def _transient(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
+    """A turn that ended on a server error (claude's 500 or 529 after its own retries) is retried
+    after a backoff, never held as a limit. An edge: an error already retried, or one the agent got
+    past by itself, is history while it stays on screen. True while a retry is pending."""
+    rec = d.record
+    if not obs.transient:
+        rec.transient_tries, rec.transient_due = 0, None
+        return False
+    if obs.active or not obs.transient_mark or obs.transient_mark == rec.transient_seen:
+        if obs.active and obs.transient_mark:  # it is working again: that error is behind it
+            rec.transient_seen, rec.transient_due = obs.transient_mark, None
+        return False
+    if rec.transient_due is None:
+        delay = min(pol.backoff_initial * 2 ** min(rec.transient_tries, 16), pol.backoff_max)
+        rec.transient_due = now + delay
+        d.note("transient-error", retry_in_s=delay, detail=obs.transient_mark.partition("|")[2][:200])
+    if now < rec.transient_due:
+        _set(rec, RUNNING, f"server error: retry in {max(1, int(rec.transient_due - now))}s")
+        return True
+    rec.transient_seen, rec.transient_due = obs.transient_mark, None
+    rec.transient_tries += 1
+    d.actions.append(Deliver(RETRY_TEXT, "retry"))
+    d.note("transient-retry", attempt=rec.transient_tries)
+    _set(rec, RUNNING, "retrying after a server error")
+    return True
 
 
 def _shows_life(obs: Observation, view: View) -> bool:

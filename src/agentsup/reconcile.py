@@ -188,6 +188,7 @@ class Reconciler:
         tick: a held agent's reset or next probe, or a moment after a nudge or queued delivery, to
         see the agent resume (a limit lifted late is work lost)."""
         dues = [r.limit_until for r in self.records.values() if r.state == LIMITED and r.limit_until is not None]
+        dues += [r.transient_due for r in self.records.values() if r.transient_due is not None]
         dues += self.look_again
         return min(dues) if dues else None
 
@@ -405,7 +406,7 @@ class Reconciler:
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
         result = control.deliver(self.rt, agent, text)
-        if purpose in ("nudge", "queued"):
+        if purpose in ("nudge", "queued", "retry"):
             self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
                  text=text[:200])

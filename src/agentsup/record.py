@@ -30,7 +30,8 @@ LIMITED, WAITING, SLEEPING, STALLED, STOPPED, EXITED = (
     State.LIMITED, State.WAITING, State.SLEEPING, State.STALLED, State.STOPPED, State.EXITED)
 VOLATILE = ("idle_since",)  # not persisted: a restarted watchdog re-measures idleness from scratch
 # Monotonic readings: meaningful only within the boot that took them (Record.boot).
-MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due", "retry_at")
+MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due", "retry_at",
+                    "transient_due")
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Record:
     shared_hold: str = ""  # held by a limit another agent of its account hit (that agent's name)
     question: str = ""  # what a WAITING agent asks (its screen, or claude's signals)
     run_vars: dict[str, str] = field(default_factory=dict)  # a task run by hand with --var: kept for its retries
+    transient_seen: str = ""  # the transient error last retried: still on screen, it is history
+    transient_due: float | None = None  # when the pending retry of a transient error goes in
+    transient_tries: int = 0  # retries of transient errors in a row, for the backoff
     boot: str = ""
     idle_since: float | None = None
 
@@ -130,7 +134,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
     "shared_hold": lambda v: isinstance(v, str), "question": lambda v: isinstance(v, str),
     "run_vars": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
-    "idle_since": _optional(_number),
+    "idle_since": _optional(_number), "transient_seen": lambda v: isinstance(v, str),
+    "transient_due": _optional(_number), "transient_tries": lambda v: isinstance(v, int) and not isinstance(v, bool),
 }
 
 

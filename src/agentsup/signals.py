@@ -28,6 +28,7 @@ _HOOK_SH = 'umask 077; { tr -d "\\n"; echo; } >> "$1"'
 # Written to a fresh name with noclobber (O_EXCL) and renamed: a planted symlink is never followed.
 _STATUS_SH = ('umask 077; t="$1.$$.tmp"; rm -f "$t"; (set -C; cat > "$t") && mv -f "$t" "$1"; '
               'if [ -n "$2" ]; then sh -c "$2" < "$1"; fi')
+TRANSIENT_ERRORS = ("server_error", "overloaded")  # StopFailure errors a later retry gets past
 RESET_MATCH_S = 120  # a status-line reset this close to the banner's is the same reset, exactly
 
 
@@ -63,6 +64,8 @@ class ClaudeSignals:
     limit_text: str | None = None  # the failure banner of the last turn, while no new prompt came
     limits: int = 0  # rate-limit failures so far: each is a new limit (an edge)
     waiting: str | None = None  # a permission notification not yet followed by a turn edge
+    failure: str | None = None  # a server error that ended the last turn (transient: retried)
+    failures: int = 0  # such failures so far: each is a new one (an edge)
     rate_limits: dict[str, Any] = field(default_factory=dict)  # from the status line
 
     def fold(self, event: dict[str, Any]) -> None:
@@ -70,7 +73,7 @@ class ClaudeSignals:
         self.events += 1
         self.session_id = str(event.get("session_id") or self.session_id)
         if name == "UserPromptSubmit":
-            self.turn, self.limit_text, self.waiting = "busy", None, None
+            self.turn, self.limit_text, self.waiting, self.failure = "busy", None, None, None
         elif name == "Stop":
             self.turn, self.waiting = "idle", None
         elif name == "StopFailure":
@@ -78,6 +81,9 @@ class ClaudeSignals:
             if event.get("error") == "rate_limit":
                 self.limits += 1
                 self.limit_text = str(event.get("last_assistant_message") or "usage limit")
+            elif event.get("error") in TRANSIENT_ERRORS:
+                self.failures += 1
+                self.failure = str(event.get("last_assistant_message") or event.get("error"))
         elif name == "Notification":
             message = str(event.get("message") or "")
             if "permission" in message.lower() or event.get("notification_type") == "permission_prompt":
@@ -155,6 +161,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
     if sig.events == 0:
         return obs
     limited = sig.limit_text is not None and sig.turn != "busy"
+    failed = sig.failure is not None and sig.turn != "busy" and not limited
     menu = screen.menu_keys if limited and (screen.menu_keys or waiting_for == "dialog open") else ()
     asking = sig.waiting or (waiting_for if status == "waiting" and waiting_for == "permission prompt" else None)
     return replace(
@@ -167,6 +174,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         waiting_input=bool(asking) or (screen.waiting_input and not limited),
         question=asking or screen.question,
         rule="hooks" if limited or sig.turn == "busy" or asking else obs.rule,
+        transient=failed, transient_mark=f"{sig.failures}|hooks" if failed else None,
     )
 
 

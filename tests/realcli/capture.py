@@ -94,6 +94,13 @@ SCENARIOS = [
              history=40),
     Scenario("draft", CLAUDE, [*SKIP, "say hello"], [6, ["-l", "half typed thought"], 1],
              {"active": False, "draft": "half typed thought"}),
+    # The end of claude's own retries (CLAUDE_CODE_MAX_RETRIES shortens them): transient, never a limit.
+    Scenario("server-error-500", CLAUDE, [*SKIP, "say hello"],
+             [6, mode(Mode.SERVER_ERROR), *typed("next step"), 20, NORMAL], {"transient": True},
+             env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
+    Scenario("overloaded-529", CLAUDE, [*SKIP, "say hello"],
+             [6, mode(Mode.OVERLOADED), *typed("next step"), 20, NORMAL], {"transient": True},
+             env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
     Scenario("idle", CODEX, [*YOLO, "say hello"], [8], {"active": False}),
     Scenario("draft", CODEX, [*YOLO, "say hello"], [8, ["-l", "half typed thought"], 1],
              {"active": False, "draft": "half typed thought"}),

@@ -26,6 +26,7 @@ class Mode(StrEnum):
     AUTH_ERROR = "auth-error"  # 401
     TOOL_USE = "tool-use"  # asks to run a shell command (a permission prompt without bypass)
     DISCONNECT = "disconnect"  # starts streaming, then drops the connection mid-answer
+    SERVER_ERROR = "server-error"  # 500 Internal server error
 
 
 @dataclass
@@ -221,6 +222,10 @@ class MockAPI:
             return
         if mode is Mode.OVERLOADED:
             self.send_json(h, 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            return
+        if mode is Mode.SERVER_ERROR:
+            self.send_json(h, 500, {"type": "error",
+                                    "error": {"type": "api_error", "message": "Internal server error"}})
             return
         if mode is Mode.AUTH_ERROR:
             self.send_json(h, 401, {"type": "error", "error": {"type": "authentication_error",

@@ -127,3 +127,34 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
     assert b"--resume" in cmdline and session_id.encode() in cmdline
     assert (project.log_dir / "state" / "sessions" / "c.id").read_text().strip() == session_id
+
+
+def test_real_claude_s_server_error_is_retried_never_held_as_a_limit(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+    """claude's 500 (and 529) at the end of its own retries, shortened with CLAUDE_CODE_MAX_RETRIES:
+    agentsup retries once after its backoff; the agent is never LIMITED."""
+    api = mock_api
+    claude_config(project, api, real_clis["claude"])
+    project.config_path.write_text(project.config_path.read_text().replace(
+        'IS_SANDBOX = "1"', 'IS_SANDBOX = "1", CLAUDE_CODE_MAX_RETRIES = "1"').replace(
+        "[watchdog]\n", "[watchdog]\nbackoff_initial = 2\n"))
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 3.0
+    dog.tick(HEAVY)
+    wait_for(lambda: "say hello" in api.received(), timeout=60)
+    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
+    api.mode = Mode.SERVER_ERROR
+    assert project.cli("ping", "c", "next step").returncode == 0
+    ticking(dog, lambda: any(e["event"] == "transient-error" for e in events(project)), timeout=60)
+    assert record(project)["state"] == "RUNNING"
+    api.mode = Mode.NORMAL
+    ticking(dog, lambda: any("temporary server error" in t for t in api.received()), timeout=30)
+    for _ in range(15):
+        dog.tick(SIGNAL)
+        time.sleep(0.3)
+    hooks = (project.log_dir / "state" / "signals" / "c.hooks.jsonl").read_text().splitlines()
+    typed = [json.loads(h).get("prompt", "") for h in hooks if '"UserPromptSubmit"' in h]
+    assert sum("temporary server error" in t for t in typed) == 1, "retried once: it got through"
+    kinds = [e["event"] for e in events(project)]
+    assert "limit-hold" not in kinds and kinds.count("transient-retry") == 1
+    assert record(project)["state"] == "RUNNING"
