@@ -359,11 +359,14 @@ class Watchdog:
                         wait = min(wait, w.reload_settle)  # a config change is settling: look again soon
                     try:
                         if self.watch_list() != watched:  # a new phase, or its docs directory appeared
-                            watcher.stop()
-                            if watcher.take():  # a change seen by the old watcher (a push) is not lost
-                                next_signal = self.clock.monotonic()
                             watched = self.watch_list()
-                            watcher = self._watch(watched)
+                            if not watcher.retarget(watched):
+                                old, watcher = watcher, self._watch(watched)  # watching before the old one goes
+                                old.stop()  # what it held back as it stopped is read by a signal tick now
+                                old.take()
+                                next_signal = self.clock.monotonic()
+                                self.wake.set()
+                        watcher = self.check_watcher(watcher, watched)
                         if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
                             if listener is not None:
                                 listener.stop()
@@ -386,19 +389,30 @@ class Watchdog:
                     self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
 
     def _watch(self, files: list[Path]) -> FileWatcher:
-        """Watch `files` and the watched folders. A watcher that cannot start, or only by polling,
-        shows as degraded in `status`: changes are then seen later, never missed."""
+        """Watch `files` and the watched folders. A watcher that cannot start shows as degraded in
+        `status`: changes are then seen by the ticks, later, never missed."""
         watcher = FileWatcher(files, self.wake, folders=self.watched_folders())
         try:
             watcher.start()
-        except Exception as exc:  # out of file descriptors, say: the ticks poll every second instead
+        except Exception as exc:  # out of threads or descriptors, say: the ticks poll every second instead
             self.degraded["watcher"] = f"cannot watch files ({type(exc).__name__}: {exc}); polling each second"
-            return watcher
+        return watcher
+
+    def check_watcher(self, watcher: FileWatcher, files: list[Path]) -> FileWatcher:
+        """Say in `status` when the watcher polls; a watcher that died is journaled and replaced."""
+        if not watcher.alive:
+            self.reconciler.log("watcher-died", error=watcher.error, detail="a new file watcher starts")
+            if watcher.take():
+                self.wake.set()
+            return self._watch(files)
+        before = self.degraded.get("watcher")
         if watcher.fallback_reason is not None:
             self.degraded["watcher"] = (f"inotify unavailable: {watcher.fallback_reason}; "
                                         "watched files are polled every 0.5 s")
-        else:
+        elif watcher.backend:
             self.degraded.pop("watcher", None)
+        if self.degraded.get("watcher") != before:
+            self.wake.set()  # a tick now: status says it at once
         return watcher
 
     def watched_folders(self) -> list[Path]:

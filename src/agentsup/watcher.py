@@ -1,30 +1,26 @@
-"""File watching adapter: a background thread that sets an event when a watched file changes.
+"""File watching adapter: a watchfiles thread that sets an event when a watched file changes.
 
 Editors replace files by rename, so the parent directories are watched and changes filtered by
 path. The watchdog waits on the event instead of sleeping, so a change wakes it at once.
 
-On Linux the thread blocks in inotify itself (through libc): an idle watchdog spends no CPU on
-watching, and a change is seen the moment it happens. Where inotify cannot be had (another
-system, or the per-user inotify limits used up) it falls back to watchfiles, which looks every
-half second.
+watchfiles uses inotify where it can; where the kernel refuses (another system, or the per-user
+inotify limits used up) the thread falls back to watchfiles' own polling (`force_polling`), and
+`fallback_reason` says why, for `status` and `doctor`. A thread that dies anyway says so in
+`error`; the watchdog journals it and starts a new watcher.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
-import os
-import select
-import struct
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-STEP_MS = 500  # the fallback's look interval
-# IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
-_MASK = 0x002 | 0x004 | 0x008 | 0x040 | 0x080 | 0x100 | 0x200
-_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then len bytes of name)
+# Measured on 2 cores (benchmarks/watchdog_bench.py): the Rust loop wakes every STEP_MS, so the
+# step trades idle CPU against how soon a change is seen; 100 ms keeps an idle watchdog under
+# 0.15 % of a core and a death's exit-code file seen within about 0.1-0.2 s.
+STEP_MS = 100
+POLL_MS = 500  # the polling fallback's look interval
 
 
 class FileWatcher:
@@ -35,64 +31,71 @@ class FileWatcher:
         self.folders = {p.absolute() for p in folders}
         self.wake = wake
         self.changed: set[Path] = set()
-        self.backend = ""  # inotify | watchfiles, once started
+        self.backend = ""  # inotify | polling, once watching
         self.fallback_reason: str | None = None  # why inotify could not be had, when it could not
+        self.error: str | None = None  # why the thread ended, when it ended by itself
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stop_pipe: tuple[int, int] | None = None
 
     def start(self, *, inotify: bool = True) -> None:
-        dirs = sorted({p.parent for p in self.files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()})
-        if not dirs:
+        """Set the watch up before returning (a change a moment later is seen), then watch in a
+        thread. Where inotify is refused, poll."""
+        import watchfiles._rust_notify as wf
+
+        paths = sorted(str(d) for d in self.dirs_of(self.files))
+        if not paths:
             return
-        found = _inotify(dirs) if inotify else "not asked for"
-        if not isinstance(found, str):
-            self.backend, self._stop_pipe = "inotify", os.pipe()
-            self._thread = threading.Thread(target=self._run_inotify, args=found, name="agentsup-watch", daemon=True)
-        else:
-            self.backend, self.fallback_reason = "watchfiles", found
-            self._thread = threading.Thread(target=self._run_watchfiles, args=(dirs,), name="agentsup-watch",
-                                            daemon=True)
+        # RustNotify is what watchfiles.watch() builds inside its generator, where the watch would
+        # be set up only once the thread runs; built here, nothing between start() and then is missed.
+        try:
+            if not inotify:
+                raise OSError("not asked for")
+            notify = wf.RustNotify(paths, False, False, POLL_MS, False, True)
+            self.backend = "inotify"
+        except Exception as exc:  # inotify refused (EMFILE/ENOSPC: the per-user limits used up)
+            self.fallback_reason = str(exc)
+            notify = wf.RustNotify(paths, False, True, POLL_MS, False, True)
+            self.backend = "polling"
+        self._thread = threading.Thread(target=self._run, args=(notify,), name="agentsup-watch", daemon=True)
         self._thread.start()
 
+    def dirs_of(self, files: Iterable[Path]) -> set[Path]:
+        return {p.absolute().parent for p in files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()}
+
+    def retarget(self, files: Iterable[Path]) -> bool:
+        """Watch `files` instead, in place, when they live in the folders already watched (a new
+        phase's status file beside the last one); False when a new watcher is needed."""
+        files = list(files)
+        if self._thread is None or self.dirs_of(files) != self.dirs_of(self.files):
+            return False
+        with self._lock:
+            self.files = {p.absolute() for p in files}
+        return True
+
+    @property
+    def alive(self) -> bool:
+        """False once a started thread ended by itself (stop() was not asked for)."""
+        return self._thread is None or self._thread.is_alive() or self._stop.is_set()
+
     def _seen(self, paths: set[Path]) -> None:
-        hits = (paths & self.files) | {p for p in paths if p.parent in self.folders}
+        with self._lock:
+            hits = (paths & self.files) | {p for p in paths if p.parent in self.folders}
+            self.changed |= hits
         if hits:
-            with self._lock:
-                self.changed |= hits
             self.wake.set()
 
-    def _run_inotify(self, fd: int, dirs: dict[int, Path]) -> None:
-        assert self._stop_pipe is not None
+    def _run(self, notify: Any) -> None:
         try:
-            while not self._stop.is_set():
-                ready, _, _ = select.select([fd, self._stop_pipe[0]], [], [])
-                if fd not in ready:
-                    return
-                data = os.read(fd, 65536)
-                paths, at = set(), 0
-                while at + _EVENT.size <= len(data):
-                    wd, _mask, _cookie, size = _EVENT.unpack_from(data, at)
-                    name = data[at + _EVENT.size:at + _EVENT.size + size].split(b"\0", 1)[0]
-                    at += _EVENT.size + size
-                    if wd in dirs and name:
-                        paths.add(dirs[wd] / os.fsdecode(name))
-                self._seen(paths)
-        except OSError:  # a dead watcher only costs latency: the ticks still run
-            return
-        finally:
-            os.close(fd)
-
-    def _run_watchfiles(self, dirs: list[Path]) -> None:
-        try:
-            from watchfiles import watch
-
-            for changes in watch(*dirs, stop_event=self._stop, recursive=False, debounce=1000, step=STEP_MS,
-                                 rust_timeout=5000, yield_on_timeout=False):
-                self._seen({Path(p).absolute() for _, p in changes})
-        except Exception:  # a dead watcher only costs latency: the ticks still run
-            return
+            with notify:
+                while not self._stop.is_set():
+                    raw = notify.watch(STEP_MS * 2, STEP_MS, 5000, self._stop)
+                    if raw == "stop":
+                        return
+                    if isinstance(raw, set):
+                        self._seen({Path(p).absolute() for _, p in raw})
+        except Exception as exc:  # the watchdog journals it and starts a new watcher
+            self.error = f"{type(exc).__name__}: {exc}"
 
     def take(self) -> set[Path]:
         with self._lock:
@@ -101,42 +104,5 @@ class FileWatcher:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._stop_pipe is not None:
-            os.write(self._stop_pipe[1], b"x")
         if self._thread is not None:
-            self._thread.join(timeout=3)
-        if self._stop_pipe is not None:
-            for end in self._stop_pipe:
-                os.close(end)
-            self._stop_pipe = None
-
-
-def _inotify(dirs: list[Path]) -> tuple[int, dict[int, Path]] | str:
-    """An inotify descriptor watching `dirs`, and which watch is which folder; else why inotify is
-    not to be had here."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return "no C library found"
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        fd = int(libc.inotify_init1(os.O_CLOEXEC))
-    except (OSError, AttributeError) as exc:
-        return f"no inotify here: {exc}"
-    if fd < 0:
-        return _why(ctypes.get_errno())
-    watches = {}
-    for folder in dirs:
-        wd = int(libc.inotify_add_watch(fd, os.fsencode(folder), _MASK))
-        if wd < 0:
-            err = ctypes.get_errno()
-            os.close(fd)
-            return _why(err, folder)
-        watches[wd] = folder.absolute()
-    return fd, watches
-
-
-def _why(err: int, folder: Path | None = None) -> str:
-    """An inotify failure, in words that say which limit to raise."""
-    limit = {errno.EMFILE: " (fs.inotify.max_user_instances is used up)",
-             errno.ENOSPC: " (fs.inotify.max_user_watches is used up)"}.get(err, "")
-    return f"{os.strerror(err)}{limit}" + (f" watching {folder}" if folder is not None else "")
+            self._thread.join(timeout=6)  # the Rust loop looks at the stop event every step
