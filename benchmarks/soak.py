@@ -72,6 +72,7 @@ class Soak:
     killed_dog: bool = False
     counter: int = 0
     git_env: dict[str, str] = field(default_factory=dict)
+    good_config: str = ""  # what agents.toml holds when no corrupting fault is under way
     restarts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,7 +151,8 @@ class Soak:
         if os.geteuid() == 0:  # a small filesystem of its own, to fill
             self.tmpfs = sh(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(self.logs)]
                             ).returncode == 0
-        self.config.write_text(self.write_config())
+        self.good_config = self.write_config()
+        self.config.write_text(self.good_config)
         up = self.cli("up", "--no-watchdog")
         if up.returncode != 0:
             raise SystemExit(f"soak: agentsup up failed: {up.stderr}")
@@ -271,16 +273,16 @@ class Soak:
         return "tmux server killed"
 
     def fault_corrupt_config(self) -> str:
-        good = self.config.read_text()
-        self.config.write_text(good + "\n[[agent]\nname = broken\n")
-        self.later(self.rng.uniform(2, 6), lambda: self.config.write_text(good))
+        self.config.write_text(self.good_config + "\n[[agent]\nname = broken\n")
+        self.later(self.rng.uniform(2, 6), lambda: self.config.write_text(self.good_config))
         return "agents.toml corrupt for a few seconds"
 
     def fault_edit_config(self) -> str:
         self.counter += 1
-        text = self.config.read_text()
+        text = self.good_config
         old = next(part for part in text.split('"') if part.startswith("m") and part[1:].isdigit())
-        self.config.write_text(text.replace(f'"--model", "{old}"', f'"--model", "m{self.counter}"'))
+        self.good_config = text.replace(f'"--model", "{old}"', f'"--model", "m{self.counter}"')
+        self.config.write_text(self.good_config)
         return f"config edit: w1 --model m{self.counter}"
 
     def fault_fill_disk(self) -> str:

@@ -166,3 +166,22 @@ def test_status_watch_into_a_pipe_prints_a_plain_frame_per_refresh(project: Proj
     text = out.decode()
     assert text.count("agentsup status --watch") >= 2, text
     assert "\x1b[" not in text and "AGENT" in text and "Traceback" not in err.decode()
+
+
+def test_a_watchdog_restarted_while_the_config_is_broken_runs_the_last_good_one(project: Project) -> None:
+    project.write(sim_agent("a", extra='watch = "heal"'))
+    good = project.config_path.read_text()
+    assert project.cli("check").returncode == 0  # loaded once: its last valid copy is kept
+    project.config_path.write_text(good + "\n[[agent]\nname = broken\n")  # systemd restarts it now
+    with watchdog_process(project) as dog:
+        wait_for(lambda: "agentsup sim" in project.screen("t-a"), timeout=20)
+        assert dog.poll() is None
+        shown = project.cli_json("status")["watchdog"]
+        assert "not valid TOML" in str(shown["config_error"])
+        project.config_path.write_text(good)
+        wait_for(lambda: any(e["event"] == "config-ok" for e in events(project)), timeout=20)
+    never = project.root / "never.toml"
+    never.write_text("[[agent]\n")
+    out = subprocess.run([sys.executable, "-m", "agentsup", "-c", str(never), "watchdog"], capture_output=True,
+                         text=True, timeout=30, cwd=project.root)
+    assert out.returncode == 2 and "not valid TOML" in out.stderr and "Traceback" not in out.stderr

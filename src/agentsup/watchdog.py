@@ -76,8 +76,7 @@ class Watchdog:
         self.emit = emit
         self.clock: Clock = clock or SystemClock()
         self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
-        cfg = load_config(config_path, apply_overrides=False)  # a bad config at start is fatal
-        remember_good(cfg.path)
+        cfg, start_error = self._first_config(config_path)
         self.rt = control.make_runtime(cfg, tmux)
         self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
@@ -90,6 +89,9 @@ class Watchdog:
         self.changed_stamp: tuple[int, int, int] | None = None
         self.changed_at = 0.0
         self.config_error: str | None = None
+        if start_error is not None:  # restarted while the file is broken: the last good copy runs
+            self.config_error = start_error
+            self.reconciler.log("config-error", error=start_error, detail="started from the last good config")
         self.force_reload = False
         self.wake = threading.Event()
         self.stop = threading.Event()
@@ -99,6 +101,22 @@ class Watchdog:
         self.last_error: str | None = None
         self.lock = FileLock(self.rt.state.watchdog_lock())
         self.control: ControlServer | None = None
+
+    @staticmethod
+    def _first_config(path: Path) -> tuple[Config, str | None]:
+        """The config to start with. A file that stopped validating (an edit in progress, a bad
+        save) starts from its last valid copy, as a reload would keep it; with none, it is fatal."""
+        from .config import load_last_good
+
+        try:
+            cfg = load_config(path, apply_overrides=False)
+        except ConfigError as exc:
+            good = load_last_good(path, apply_overrides=False)
+            if good is None:
+                raise
+            return good, str(exc)
+        remember_good(cfg.path)
+        return cfg, None
 
     @property
     def cfg(self) -> Config:
