@@ -83,7 +83,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "turn_open_re": r"^› (?!Ask Codex to do anything)\S",
         "turn_close_re": r"^\s*(─* ?Worked for |■ )",
         "input_re": r"^\s*›\s?(.*)$",
-        "input_idle_re": r"^(Ask Codex to do anything|Ask a follow-up question|Write a prompt or slash command)$",
+        "input_idle_re": (r"^(Ask Codex to do anything|Ask a follow-up question|Write a prompt or slash command"
+                          r"|\d+\.\s.*)$"),  # a menu's cursor row ("› 1. Yes, proceed (y)") is not a draft
         "session_store": "codex",  # codex chooses its session id; agentsup reads it back to resume
         "stall_idle": 300,
         "submit_key": "Enter",

@@ -130,9 +130,12 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     rules: list[str] = []
 
     active = _search(backend.active_re, active_lines) is not None
+    # A question asked inside an open turn (codex's "Would you like to run the following command?")
+    # is a wait for a person, not work.
+    asking = None if active else _search(backend.waiting_input_re, lines)
     if active:
         rules.append("active_re")
-    elif _turn_open(backend, screen):
+    elif asking is None and _turn_open(backend, screen):
         active = True
         rules.append("turn_open_re")
     limit_match = _search(backend.limit_re, lines)
@@ -152,7 +155,6 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         rules.append("auto_continue_re")
         if reset_at is None:
             reset_at = parse_reset("\n".join(lines), now, tz)
-    asking = None if active else _search(backend.waiting_input_re, lines)
     waiting_input = asking is not None
     if asking is not None:
         rules.append("waiting_input_re")

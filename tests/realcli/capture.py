@@ -116,6 +116,8 @@ SCENARIOS = [
     Scenario("stream-disconnected", CODEX, [*YOLO, "say hello"],
              [8, mode(Mode.DISCONNECT), *typed("next step"), 25, NORMAL], {"transient": True}),
     Scenario("bad-config", CODEX, YOLO, [4], {"fatal": True}, home="bad-config", history=30),
+    Scenario("permission-question", CODEX, ["-a", "on-request", "-s", "read-only"],
+             [8, mode(Mode.TOOL_USE), *typed("create the marker"), 8, NORMAL], {"waiting_input": True}),
     Scenario("idle", GEMINI, ["--yolo", "--prompt-interactive", "say hello"], [12], {"active": False}),
     Scenario("working", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
              [12, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4, NORMAL], {"active": True}),

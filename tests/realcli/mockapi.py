@@ -203,6 +203,24 @@ class MockAPI:
         if self.mode is Mode.SLOW:
             time.sleep(self.slow_seconds / max(1, count))
 
+    def openai_tool_call(self, h: BaseHTTPRequestHandler, model: str) -> None:
+        """Codex is asked to run a command outside its sandbox: with on-request approval it asks
+        the person first (its permission question)."""
+        call = {"id": "fc_mock", "type": "function_call", "status": "completed", "call_id": "call_mock",
+                "name": "exec_command", "arguments": json.dumps({
+                    "cmd": "touch agentsup-marker.txt", "sandbox_permissions": "require_escalated",
+                    "justification": "Create the marker file the task asks for?"})}
+        response = {"id": "resp_tool", "object": "response", "created_at": int(time.time()), "model": model,
+                    "status": "in_progress", "output": []}
+        self.event(h, "response.created", {"type": "response.created", "response": response})
+        self.event(h, "response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
+                                                     "item": {**call, "status": "in_progress"}})
+        self.event(h, "response.output_item.done", {"type": "response.output_item.done", "output_index": 0,
+                                                    "item": call})
+        self.event(h, "response.completed", {"type": "response.completed", "response": {
+            **response, "status": "completed", "output": [call],
+            "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}}})
+
     # Anthropic Messages ----------------------------------------------------------------------
 
     def current_mode(self) -> Mode:
@@ -335,6 +353,9 @@ class MockAPI:
             return
         model = str(body.get("model", "gpt-mock"))
         self.start_sse(h)
+        if mode is Mode.TOOL_USE and not _has_function_output(body):
+            self.openai_tool_call(h, model)
+            return
         if mode is Mode.DISCONNECT:
             self.event(h, "response.created", {"type": "response.created", "response": {"id": "resp_cut"}})
             return  # the connection closes without response.completed
@@ -360,6 +381,11 @@ class MockAPI:
                  "total_tokens": t["input"] + t["cache_read"] + t["output"]}
         self.event(h, "response.completed", {"type": "response.completed", "response": {
             **response, "status": "completed", "output": [done], "usage": usage}})
+
+
+def _has_function_output(body: dict[str, Any]) -> bool:
+    turns = body.get("input") if isinstance(body.get("input"), list) else []
+    return any(isinstance(t, dict) and t.get("type") == "function_call_output" for t in turns)
 
 
 def _gemini_chunk(text: str, *, last: bool, tokens: dict[str, int]) -> dict[str, Any]:
