@@ -384,8 +384,9 @@ class MockAPI:
 
 
 def _has_function_output(body: dict[str, Any]) -> bool:
-    turns = body.get("input") if isinstance(body.get("input"), list) else []
-    return any(isinstance(t, dict) and t.get("type") == "function_call_output" for t in turns)
+    turns = body.get("input")
+    return isinstance(turns, list) and any(isinstance(t, dict) and t.get("type") == "function_call_output"
+                                           for t in turns)
 
 
 def _gemini_chunk(text: str, *, last: bool, tokens: dict[str, int]) -> dict[str, Any]:
