@@ -137,3 +137,17 @@ def test_gemini_quota_error_after_choosing_stop_is_a_limit() -> None:
     screen = "✕ [API Error: You exceeded your current quota, please check your plan and billing details.]\n> "
     obs = classify(screen, resolve_backend("gemini", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
     assert obs.limited and obs.reset_at is None and obs.rule == "limit_re"
+
+
+def test_gemini_s_capacity_wording_is_a_limit_with_its_reset() -> None:
+    """The wording gemini-cli 0.61's fallback handler builds (its source; not a capture)."""
+    from datetime import UTC, datetime
+
+    from agentsup.backends import resolve_backend
+    from agentsup.detect import classify
+
+    screen = ("✕ We are currently experiencing high demand for all Pro models.\nWe apologize and appreciate your "
+              "patience.\nAccess resets at 4:00 PM UTC.\n/model to switch models.\n *   Type your message or "
+              "@path/to/file\n")
+    obs = classify(screen, resolve_backend("gemini", None), datetime(2026, 12, 3, 10, 0, tzinfo=UTC), UTC)
+    assert obs.limited and obs.reset_at == datetime(2026, 12, 3, 16, 0, tzinfo=UTC)

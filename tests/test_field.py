@@ -185,3 +185,24 @@ def test_a_watchdog_restarted_while_the_config_is_broken_runs_the_last_good_one(
     out = subprocess.run([sys.executable, "-m", "agentsup", "-c", str(never), "watchdog"], capture_output=True,
                          text=True, timeout=30, cwd=project.root)
     assert out.returncode == 2 and "not valid TOML" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_status_answers_while_the_tmux_server_is_frozen(project: Project) -> None:
+    import signal
+
+    project.write("[tmux]\ntimeout = 1\n" + f'socket = "{project.socket}"\n\n' + sim_agent("a", extra='watch = "heal"'),
+                  header=True)
+    with watchdog_process(project):
+        wait_for(lambda: state_of(project, "a") == "RUNNING", timeout=45, interval=0.3)
+        server = int(project.tmux("display-message", "-p", "#{pid}").stdout)
+        os.kill(server, signal.SIGSTOP)
+        try:
+            shown = project.cli("status", "--json", timeout=30)
+            text = project.cli("status", timeout=30)
+        finally:
+            os.kill(server, signal.SIGCONT)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert "did not answer" in report["tmux_error"] and report["agents"][0]["state"] == "RUNNING"
+    assert "last known (tmux did not answer)" in report["agents"][0]["detail"]
+    assert text.returncode == 0 and "tmux did not answer" in text.stdout

@@ -33,7 +33,11 @@ _CLAUDE_TRANSIENT = r"(API Error: 5\d\d\b|Resend your message to try again)"
 _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
 # After "Stop" in gemini's limit menu it reports the quota error itself (public wording; gemini-cli
 # is not run against a mock here).
-_GEMINI_LIMIT = r"(Usage limit reached for [\w.-]+|Quota exceeded for quota metric|You exceeded your current quota)"
+# Its capacity wording ("We are currently experiencing high demand for M." then "Access resets at
+# 4:00 PM UTC.") is a limit with a reset too (gemini-cli 0.61's own source; the mock could not make
+# gemini show it: against an API key it keeps retrying).
+_GEMINI_LIMIT = (r"(Usage limit reached for [\w .-]+|Quota exceeded for quota metric|You exceeded your current quota"
+                 r"|We are currently experiencing high demand for [\w .-]+)")
 _OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -142,6 +142,9 @@ def status_header(report: StatusReport, paint: Painter) -> list[str]:
     lines = []
     if report.config_error:
         lines.append(paint(f"config invalid (showing its last valid copy): {report.config_error}", "red"))
+    if report.tmux_error:
+        lines.append(paint(f"tmux did not answer ({report.tmux_error}): states are the watchdog's last known",
+                           "red"))
     if report.phase is not None:
         p = report.phase
         verdict = "sequence complete" if p.complete else ("DONE" if p.done else "in progress")

@@ -15,6 +15,7 @@ from .config import Agent, Config
 from .control import Runtime
 from .launch import log_path
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
+from .errors import TmuxUnreachableError
 from .proctree import program_pid
 from .state import FileLock, read_text
 from .tmux import PaneInfo
@@ -91,6 +92,7 @@ class StatusReport:
     agents: list[AgentStatus] = field(default_factory=list)
     services: list[ServiceStatus] = field(default_factory=list)
     config_error: str | None = None  # agents.toml does not validate: this report is from its last valid copy
+    tmux_error: str | None = None  # tmux did not answer: states are the watchdog's last known
 
     def to_json(self) -> dict[str, Any]:
         return {"version": STATUS_VERSION, **asdict(self)}
@@ -110,15 +112,20 @@ def _observed(pane: PaneInfo | None, now: float, exit_code: int | None
 def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
     cfg = rt.cfg
     now = time.time() if now is None else now
-    panes = rt.tmux.snapshot()
+    try:
+        panes, tmux_error = rt.tmux.snapshot(), None
+    except TmuxUnreachableError as exc:  # a frozen server: status still answers, from the records
+        panes, tmux_error = {}, str(exc)
     agents = []
     for agent in cfg.agents.values():
         state, pid, uptime, code = _observed(
             panes.get(agent.session), now, rt.state.read_exit_code(agent.session))
         record = record_of(rt, agent.name)
         detail = ""
-        if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES):
+        if record.get("state") and (state == "RUNNING" or record["state"] in STICKY_STATES or tmux_error):
             state, detail = record["state"], record.get("detail", "")
+        if tmux_error:
+            detail = f"{detail}; last known (tmux did not answer)".lstrip("; ")
         if not agent.enabled and state == "STOPPED":
             detail = "disabled"
         elif state == "EXITED" and not detail:
@@ -140,7 +147,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
         services.append(ServiceStatus(svc.name, svc.session, svc.enabled, state, pid, uptime, code))
     return StatusReport(
         config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),
-        watchdog=watchdog_status(rt, panes), agents=agents, services=services,
+        watchdog=watchdog_status(rt, panes), agents=agents, services=services, tmux_error=tmux_error,
     )
 
 

@@ -124,6 +124,11 @@ SCENARIOS = [
     Scenario("draft", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
              [12, ["-l", "half typed thought"], 1], {"active": False, "draft": "half typed thought"}),
     Scenario("idle-no-yolo", GEMINI, ["--prompt-interactive", "say hello"], [12], {"active": False}),
+    Scenario("limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, LIMITED, *typed("next step"), 75], {"limited": True}),
+    Scenario("capacity-limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, mode(Mode.CAPACITY, reset_epoch=hour_from_now), *typed("next step"), 75],
+             {"limited": True, "reset": "+1h"}),
 ]
 
 

@@ -27,6 +27,7 @@ class Mode(StrEnum):
     TOOL_USE = "tool-use"  # asks to run a shell command (a permission prompt without bypass)
     DISCONNECT = "disconnect"  # starts streaming, then drops the connection mid-answer
     SERVER_ERROR = "server-error"  # 500 Internal server error
+    CAPACITY = "capacity"  # gemini: 429 MODEL_CAPACITY_EXHAUSTED, retry after `reset_epoch`
 
 
 @dataclass
@@ -315,6 +316,14 @@ class MockAPI:
                     "@type": "type.googleapis.com/google.rpc.QuotaFailure",
                     "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
                                     "quotaId": "GenerateRequestsPerDayPerProjectPerModel"}]}]}})
+            return
+        if mode is Mode.CAPACITY:
+            delay = max(1, self.reset_epoch - int(time.time()))
+            self.send_json(h, 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
+                "You have exhausted your capacity on this model. (mock)"), "details": [
+                    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_CAPACITY_EXHAUSTED",
+                     "domain": "cloudcode-pa.googleapis.com"},
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay}s"}]}})
             return
         if mode is Mode.OVERLOADED:
             self.send_json(h, 503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded (mock)"}})
