@@ -13,9 +13,9 @@ from typing import Any
 
 from .config import Agent, Config
 from .control import Runtime
+from .errors import TmuxUnreachableError
 from .launch import log_path
 from .phases import complete_marker, current_index, current_phase, phase_done, role_model
-from .errors import TmuxUnreachableError
 from .proctree import program_pid
 from .state import FileLock, read_text
 from .tmux import PaneInfo
