@@ -151,3 +151,17 @@ def test_gemini_s_capacity_wording_is_a_limit_with_its_reset() -> None:
               "@path/to/file\n")
     obs = classify(screen, resolve_backend("gemini", None), datetime(2026, 12, 3, 10, 0, tzinfo=UTC), UTC)
     assert obs.limited and obs.reset_at == datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
+
+
+def test_opencode_s_own_retry_with_an_absolute_reset_is_a_limit_with_that_reset() -> None:
+    """opencode's retry line (the real 1.18.33 format, tests/realcli/screens) after a provider
+    message that names the reset as a time of day."""
+    from datetime import UTC, datetime
+
+    from agentsup.backends import resolve_backend
+    from agentsup.detect import classify
+
+    screen = "⬝⬝⬝⬝ Usage limit reached. It will reset at 3:05 PM UTC. [retrying in 5h 5m attempt #2]   esc interrupt\n"
+    obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 12, 3, 10, 0, tzinfo=UTC), UTC)
+    assert obs.self_retry and obs.limited and not obs.active
+    assert obs.reset_at == datetime(2026, 12, 3, 15, 5, tzinfo=UTC)

@@ -50,7 +50,9 @@ def test_real_screen_is_classified_as_it_truly_is(entry: dict[str, Any]) -> None
 def test_only_a_person_s_unsent_text_is_a_draft(entry: dict[str, Any]) -> None:
     """A ping never mixes with a draft; placeholders and a menu's cursor are not drafts."""
     box = resolve_backend(entry["backend"], None).input_box()
-    assert box is not None
+    if box is None:  # opencode names no input box: no screen of it may claim a draft
+        assert "draft" not in entry["truth"]
+        return
     rows = (SCREENS / entry["file"]).read_text(encoding="utf-8").splitlines()
     assert box.draft(rows) == entry["truth"].get("draft", "")
 

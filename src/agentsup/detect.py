@@ -168,8 +168,10 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         count = sum(1 for line in strip_ansi(screen).split("\n") if transient_match.group(0) in line)
         transient_mark = f"{max(1, count)}|{_line_of(lines, transient_match)}"
     self_retry = _search(backend.self_retry_re, lines) is not None
-    if self_retry:
+    if self_retry:  # waiting out a limit by itself: held (not working), until the reset it names
         rules.append("self_retry_re")
+        limited, active = True, False
+        reset_at = reset_at or parse_reset("\n".join(lines), now, tz)
     waiting_until = None
     marks = _WAITING_UNTIL.findall(strip_ansi(screen))
     if marks:

@@ -297,10 +297,13 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
     the agent already resumed from does not hold it again; only a new one does."""
     rec, now = d.record, clock.mono
     if obs.self_retry:  # it waits out its limit by itself: held, never nudged, never restarted
+        reset = obs.reset_at.isoformat() if obs.reset_at is not None else None
         if rec.limit_until is None:
-            d.note("limit-hold", until=None, reset_at=None, parsed=False, self_retry=True, source=obs.source)
+            d.note("limit-hold", until=None, reset_at=reset, parsed=reset is not None, self_retry=True,
+                   source=obs.source)
         rec.limit_until = max(rec.limit_until or now, now + pol.limit_fallback)
-        _set(rec, LIMITED, "retrying by itself")
+        rec.reset_at = reset or rec.reset_at
+        _set(rec, LIMITED, "retrying by itself" + (f" at {reset}" if reset else ""))
         return True
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):

@@ -26,7 +26,7 @@ _ABBREVIATIONS = {
 }
 
 _ANCHOR = (r"(?:resets?|reset\s+at|try\s+again|continue\s+automatically|continuing\s+automatically"
-           r"|available\s+again|access\s+resets)")
+           r"|available\s+again|access\s+resets|retrying)")  # opencode: "[retrying in 59m 46s attempt #1]"
 _UNIT = r"(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
 _RELATIVE = re.compile(
     _ANCHOR + r"\s+in\s+(?P<spec>\d+\s*" + _UNIT + r"\b(?:[\s,]*(?:and\s+)?\d+\s*" + _UNIT + r"\b)*)",

@@ -25,7 +25,7 @@ from typing import Any
 
 from agentsup.proctree import tagged
 
-from .clis import CLAUDE, CODEX, GEMINI, Cli
+from .clis import CLAUDE, CODEX, GEMINI, OPENCODE, Cli
 from .mockapi import MockAPI, Mode
 from .netns import enter_loopback_only
 
@@ -123,6 +123,9 @@ SCENARIOS = [
              [12, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4, NORMAL], {"active": True}),
     Scenario("draft", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
              [12, ["-l", "half typed thought"], 1], {"active": False, "draft": "half typed thought"}),
+    Scenario("idle", OPENCODE, [], [12, *typed("say hello"), 10], {"active": False}),
+    Scenario("limit-retry", OPENCODE, [], [12, *typed("say hello"), 8, LIMITED, *typed("next step"), 15],
+             {"limited": True}),
     Scenario("idle-no-yolo", GEMINI, ["--prompt-interactive", "say hello"], [12], {"active": False}),
     Scenario("limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
              [12, LIMITED, *typed("next step"), 75], {"limited": True}),
@@ -133,6 +136,13 @@ SCENARIOS = [
 
 
 def prepare_home(s: Scenario, home: Path, work: Path, api: MockAPI) -> dict[str, str]:
+    if s.cli is OPENCODE:
+        conf = home / ".config" / "opencode"
+        conf.mkdir(parents=True)
+        (conf / "opencode.json").write_text(json.dumps({
+            "autoupdate": False, "share": "disabled", "model": "anthropic/claude-sonnet-4-5",
+            "provider": {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "mock-key"}}}}))
+        return {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1", **s.env}
     if s.cli is GEMINI:
         (home / ".gemini").mkdir()
         (home / ".gemini" / "settings.json").write_text(json.dumps({
@@ -198,7 +208,7 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else Path(__file__).parent / "screens"
     only = set(argv[1:])
-    for cli in (CLAUDE, CODEX, GEMINI):
+    for cli in (CLAUDE, CODEX, GEMINI, OPENCODE):
         cli.install()
     enter_loopback_only()
     api = MockAPI().start()

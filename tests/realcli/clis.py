@@ -45,6 +45,7 @@ class Cli:
 CLAUDE = Cli("@anthropic-ai/claude-code", "2.1.197", "claude")
 CODEX = Cli("@openai/codex", "0.169.0", "codex")
 GEMINI = Cli("@google/gemini-cli", "0.61.0", "gemini")  # screens captured (capture.py); no live test yet
+OPENCODE = Cli("opencode-ai", "1.18.33", "opencode")  # screens captured (capture.py); no live test yet
 PINNED = (CLAUDE, CODEX)
 
 
