@@ -206,3 +206,33 @@ def test_status_answers_while_the_tmux_server_is_frozen(project: Project) -> Non
     assert "did not answer" in report["tmux_error"] and report["agents"][0]["state"] == "RUNNING"
     assert "last known (tmux did not answer)" in report["agents"][0]["detail"]
     assert text.returncode == 0 and "tmux did not answer" in text.stdout
+
+
+def test_a_hundred_concurrent_cli_requests_are_each_answered_once(project: Project) -> None:
+    """Pings to a held agent, resets, restarts and runs, all at once against a running watchdog:
+    every one answered (exit 0), none lost, none carried out twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    resume_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    project.write("[watchdog]\nrestart_max = 1000\n\n"
+                  + sim_agent("lim", "--limit", "claude", "--reset", "in 1 hour", "--limit-until", resume_at,
+                              extra='watch = "heal"\naccount = "its-own"')
+                  + "".join(sim_agent(f"w{i}", extra='watch = "heal"') for i in range(4))
+                  + '[[agent]]\nname = "job"\nkind = "task"\nbackend = "sim"\nwatch = "none"\n'
+                    'args = ["--exit-after", "0.5", "--exit-code", "0"]\n')
+    with watchdog_process(project) as dog:
+        wait_for(lambda: state_of(project, "lim") == "LIMITED", timeout=45, interval=0.3)
+        asks = ([("ping", "lim", f"queued note {n}") for n in range(40)] + [("reset", f"w{n % 4}") for n in range(20)]
+                + [("restart", f"w{n % 4}") for n in range(20)] + [("run", "job") for _ in range(20)])
+        with ThreadPoolExecutor(max_workers=100) as pool:
+            done = list(pool.map(lambda a: project.cli(*a, timeout=120), asks))
+        assert [d.returncode for d in done] == [0] * 100, [d.stderr for d in done if d.returncode]
+        assert all("Traceback" not in d.stderr for d in done)
+        assert dog.poll() is None
+    record = json.loads((project.log_dir / "state" / "agents" / "lim.json").read_text())
+    assert sorted(record["queue"]) == sorted(f"queued note {n}" for n in range(40)), "each queued once"
+    by_cli = [e for e in events(project) if e.get("by") == "cli" or e.get("reason") == "cli"]
+    assert sum(e["event"] == "restart" for e in by_cli) == 20
+    assert sum(e["event"] == "reset" for e in events(project)) == 20
+    assert sum(e["event"] == "ping-queued" for e in events(project)) == 40
+    assert sum(e["event"] == "task-start" and e.get("reason") == "started by hand" for e in events(project)) == 20
