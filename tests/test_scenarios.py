@@ -239,3 +239,24 @@ def test_a_server_error_is_retried_after_a_backoff_once_per_error_and_never_held
     assert len(pane.received) == 1, "the second retry waits twice as long"
     f.advance(2)
     assert len(pane.received) == 2 and f.events("a").count("transient-retry") == 2
+
+
+def test_a_watchdog_ping_to_an_agent_that_is_down_waits_for_it_and_arrives_once(fleet_of: Any) -> None:
+    """Found by the soak: a handoff ping while the peer's session was gone (its tmux server killed,
+    a restart under way) was dropped as no-session."""
+    f = fleet_of(agent("a"), agent("b"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    f.tmux.die("t-a")
+    f.advance(0, POLL)
+    assert f.record("a")["state"] == "STARTING" and not f.record("a")["ready"]  # healed, not up yet
+    assert f.dog.reconciler.ping("a", "watchdog ping: claim(gate-3)", reason="claim") == "queued"
+    del f.tmux.sessions["t-b"]  # gone under the watchdog's feet: the delivery finds no session
+    assert f.dog.reconciler.ping("b", "watchdog ping: review(gate-4)", reason="review") == "no-session"
+    for _ in range(4):
+        f.advance(30)
+    got_a, got_b = f.tmux.sessions["t-a"].received, f.tmux.sessions["t-b"].received
+    assert got_a == ["watchdog ping: claim(gate-3)"] and got_b == ["watchdog ping: review(gate-4)"]
+    for _ in range(4):
+        f.advance(30)
+    assert len(f.tmux.sessions["t-a"].received) == 1 and len(f.tmux.sessions["t-b"].received) == 1

@@ -189,6 +189,9 @@ class Reconciler:
         see the agent resume (a limit lifted late is work lost)."""
         dues = [r.limit_until for r in self.records.values() if r.state == LIMITED and r.limit_until is not None]
         dues += [r.transient_due for r in self.records.values() if r.transient_due is not None]
+        now = self.clock.monotonic()
+        if any(r.queue and r.state not in (LIMITED, BACKOFF, FATAL, STOPPED) for r in self.records.values()):
+            dues.append(now + LOOK_AGAIN)  # a message waits for its agent to come up: look soon
         dues += self.look_again
         return min(dues) if dues else None
 
@@ -410,7 +413,9 @@ class Reconciler:
             self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
                  text=text[:200])
-        if result.draft and purpose in ("ping", "queued"):  # a person is typing: it goes after their turn
+        # A person is typing, or the session is gone (the server was killed, a restart is under
+        # way): it goes once the agent is back at its prompt, never lost.
+        if purpose in ("ping", "queued") and (result.draft or result.result == DeliveryResult.NO_SESSION):
             rec = self.record(agent.name)
             rec.queue.append(text)
             self.persist(agent.name)
@@ -434,6 +439,12 @@ class Reconciler:
             self.log("ping-dropped", name, reason=reason, detail="no such agent")
             return "no-agent"
         if self.queue_if_held(name, text, reason=reason) == "queued":
+            return "queued"
+        rec = self.record(name)
+        if rec.state in (BACKOFF, FATAL, STOPPED) or not rec.ready:  # not up: it gets it once it is
+            rec.queue.append(text)
+            self.persist(name)
+            self.log("ping-queued", name, reason=reason, queued=len(rec.queue), detail=f"{rec.state}: not up yet")
             return "queued"
         if self.dry_run:
             self.log("ping-would-deliver", name, reason=reason)
