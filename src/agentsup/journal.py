@@ -10,9 +10,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .state import append_private
+from .state import FileLock, StateDir, append_private
+
+if TYPE_CHECKING:
+    from .config import Config
 
 BACKUPS = 3
 HELD_LINES = 1000  # lines kept in memory while the disk refuses them (full disk)
@@ -27,10 +30,12 @@ class Journal:
     memory (the newest HELD_LINES) and written, in order, with the next write that succeeds;
     `failing` says why it is held, for the watchdog's degraded flag."""
 
-    def __init__(self, path: Path, max_bytes: int = 5_000_000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, max_bytes: int = 5_000_000, clock: Callable[[], float] = time.time,
+                 rotate_lock: Path | None = None) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.clock = clock
+        self.rotate_lock = rotate_lock  # the watchdog and the CLI append alike: one of them rotates
         self.held: deque[str] = deque(maxlen=HELD_LINES)
         self.failing: str | None = None
         self.lock = threading.Lock()  # the notification worker writes too
@@ -56,11 +61,7 @@ class Journal:
         # After a refused write a torn line may end the file: start on a fresh line (readers skip blanks).
         data = (("\n" if self.failing else "") + "".join(self.held)).encode("utf-8")
         try:
-            try:
-                if self.path.stat().st_size + len(data) > self.max_bytes:
-                    self._rotate()
-            except FileNotFoundError:
-                pass
+            self._rotate_if_full(len(data))
             # O_APPEND writes of whole lines are atomic enough for concurrent writers (watchdog and CLI).
             append_private(self.path, data)
         except OSError as exc:
@@ -70,12 +71,44 @@ class Journal:
         self.failing = None
         return True
 
+    def take_over(self, old: Journal) -> None:
+        """Keep what `old` (the journal before a reload) still holds back: written with the next line."""
+        with old.lock:
+            held, old.held = list(old.held), deque(maxlen=HELD_LINES)
+        with self.lock:
+            self.held.extendleft(reversed(held))
+            self.failing = self.failing or old.failing
+            self._flush()
+
+    def _rotate_if_full(self, incoming: int) -> None:
+        if self._size() + incoming <= self.max_bytes:
+            return
+        if self.rotate_lock is None:
+            self._rotate()
+            return
+        with FileLock(self.rotate_lock, record_pid=False):  # the other process may have rotated meanwhile
+            if self._size() + incoming > self.max_bytes:
+                self._rotate()
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def _rotate(self) -> None:
         for i in range(BACKUPS - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{i}")
             if older.exists():
                 os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+
+
+def open_journal(cfg: Config, clock: Callable[[], float] = time.time) -> Journal:
+    """The journal of `cfg`'s fleet, the one way every process opens it: <log_dir>/events.jsonl,
+    rotated under the state directory's journal lock."""
+    return Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, clock,
+                   rotate_lock=StateDir(cfg.state_dir).journal_lock())
 
 
 def _parse(line: str) -> dict[str, Any] | None:

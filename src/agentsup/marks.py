@@ -15,7 +15,7 @@ from . import channel, control
 from .buildloop import BuildLoop, request_tasks
 from .config import Agent, Config
 from .errors import AgentsupError, LockedError
-from .journal import Journal
+from .journal import open_journal
 from .reconcile import Reconciler
 from .record import Record, State
 from .state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
@@ -98,7 +98,7 @@ def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) 
         break
     try:
         rt = control.make_runtime(cfg)
-        reconciler = Reconciler(rt, Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes))
+        reconciler = Reconciler(rt, open_journal(cfg))
         return Handled(carry_out(reconciler, kind, cfg.agents[name], payload), False)
     finally:
         lock.release()

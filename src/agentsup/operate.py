@@ -18,9 +18,9 @@ BY_WATCHDOG = "handed to the running watchdog, which did it"
 
 
 def journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
-    from .journal import Journal
+    from .journal import open_journal
 
-    Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes).write(event, agent, by="cli", **fields)
+    open_journal(cfg).write(event, agent, by="cli", **fields)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ class Runtime:
         if self.on_event is not None:
             self.on_event(name, agent, **fields)
             return
-        from .journal import Journal
+        from .journal import open_journal
 
-        Journal(self.cfg.log_dir / "events.jsonl", self.cfg.watchdog.journal_max_bytes).write(name, agent, **fields)
+        open_journal(self.cfg).write(name, agent, **fields)
 
     @cached_property
     def deliverer(self) -> Deliverer:

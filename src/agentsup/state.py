@@ -267,6 +267,10 @@ class StateDir:
     def delivery_lock(self, session: str) -> Path:
         return self.root / "locks" / f"deliver-{session}.lock"
 
+    def journal_lock(self) -> Path:
+        """Held while the journal rotates (the watchdog and the CLI append to it alike)."""
+        return self.root / "locks" / "journal.lock"
+
     def watchdog_lock(self) -> Path:
         return self.root / "watchdog.lock"
 

@@ -30,7 +30,7 @@ from .config import Agent, Config, load_config
 from .configfiles import remember_good
 from .errors import AgentsupError, ConfigError, TmuxUnreachableError
 from .events import DeathListener
-from .journal import Journal
+from .journal import open_journal
 from .marks import carry_out, stopped_by_hand, take_request_files
 from .notify import Notifier
 from .reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
@@ -78,7 +78,7 @@ class Watchdog:
         self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
         cfg, start_error = self._first_config(config_path)
         self.rt = control.make_runtime(cfg, tmux)
-        self.journal = Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
+        self.journal = open_journal(cfg, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
         self.was_degraded = False
@@ -184,8 +184,9 @@ class Watchdog:
         rt.deliverer.wait = self.rt.deliverer.wait
         self.rt = self.reconciler.rt = rt
         rt.on_event = self.reconciler.log
-        self.journal = self.reconciler.journal = Journal(
-            cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, self.clock.wall)
+        journal = open_journal(cfg, self.clock.wall)
+        journal.take_over(self.journal)  # what the old one held back (a full disk) is not lost
+        self.journal = self.reconciler.journal = journal
         fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
         self.refs = handoff_refs(cfg)
         changed = [n for n, fp in fingerprints.items() if n in self.fingerprints and fp != self.fingerprints[n]]
