@@ -202,7 +202,8 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
     control.up(project.rt(), [], with_watchdog=False)
     wait_for(lambda: "t-a" in project.sessions() and "t-svc" in project.sessions())
     data = project.cli_json("status")
-    assert set(data) == {"version", "config", "socket", "phase", "watchdog", "agents", "services", "config_error"}
+    assert set(data) == {"version", "config", "socket", "phase", "watchdog", "agents", "services", "config_error",
+                         "tmux_error"}
     assert data["version"] == 1 and data["socket"] == project.socket and data["phase"] is None
     assert set(data["watchdog"]) == {"running", "pid", "last_tick", "tick_ms", "tick_cpu_ms", "tmux_calls",
                                      "config_error", "degraded"}

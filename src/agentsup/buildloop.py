@@ -119,7 +119,7 @@ class BuildLoop:
     # ── handoff ────────────────────────────────────────────────────────────────────────────
 
     def handoff_file(self) -> Path:
-        return self.rt.state.root / "handoff.json"
+        return self.rt.state.handoff_file()
 
     def save_handoff(self, state: HandoffState) -> None:
         if not self.rec.dry_run:

@@ -31,6 +31,7 @@ from .schema import (
     WorktreeSpec,
     check_session,
 )
+from .state import StateDir
 from .tables import Problems, convert, replace, suggest, was_set
 
 RESERVED_NAMES = frozenset({"watchdog"})
@@ -305,7 +306,7 @@ def _resolve_agent(
     worktree = None
     if spec.worktree is not False:
         chosen = spec.worktree if isinstance(spec.worktree, WorktreeSpec) else WorktreeSpec()
-        where = resolve_path(base, chosen.path) if chosen.path else state_dir / "worktrees" / spec.name
+        where = resolve_path(base, chosen.path) if chosen.path else StateDir(state_dir).worktrees_dir() / spec.name
         worktree = replace(chosen, branch=chosen.branch.replace("{name}", spec.name), path=str(where))
     return Agent(
         name=spec.name, session=spec.session or prefix + spec.name, kind=spec.kind, role=spec.role,

@@ -90,7 +90,7 @@ def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
 @dataclass
 class Deliverer:
     tmux: TmuxSeam
-    lock_dir: Path
+    lock_of: Callable[[str], Path]  # a session's delivery lock (StateDir.delivery_lock)
     retries: int = 3
     wait: float = 2.0  # seconds to wait for each visible effect
     poll: float = 0.1
@@ -104,7 +104,7 @@ class Deliverer:
         text = as_text(text)  # the one way into a pane: nothing typed here is ever a control
         if not text.strip():
             return Delivery(DeliveryResult.STRANDED, 0, "nothing to deliver: the message is empty")
-        lock = FileLock(self.lock_dir / f"deliver-{session}.lock", record_pid=False)
+        lock = FileLock(self.lock_of(session), record_pid=False)
         lock.acquire(blocking=True)
         try:
             if box is not None:

@@ -132,7 +132,7 @@ def prepare_home(rt: Runtime, agent: Agent) -> None:
     if created:
         rt.event("worktree-created", agent.name, path=agent.worktree.path if agent.worktree else "",
                  branch=agent.worktree.branch if agent.worktree else "")
-    mark = rt.state.root / "created" / agent.name
+    mark = rt.state.created_mark(agent.name)
     if created or not mark.exists():
         agent.home_dir.mkdir(parents=True, exist_ok=True)
         lifecycle.run(agent, "after_create", rt.event)

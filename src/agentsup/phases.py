@@ -9,11 +9,11 @@ from pathlib import Path
 from .config import Agent, Config
 from .errors import ConfigError
 from .schema import PhaseSpec
-from .state import atomic_write_text, read_text
+from .state import StateDir, atomic_write_text, read_text
 
 
 def index_file(cfg: Config) -> Path:
-    return cfg.state_dir / cfg.loop.state_file
+    return StateDir(cfg.state_dir).phase_index_file(cfg.loop.state_file)
 
 
 def current_index(cfg: Config) -> int:

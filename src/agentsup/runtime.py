@@ -40,7 +40,7 @@ class Runtime:
     def deliverer(self) -> Deliverer:
         from .delivery import Deliverer
 
-        return Deliverer(self.tmux, self.state.root / "locks", retries=self.cfg.watchdog.delivery_retries)
+        return Deliverer(self.tmux, self.state.delivery_lock, retries=self.cfg.watchdog.delivery_retries)
 
 
 def make_runtime(cfg: Config, tmux: TmuxSeam | None = None) -> Runtime:
@@ -50,5 +50,5 @@ def make_runtime(cfg: Config, tmux: TmuxSeam | None = None) -> Runtime:
     state.ensure()
     if tmux is None:
         tmux = Tmux(cfg.socket(), binary=cfg.tmux.bin, timeout=cfg.tmux.timeout,
-                    server_pid_file=state.root / "tmux-server.pid")
+                    server_pid_file=state.tmux_server_pid_file())
     return Runtime(cfg, tmux, state)

@@ -265,11 +265,32 @@ class StateDir:
         return self.root / "agents" / f"{name}.json"
 
     def delivery_lock(self, session: str) -> Path:
-        return self.root / "locks" / f"deliver-{session}.lock"
+        return self.locks_dir() / f"deliver-{session}.lock"
+
+    def handoff_file(self) -> Path:
+        """The remote head and inbox digests the handoff last looked at."""
+        return self.root / "handoff.json"
+
+    def created_mark(self, name: str) -> Path:
+        """Its after_create hook ran (once per agent)."""
+        return self.root / "created" / name
+
+    def locks_dir(self) -> Path:
+        return self.root / "locks"
+
+    def tmux_server_pid_file(self) -> Path:
+        return self.root / "tmux-server.pid"
+
+    def phase_index_file(self, name: str) -> Path:
+        """The build loop's current phase index ([loop].state_file)."""
+        return self.root / name
+
+    def worktrees_dir(self) -> Path:
+        return self.root / "worktrees"
 
     def journal_lock(self) -> Path:
         """Held while the journal rotates (the watchdog and the CLI append to it alike)."""
-        return self.root / "locks" / "journal.lock"
+        return self.locks_dir() / "journal.lock"
 
     def watchdog_lock(self) -> Path:
         return self.root / "watchdog.lock"
