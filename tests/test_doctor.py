@@ -59,3 +59,22 @@ def test_the_running_watchdog_is_seen_ticking(project: Project) -> None:
 
     wait_for(ticking, timeout=20, interval=0.5)
     assert project.cli("down").returncode == 0
+
+
+def test_a_cli_newer_than_the_newest_verified_version_is_warned(project: Project) -> None:
+    from agentsup.verified import VERIFIED
+
+    bin_dir = project.root / "bin"
+    bin_dir.mkdir()
+    for name, shown in (("claude", "2.1.340 (Claude Code)"), ("codex", f"codex-cli {VERIFIED['codex'].newest}")):
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\necho '{shown}'\n")
+        script.chmod(0o755)
+    project.write(f'[backend.claude]\nbin = "{bin_dir / "claude"}"\n[backend.codex]\nbin = "{bin_dir / "codex"}"\n'
+                  '[[agent]]\nname = "c"\nbackend = "claude"\ndir = "c"\n'
+                  '[[agent]]\nname = "x"\nbackend = "codex"\ndir = "x"\n')
+    _, found = checks(project)
+    claude, codex = found["claude version"][0], found["codex version"][0]
+    assert claude["level"] == "warn" and claude["detail"] == (
+        f"claude 2.1.340 is newer than the newest version agentsup was checked with, {VERIFIED['claude'].newest}")
+    assert codex["level"] == "ok" and VERIFIED["codex"].newest in codex["detail"]

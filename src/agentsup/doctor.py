@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import AgentsupError
+from .verified import VERIFIED, judge
 
 
 class Level(StrEnum):
@@ -64,7 +65,29 @@ def _binaries(cfg: Config) -> list[Check]:
         users = ", ".join(a.name for a in cfg.agents.values() if a.backend == backend_name and a.enabled)
         checks.append(Check(f"{backend_name} binary", Level.OK if found else Level.FAIL,
                             f"{found} (for {users})" if found else f"{program!r} not found on PATH (for {users})"))
+        preset = cfg.backends[backend_name].name
+        if found and preset in VERIFIED:
+            checks.append(_version(backend_name, preset, found))
     return checks
+
+
+def _version(backend_name: str, preset: str, program: str) -> Check:
+    """The installed CLI's version against the range agentsup was checked with."""
+    import subprocess
+
+    try:
+        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=10,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(f"{backend_name} version", Level.WARN, f"{program} --version failed: {exc}")
+    text = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
+    problem = judge(preset, text)
+    if problem:
+        return Check(f"{backend_name} version", Level.WARN, problem)
+    known = VERIFIED[preset]
+    return Check(f"{backend_name} version", Level.OK,
+                 f"{text or '?'} (checked with {known.oldest}" + (f" to {known.newest})" if known.newest != known.oldest
+                                                               else ")"))
 
 
 def _private(what: str, path: Path) -> Check:

@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentsup.verified import VERIFIED
+
 CACHE = Path(os.environ.get("AGENTSUP_REALCLI_CACHE") or Path.home() / ".cache" / "agentsup-realcli")
 
 
@@ -42,10 +44,16 @@ class Cli:
         return str(json.loads(meta.read_text())["version"])
 
 
-CLAUDE = Cli("@anthropic-ai/claude-code", "2.1.197", "claude")
-CODEX = Cli("@openai/codex", "0.169.0", "codex")
-GEMINI = Cli("@google/gemini-cli", "0.61.0", "gemini")  # screens captured (capture.py); no live test yet
-OPENCODE = Cli("opencode-ai", "1.18.33", "opencode")  # screens captured (capture.py); no live test yet
+def pinned(command: str) -> Cli:
+    """The newest verified version (src/agentsup/verified.py: the one place versions are pinned)."""
+    known = VERIFIED[command]
+    return Cli(known.package, known.newest, command)
+
+
+CLAUDE = pinned("claude")
+CODEX = pinned("codex")
+GEMINI = pinned("gemini")  # screens captured (capture.py); no live test yet
+OPENCODE = pinned("opencode")  # screens captured (capture.py); no live test yet
 PINNED = (CLAUDE, CODEX)
 
 
