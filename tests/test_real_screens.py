@@ -35,6 +35,8 @@ def test_real_screen_is_classified_as_it_truly_is(entry: dict[str, Any]) -> None
     assert bool(obs.menu_keys) == truth.get("menu", False), obs
     if truth.get("waiting_input"):
         assert obs.question, "status shows the question"
+    if "auto_continue" in truth:  # it continues by itself at the reset: nothing is typed before
+        assert obs.auto_continue == truth["auto_continue"]
     if truth.get("transient"):
         assert obs.transient and not obs.fatal
     if "reset" in truth:

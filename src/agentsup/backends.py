@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "limit_menu_keys": ["Enter"],  # option 1, "Stop and wait", is the highlighted one
         # The input box is the last "❯" row (older releases: "│ > … │"); a menu's cursor is not a draft.
         "input_re": r"^\s*(?:❯|│\s*>)\s?(.*?)\s*│?$",
-        "input_idle_re": r"^(\d+\.\s.*|Try \".*\")$",
+        "input_idle_re": r"^(\d+\.\s.*|Try \".*\"|Resend your message to try again)$",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,

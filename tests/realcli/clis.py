@@ -51,6 +51,7 @@ def pinned(command: str) -> Cli:
 
 
 CLAUDE = pinned("claude")
+CLAUDE_NEXT = Cli("@anthropic-ai/claude-code", "2.1.332", "claude")  # screens only: not yet a verified version
 CODEX = pinned("codex")
 GEMINI = pinned("gemini")  # screens captured (capture.py); no live test yet
 OPENCODE = pinned("opencode")  # screens captured (capture.py); no live test yet
