@@ -239,7 +239,7 @@ def test_limit_lifts_when_agent_works_and_queued_pings_go_out_in_order() -> None
 def test_auto_continue_is_not_nudged_before_its_time() -> None:
     auto = Observation(limited=True, auto_continue=True, reset_at=at(1800))
     rec = transition(running(), alive(auto), T0, POL).record
-    assert rec.detail == "auto-continue pending" and rec.limit_until == T0 + 1845
+    assert rec.detail == f"continues by itself at {at(1800).strftime('%H:%M')}" and rec.limit_until == T0 + 1845
     assert transition(rec, alive(auto), T0 + 1844, POL).actions == []
     # it did not resume by itself: now it gets nudged
     assert delivers(transition(rec, alive(auto), T0 + 1845, POL))
@@ -420,3 +420,13 @@ def test_a_program_that_retries_its_limit_by_itself_is_held_and_never_nudged() -
         rec = d.record
     d = transition(rec, alive(BUSY, changed=True), T0 + 30_001, POL)
     assert d.record.state == RUNNING and events(d) == ["limit-lifted"]
+
+
+def test_status_says_who_gets_a_limited_agent_working_again_and_when() -> None:
+    auto = Observation(limited=True, auto_continue=True, reset_at=at(1800))
+    plain = Observation(limited=True, reset_at=at(1800))
+    unknown = Observation(limited=True)
+    hhmm = at(1800).strftime("%H:%M")
+    assert transition(running(), alive(auto), T0, POL).record.detail == f"continues by itself at {hhmm}"
+    assert transition(running(), alive(plain), T0, POL).record.detail == f"agentsup resumes at {hhmm}"
+    assert transition(running(), alive(unknown), T0, POL).record.detail == "usage limit: agentsup probes until it lifts"

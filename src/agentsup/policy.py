@@ -325,7 +325,7 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
         rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
         rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
         rec.limit_mark = obs.limit_mark or ""
-        _set(rec, LIMITED, "auto-continue pending" if obs.auto_continue else "usage limit")
+        _set(rec, LIMITED, _hold_detail(obs, trusted))
         d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
                auto_continue=obs.auto_continue, source=obs.source)
         _answer_menu(d, obs)
@@ -359,6 +359,15 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
     rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
     d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
     return True
+
+
+def _hold_detail(obs: Observation, trusted: bool) -> str:
+    """Who gets it working again, and when: `continues by itself at 11:38` (claude's own
+    continuation: nothing is typed before then) or `agentsup resumes at 11:38` (a nudge)."""
+    when = obs.reset_at.strftime("%H:%M") if trusted and obs.reset_at is not None else None
+    if obs.auto_continue:
+        return f"continues by itself at {when}" if when else "continues by itself"
+    return f"agentsup resumes at {when}" if when else "usage limit: agentsup probes until it lifts"
 
 
 def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: bool) -> bool:
