@@ -236,3 +236,15 @@ def test_a_hundred_concurrent_cli_requests_are_each_answered_once(project: Proje
     assert sum(e["event"] == "reset" for e in events(project)) == 20
     assert sum(e["event"] == "ping-queued" for e in events(project)) == 40
     assert sum(e["event"] == "task-start" and e.get("reason") == "started by hand" for e in events(project)) == 20
+
+
+def test_a_restart_that_cannot_start_the_agent_says_why_and_exits_1(project: Project) -> None:
+    gate = project.root / "allow-start"
+    gate.write_text("")
+    project.write(sim_agent("a", extra=f'watch = "heal"\nhooks = {{ before_start = ["test", "-e", "{gate}"] }}'))
+    with watchdog_process(project):
+        wait_for(lambda: "agentsup sim" in project.screen("t-a"), timeout=20)
+        gate.unlink()  # its preflight now fails
+        done = project.cli("restart", "a")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "start-failed" in done.stdout and "before_start" in done.stdout

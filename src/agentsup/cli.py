@@ -312,7 +312,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
     done = operate.restart(load(args), args.names)
     emit(args, done, lambda: render.verb_lines("restart", done.results))
-    return 0
+    return 1 if any(r.action == "start-failed" for r in done.results) else 0
 
 
 @command("run")

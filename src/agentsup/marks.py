@@ -186,7 +186,7 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent) -> str:
     except AgentsupError as exc:
         reconciler.log("start-failed", agent.name, error=str(exc), by="cli")
         reconciler.persist(agent.name)
-        return "start-failed"
+        return f"start-failed: {exc}"
     reconciler.log("restart", agent.name, reason="restarted by hand", by="cli")
     reconciler.persist(agent.name)
     return "restarted"

@@ -109,9 +109,9 @@ def restart(cfg: Config, names: list[str]) -> Actions:
     results = []
     for name in names:
         how = send_request(cfg, "restart", name)
-        action = "restart-requested" if how.result == "requested" else how.result
+        action, _, why = ("restart-requested" if how.result == "requested" else how.result).partition(": ")
         results.append(ActionResult(name, cfg.agents[name].session, action,
-                                    detail=BY_WATCHDOG if how.by_watchdog else ""))
+                                    detail=why or (BY_WATCHDOG if how.by_watchdog else "")))
     return Actions(results)
 
 
