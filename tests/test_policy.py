@@ -430,3 +430,11 @@ def test_status_says_who_gets_a_limited_agent_working_again_and_when() -> None:
     assert transition(running(), alive(auto), T0, POL).record.detail == f"continues by itself at {hhmm}"
     assert transition(running(), alive(plain), T0, POL).record.detail == f"agentsup resumes at {hhmm}"
     assert transition(running(), alive(unknown), T0, POL).record.detail == "usage limit: agentsup probes until it lifts"
+
+
+def test_an_exact_reset_is_waited_out_by_seconds_not_the_screen_s_slack() -> None:
+    """claude's status line gives the reset as an epoch: nudged 5 s after it, not 45 s."""
+    exact = Observation(limited=True, reset_at=at(1800), reset_exact=True)
+    minute = Observation(limited=True, reset_at=at(1800))
+    assert transition(running(), alive(exact), T0, POL).record.limit_until == T0 + 1805
+    assert transition(running(), alive(minute), T0, POL).record.limit_until == T0 + 1845

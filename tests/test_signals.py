@@ -47,10 +47,12 @@ def test_the_status_line_gives_the_exact_epoch_when_it_agrees_with_the_banner(tm
     sig = folded(HOOKS, tmp_path)
     read_status_line(STATUS, sig)  # as recorded: its five-hour window resets an hour later than the banner
     parsed = parse_reset(sig.limit_text or "", NOW, UTC)
-    assert merge(Observation(), sig, {}, parsed, UTC).reset_at == parsed, "disagreeing: the banner's own time"
+    banner = merge(Observation(), sig, {}, parsed, UTC)
+    assert banner.reset_at == parsed and not banner.reset_exact, "disagreeing: the banner's own time"
     exact = int(datetime(2026, 11, 22, 4, 50, 37, tzinfo=UTC).timestamp())
     sig.rate_limits["five_hour"]["resets_at"] = exact
-    assert merge(Observation(), sig, {}, parsed, UTC).reset_at == datetime.fromtimestamp(exact, UTC)
+    epoch = merge(Observation(), sig, {}, parsed, UTC)
+    assert epoch.reset_at == datetime.fromtimestamp(exact, UTC) and epoch.reset_exact
 
 
 def test_a_new_prompt_ends_the_limit_and_the_old_banner_on_screen_is_history(tmp_path: Path) -> None:

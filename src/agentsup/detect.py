@@ -40,6 +40,7 @@ class Observation:
     self_retry: bool = False  # it waits out a limit by itself: held, never nudged
     source: str = "screen"  # what decided: screen | hooks | session-file
     prompt: bool | None = None  # its input box is on screen (None: the backend names no input box)
+    reset_exact: bool = False  # reset_at is an exact epoch (claude's status line), not a screen's minute
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

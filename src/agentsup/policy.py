@@ -156,6 +156,8 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
     return d
 
 
+EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
+
 RETRY_TEXT = ("watchdog: your last request ended on a temporary server error (the API's, not yours). "
               "Continue where you stopped.")
 
@@ -315,12 +317,14 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
         return _shared(d, obs, now, pol, changed)
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
     # Banners say the minute only: a promise up to a minute old is the minute that is ending.
+    # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute needs more.
+    slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
     trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
                and promised - clock.wall <= pol.limit_max_hold)
     if rec.limit_until is None:
         if not shows_limit:
             return False
-        rec.limit_until = (clock.mono_of(promised) + pol.limit_slack if trusted and promised
+        rec.limit_until = (clock.mono_of(promised) + slack if trusted and promised
                            else now + pol.limit_fallback)
         rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
         rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
@@ -343,15 +347,15 @@ def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool
     if obs.menu_keys:
         _answer_menu(d, obs)
         return True  # nudge once the input is free, on a later tick
-    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + pol.limit_slack:
+    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + slack:
         # it resumes by itself: no nudge before then
-        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + pol.limit_slack)
+        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + slack)
     if now < rec.limit_until:
         return True
     rec.limit_nudges += 1
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
     if trusted and promised is not None and promised > clock.wall:
-        rec.limit_until = clock.mono_of(promised) + pol.limit_slack
+        rec.limit_until = clock.mono_of(promised) + slack
     else:
         rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
                                                                                pol.limit_probe_max)

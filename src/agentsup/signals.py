@@ -136,18 +136,18 @@ def session_file(home: Path, pid: int) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def exact_reset(sig: ClaudeSignals, parsed: datetime | None, tz: tzinfo) -> datetime | None:
+def exact_reset(sig: ClaudeSignals, parsed: datetime | None, tz: tzinfo) -> tuple[datetime | None, bool]:
     """The status line's exact reset epoch for the window that ran out, when it agrees with the
-    banner (which is only minute-exact); else the banner's own time."""
+    banner (which is only minute-exact); else the banner's own time. True when it is the epoch."""
     candidates = []
     for window in sig.rate_limits.values():
         if isinstance(window, dict) and isinstance(window.get("resets_at"), int | float):
             candidates.append((float(window.get("used_percentage") or 0), float(window["resets_at"])))
     if parsed is not None:
         close = [at for _, at in candidates if abs(at - parsed.timestamp()) <= RESET_MATCH_S]
-        return datetime.fromtimestamp(close[0], tz) if close else parsed
+        return (datetime.fromtimestamp(close[0], tz), True) if close else (parsed, False)
     spent = [at for used, at in candidates if used >= 100]
-    return datetime.fromtimestamp(max(spent), tz) if spent else None
+    return (datetime.fromtimestamp(max(spent), tz), True) if spent else (None, False)
 
 
 def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], parsed_reset: datetime | None,
@@ -162,13 +162,14 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         return obs
     limited = sig.limit_text is not None and sig.turn != "busy"
     failed = sig.failure is not None and sig.turn != "busy" and not limited
+    reset, exact = exact_reset(sig, parsed_reset, tz) if limited else (None, False)
     menu = screen.menu_keys if limited and (screen.menu_keys or waiting_for == "dialog open") else ()
     asking = sig.waiting or (waiting_for if status == "waiting" and waiting_for == "permission prompt" else None)
     return replace(
         obs, source="hooks",
         active=(sig.turn == "busy" or obs.active) and not limited,
         limited=limited,
-        reset_at=exact_reset(sig, parsed_reset, tz) if limited else None,
+        reset_at=reset, reset_exact=exact,
         limit_mark=f"{sig.limits}|hooks" if limited else None,
         menu_keys=menu or (screen.menu_keys if limited else ()),
         waiting_input=bool(asking) or (screen.waiting_input and not limited),
