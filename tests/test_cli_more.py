@@ -19,7 +19,8 @@ from .conftest import Project, sim_agent, wait_for
 
 BANNER = "  ⎿  You've hit your session limit · resets 3pm (Europe/Dublin)\n│ >   │\n"
 KEYS = {"active", "limited", "reset_at", "auto_continue", "waiting_until", "waiting_input", "fatal", "rule",
-        "question", "menu_keys", "limit_mark", "transient", "self_retry", "source", "prompt", "transient_mark", "reset_exact"}
+        "question", "menu_keys", "limit_mark", "transient", "self_retry", "source", "prompt", "transient_mark",
+        "reset_exact"}
 
 
 def detect(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
