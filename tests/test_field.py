@@ -134,7 +134,7 @@ def test_a_child_that_outlives_its_program_is_ended_when_the_program_exits(proje
 
 def test_a_heal_agent_that_hangs_before_its_prompt_is_restarted_after_the_start_timeout(project: Project) -> None:
     # start_timeout shortened from 120 s: the test waits for it; everything else at its default.
-    project.write('[watchdog]\nstart_timeout = 4\n\n'
+    project.write('[watchdog]\nstart_timeout = 4\nsignal_interval = 1\n\n'  # timers shortened: the test waits
                   + sim_agent("h", "--stuck-loading", extra='watch = "heal"'))
     with watchdog_process(project):
         wait_for(lambda: "connecting" in project.screen("t-h"), timeout=15)
@@ -190,8 +190,9 @@ def test_a_watchdog_restarted_while_the_config_is_broken_runs_the_last_good_one(
 def test_status_answers_while_the_tmux_server_is_frozen(project: Project) -> None:
     import signal
 
-    project.write("[tmux]\ntimeout = 1\n" + f'socket = "{project.socket}"\n\n' + sim_agent("a", extra='watch = "heal"'),
-                  header=True)
+    # signal_interval shortened: the test is about a frozen server, not about when a state is first read
+    project.write("[tmux]\ntimeout = 1\n" + f'socket = "{project.socket}"\n\n[watchdog]\nsignal_interval = 1\n'
+                  "start_grace = 1\n\n" + sim_agent("a", extra='watch = "heal"'), header=True)
     with watchdog_process(project):
         wait_for(lambda: state_of(project, "a") == "RUNNING", timeout=45, interval=0.3)
         server = int(project.tmux("display-message", "-p", "#{pid}").stdout)
@@ -214,7 +215,7 @@ def test_a_hundred_concurrent_cli_requests_are_each_answered_once(project: Proje
     from concurrent.futures import ThreadPoolExecutor
 
     resume_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    project.write("[watchdog]\nrestart_max = 1000\n\n"
+    project.write("[watchdog]\nrestart_max = 1000\nsignal_interval = 1\n\n"  # the limit is seen within a second
                   + sim_agent("lim", "--limit", "claude", "--reset", "in 1 hour", "--limit-until", resume_at,
                               extra='watch = "heal"\naccount = "its-own"')
                   + "".join(sim_agent(f"w{i}", extra='watch = "heal"') for i in range(4))
