@@ -75,6 +75,7 @@ class Soak:
     good_config: str = ""  # what agents.toml holds when no corrupting fault is under way
     corrupt_until: float = 0.0  # a command that changes things may refuse a broken config until then
     restarts: dict[str, int] = field(default_factory=dict)
+    undoing: list[threading.Thread] = field(default_factory=list)  # faults still to be undone
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -346,11 +347,14 @@ class Soak:
         return f"## DONE for {phase}"
 
     def later(self, seconds: float, action: Callable[[], object]) -> None:
+        """Undo a fault after `seconds` (SIGCONT, the good config back, room on the disk)."""
         def run() -> None:
             time.sleep(seconds)
             with contextlib.suppress(OSError):
                 action()
-        threading.Thread(target=run, daemon=True).start()
+        thread = threading.Thread(target=run, daemon=True)
+        self.undoing.append(thread)
+        thread.start()
 
     def throw(self) -> None:
         faults: list[tuple[Callable[[], str], float]] = [
@@ -377,6 +381,8 @@ class Soak:
         return []
 
     def settle_and_judge(self) -> None:
+        for thread in self.undoing:  # every fault undone (tmux continued, the config good) before judging
+            thread.join()
         print("settling: faults stopped, waiting for the fleet to catch up", flush=True)
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and not self.caught_up():
@@ -450,6 +456,9 @@ class Soak:
                     others.append(int(pid))
         if left or others:
             self.violation(f"after down, still running: {left or others}")
+            for pid in others:  # the soak ends what it started, whatever down did
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         if self.dog is not None and self.dog.poll() is None:
             self.violation("after down, the watchdog still runs")
             self.dog.kill()

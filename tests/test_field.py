@@ -249,3 +249,33 @@ def test_a_restart_that_cannot_start_the_agent_says_why_and_exits_1(project: Pro
         done = project.cli("restart", "a")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "start-failed" in done.stdout and "before_start" in done.stdout
+
+
+def test_down_while_the_tmux_server_is_frozen_still_ends_every_agent_and_the_watchdog(project: Project) -> None:
+    import signal
+
+    project.write("[tmux]\ntimeout = 1\n" + f'socket = "{project.socket}"\n\n'
+                  + sim_agent("a", extra='watch = "heal"') + sim_agent("b", extra='watch = "heal"'), header=True)
+    assert project.cli("up").returncode == 0
+    wait_for(lambda: "agentsup sim" in project.screen("t-a") and "agentsup sim" in project.screen("t-b"))
+    tag = f"AGENTSUP_TAG={project.socket}:".encode()
+
+    def ours() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                if any(v.startswith(tag) for v in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")):
+                    found.append(int(pid))
+        return found
+
+    assert ours()
+    server = int(project.tmux("display-message", "-p", "#{pid}").stdout)
+    os.kill(server, signal.SIGSTOP)
+    try:
+        done = project.cli("down", timeout=60)
+    finally:
+        os.kill(server, signal.SIGCONT)
+    assert done.returncode == 0, done.stderr
+    assert "tmux did not answer" in done.stdout
+    wait_for(lambda: ours() == [], timeout=10)
+    assert not project.cli_json("status")["watchdog"]["running"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .config import Agent, Config, Service
-from .errors import AgentsupError, TmuxError, UnknownNameError
+from .errors import AgentsupError, TmuxError, TmuxUnreachableError, UnknownNameError
 from .launch import launch_plan, log_path, prepare_home, spawn, tag
 from .proctree import Stopped, end_processes
 from .runtime import Runtime as Runtime  # re-exported: the adapters a command works with
@@ -232,19 +232,25 @@ def down(rt: Runtime, names: list[str]) -> list[ActionResult]:
         names = [*cfg.agents, *cfg.services, "watchdog"]
     # The watchdog first: it must not heal what is being stopped.
     names = sorted(names, key=lambda n: n != "watchdog")
-    panes = rt.tmux.snapshot()
+    try:
+        panes, frozen = rt.tmux.snapshot(), ""
+    except TmuxUnreachableError as exc:  # a frozen server: what runs is still ended, by its tag in /proc
+        panes, frozen = {}, str(exc)
     results = []
     for name in names:
         session = session_of(cfg, name)
         if name == "watchdog":
             stopped = stop_watchdog(rt)
-            with contextlib.suppress(NoSessionError):  # a watchdog session of an older agentsup
-                stopped = rt.tmux.kill_session(session) or stopped
+            with contextlib.suppress(NoSessionError, TmuxUnreachableError):  # an older agentsup's watchdog session
+                stopped = (not frozen and rt.tmux.kill_session(session)) or stopped
             results.append(ActionResult(name, session, "stopped" if stopped else "not-running"))
             continue
-        ended = stop_session(rt, session, panes.get(session))
+        ended = (end_processes([], tag(rt, session), cfg.watchdog.stop_timeout) if frozen
+                 else stop_session(rt, session, panes.get(session)))
         if session in panes or ended.pids:
             detail = f"{len(ended.killed)} process(es) needed SIGKILL" if ended.killed else ""
+            if frozen:
+                detail = f"tmux did not answer ({frozen}): its processes were ended by their tag"
             results.append(ActionResult(name, session, "stopped", detail=detail))
         else:
             results.append(ActionResult(name, session, "not-running"))
