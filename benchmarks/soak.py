@@ -456,9 +456,9 @@ class Soak:
                     others.append(int(pid))
         if left or others:
             self.violation(f"after down, still running: {left or others}")
-            for pid in others:  # the soak ends what it started, whatever down did
+            for leftover in others:  # the soak ends what it started, whatever down did
                 with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(leftover, signal.SIGKILL)
         if self.dog is not None and self.dog.poll() is None:
             self.violation("after down, the watchdog still runs")
             self.dog.kill()
