@@ -78,3 +78,19 @@ def test_a_cli_newer_than_the_newest_verified_version_is_warned(project: Project
     assert claude["level"] == "warn" and claude["detail"] == (
         f"claude 2.1.340 is newer than the newest version agentsup was checked with, {VERIFIED['claude'].newest}")
     assert codex["level"] == "ok" and VERIFIED["codex"].newest in codex["detail"]
+
+
+def test_claude_s_auto_continue_turned_off_is_said_by_doctor_and_check(project: Project) -> None:
+    home = project.root / "home-c"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"autoContinueAtUsageLimit": False}))
+    project.write('[backend.claude]\nbin = "true"\n'
+                  f'[[agent]]\nname = "c"\nbackend = "claude"\ndir = "c"\nenv = {{ HOME = "{home}" }}\n'
+                  '[[agent]]\nname = "d"\nbackend = "claude"\ndir = "d"\n')
+    _, found = checks(project)
+    notes = [c["detail"] for c in found["claude auto-continue"]]
+    assert len(notes) == 1 and notes[0].startswith("agent c: claude's auto-continue at a usage limit is off")
+    assert str(home / ".claude" / "settings.json") in notes[0]
+    assert "agent c: claude's auto-continue" in project.cli("check").stdout
+    project.file("c/.claude/settings.local.json", json.dumps({"autoContinueAtUsageLimit": True}))  # the local one wins
+    assert "claude auto-continue" not in checks(project)[1]

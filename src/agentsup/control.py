@@ -159,6 +159,21 @@ def launch_warnings(cfg: Config, names: Iterable[str] = (), *, euid: int | None 
     return missing_programs(cfg, names) + root_refusals(cfg, names, euid=euid)
 
 
+def auto_continue_notes(cfg: Config, names: Iterable[str] = ()) -> list[str]:
+    """Claude agents whose own continuation at a usage limit is turned off: agentsup nudges them
+    after the reset instead (said, so nobody waits for a continuation that will not come)."""
+    from .signals import auto_continue_off, home_of
+
+    notes = []
+    for agent in _chosen(cfg, names):
+        if agent.enabled and cfg.backend_of(agent).signals == "claude":
+            where = auto_continue_off(home_of(dict(agent.env)), agent.home_dir)
+            if where is not None:
+                notes.append(f"agent {agent.name}: claude's auto-continue at a usage limit is off "
+                             f"(autoContinueAtUsageLimit in {where}); agentsup resumes it after the reset")
+    return notes
+
+
 def _chosen(cfg: Config, names: Iterable[str]) -> list[Agent]:
     wanted = set(names)
     return [a for a in cfg.agents.values() if not wanted or a.name in wanted]

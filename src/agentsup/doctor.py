@@ -41,6 +41,9 @@ def run_checks(cfg: Config | None, config_path: Path, config_error: str | None =
     from .control import root_refusals
 
     checks += [Check("root", Level.FAIL, warning) for warning in root_refusals(cfg)]
+    from .control import auto_continue_notes
+
+    checks += [Check("claude auto-continue", Level.WARN, note) for note in auto_continue_notes(cfg)]
     checks += [_private(what, path) for what, path in (("log dir", cfg.log_dir), ("state dir", cfg.state_dir))]
     checks += _shared_dirs(cfg)
     checks.append(_watchdog(cfg))

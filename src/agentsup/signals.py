@@ -179,5 +179,20 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
     )
 
 
+def auto_continue_off(home: Path, project: Path) -> Path | None:
+    """The settings file that turns claude's own continuation at a usage limit off
+    (`autoContinueAtUsageLimit: false`, Claude Code 2.1.234 and later; on when absent), or None.
+    Local project settings win over the project's, which win over the user's."""
+    for path in (project / ".claude" / "settings.local.json", project / ".claude" / "settings.json",
+                 home / ".claude" / "settings.json"):
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")).get("autoContinueAtUsageLimit")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, bool):
+            return None if value else path
+    return None
+
+
 def home_of(env: dict[str, str]) -> Path:
     return Path(env.get("HOME") or os.environ.get("HOME") or "~").expanduser()
