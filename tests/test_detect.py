@@ -165,3 +165,17 @@ def test_opencode_s_own_retry_with_an_absolute_reset_is_a_limit_with_that_reset(
     obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 12, 3, 10, 0, tzinfo=UTC), UTC)
     assert obs.self_retry and obs.limited and not obs.active
     assert obs.reset_at == datetime(2026, 12, 3, 15, 5, tzinfo=UTC)
+
+
+def test_claude_2_1_332_s_footer_after_the_reset_is_its_own_continuation_pending() -> None:
+    """Seen against the mock: past the reset the footer reads "Continuing shortly" and claude sends
+    nothing until a message is typed (agentsup's one nudge after the grace)."""
+    from datetime import UTC, datetime
+
+    from agentsup.backends import resolve_backend
+    from agentsup.detect import classify
+
+    screen = ("❯ next step\n" + "─" * 70 + "\n❯\n" + "─" * 70 + "\n  ⚠ Usage limit reached · limit resets 11:28am\n"
+              "    Continuing shortly · Esc to cancel\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n")
+    obs = classify(screen, resolve_backend("claude", None), datetime(2026, 12, 3, 11, 29, tzinfo=UTC), UTC)
+    assert obs.limited and obs.auto_continue and not obs.active

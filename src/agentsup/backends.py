@@ -55,7 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "waiting_input_re": r"(Do you want to proceed\?|Do you want to make this edit|Do you want to create"
         r"|Do you trust the files in this folder\?|Quick safety check: .*trust\?|Do you want to use this API key\?"
         r"|running in Bypass Permissions mode)",
-        "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "auto_continue_re": r"(set to continue automatically|Continuing automatically|Continuing shortly)",
         "transient_re": _CLAUDE_TRANSIENT,
         "limit_menu_re": r"Stop and wait for limit to reset",
         "limit_menu_keys": ["Enter"],  # option 1, "Stop and wait", is the highlighted one
@@ -149,7 +149,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fatal_re": r"FATAL: ",
         "transient_re": _CLAUDE_TRANSIENT,
         "waiting_input_re": r"Do you want to proceed\?",
-        "auto_continue_re": r"(set to continue automatically|Continuing automatically)",
+        "auto_continue_re": r"(set to continue automatically|Continuing automatically|Continuing shortly)",
         "input_re": r"^> (.*)$",
         "stall_idle": 300,
         "submit_key": "Enter",
