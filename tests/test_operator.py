@@ -287,6 +287,10 @@ def test_completion_offers_commands_options_and_the_config_s_agent_names(project
     assert agentsup("__complete", "1", "agentsup", "st", cwd=project.root).stdout.split() == ["status"]
     assert agentsup("__complete", "2", "agentsup", "ping", "b", cwd=project.root).stdout.split() == ["builder"]
     assert "--remove-worktree" in agentsup("__complete", "2", "agentsup", "down", "--", cwd=project.root).stdout
+    for command in ("status", "events"):  # they take no agent names: none are offered
+        assert agentsup("__complete", "2", "agentsup", command, "", cwd=project.root).stdout.split() == []
+    assert agentsup("__complete", "2", "agentsup", "phase", "", cwd=project.root).stdout.split() == [
+        "list", "next", "set", "show"]
     home = project.root / "home"
     installed = agentsup("--install-completion", "bash", cwd=project.root)
     assert installed.returncode == 0

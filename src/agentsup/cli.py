@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__, render
+from .completion import PHASE_ACTIONS
 from .errors import AgentsupError, ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -510,7 +511,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="task agent")
     p.add_argument("--var", action="append", metavar="KEY=VALUE", help="a template variable for this run")
     p = sub("phase", "inspect or move the build loop's phase", json=True)
-    p.add_argument("action", nargs="?", default="show", choices=["show", "list", "next", "set"])
+    p.add_argument("action", nargs="?", default="show", choices=PHASE_ACTIONS)
     p.add_argument("value", nargs="?", help="for set: a 0-based index or a phase id")
     p.add_argument("--restart", action="store_true", help="restart the loop agents on the new phase")
     p = sub("usage", "tokens, turns and cost per agent from the CLIs' own records; the five-hour window", json=True)

@@ -55,6 +55,10 @@ def install(shell: str, home: Path | None = None) -> tuple[Path, str]:
     return target, after
 
 
+NAMED = ("up", "down", "logs", "attach", "ping", "restart", "reset", "run")  # `status`, `events` take none
+PHASE_ACTIONS = ("show", "list", "next", "set")  # the phase command's choices (cli.py uses this too)
+
+
 def candidates(cword: int, words: list[str], commands: dict[str, list[str]], names: list[str]) -> list[str]:
     """What may stand at position `cword` of `words` (words[0] is the program): a command, one of
     its options, or an agent name. `commands` maps each command to its options."""
@@ -77,10 +81,10 @@ def candidates(cword: int, words: list[str], commands: dict[str, list[str]], nam
                                                                    "--install-completion", "--show-completion"]
     elif current.startswith("-"):
         pool = commands.get(command, [])
-    elif command in ("up", "down", "status", "logs", "attach", "ping", "restart", "reset", "run", "events"):
+    elif command in NAMED:  # exactly the commands that take agent names as arguments
         pool = names
     elif command == "phase":
-        pool = ["show", "list", "next", "set"]
+        pool = list(PHASE_ACTIONS)
     else:
         pool = []
     return sorted(c for c in pool if c.startswith(current))
