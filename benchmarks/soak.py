@@ -321,7 +321,9 @@ class Soak:
         kind = self.rng.choice(["restart", "reset", "run"])
         target = self.rng.choice(WORKERS) if kind != "run" else "t1"
         out = self.cli(kind, target)
-        refused = "not valid TOML" in out.stderr and time.monotonic() < self.corrupt_until  # said, in one line
+        # Refusals a user is told about in one line, while the fault behind them is in force.
+        refused = (("not valid TOML" in out.stderr and time.monotonic() < self.corrupt_until)
+                   or ("did not answer" in out.stdout + out.stderr and time.monotonic() < self.frozen_until))
         if out.returncode != 0 and not refused:
             self.violation(f"`agentsup {kind} {target}` failed: {out.stderr.strip()[:200]}")
         if kind == "restart":
