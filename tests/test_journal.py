@@ -38,3 +38,16 @@ def test_a_reload_keeps_what_the_old_journal_held_back(tmp_path: Path) -> None:
     new.take_over(old)
     new.write("after", n=2)
     assert [e["event"] for e in read_events(tmp_path / "events.jsonl")] == ["held", "after"]
+
+
+def test_an_agent_s_log_rotates_at_its_size_through_the_same_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    writer = subprocess.Popen([sys.executable, "-m", "agentsup.logpipe", str(log), "1024", "2"], stdin=subprocess.PIPE)
+    assert writer.stdin is not None
+    writer.stdin.write(b"".join(b"line %04d\n" % n for n in range(400)))  # 4000 bytes: three rotations
+    writer.stdin.close()
+    assert writer.wait(timeout=20) == 0
+    kept = [tmp_path / "a.log.2", tmp_path / "a.log.1", log]
+    assert all(p.exists() for p in kept) and not (tmp_path / "a.log.3").exists()
+    text = b"".join(p.read_bytes() for p in kept)
+    assert text.endswith(b"line 0399\n") and all(p.stat().st_size <= 1024 for p in kept)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .state import FileLock, StateDir, append_private
+from .state import FileLock, StateDir, append_private, rotate
 
 if TYPE_CHECKING:
     from .config import Config
@@ -97,11 +97,7 @@ class Journal:
             return 0
 
     def _rotate(self) -> None:
-        for i in range(BACKUPS - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{i}")
-            if older.exists():
-                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
-        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        rotate(self.path, BACKUPS)
 
 
 def open_journal(cfg: Config, clock: Callable[[], float] = time.time) -> Journal:

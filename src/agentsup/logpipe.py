@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .state import open_private
+from .state import open_private, rotate
 
 # CSI, OSC (terminated by BEL or ST), other two-byte escapes, and stray control bytes but \t and \n.
 _ESCAPES = re.compile(
@@ -79,14 +79,7 @@ class RotatingLog:
     def rotate(self) -> None:
         self.close()
         with contextlib.suppress(OSError):
-            if self.backups > 0:
-                for i in range(self.backups - 1, 0, -1):
-                    older = self.path.with_name(f"{self.path.name}.{i}")
-                    if older.exists():
-                        os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
-                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-            else:
-                os.unlink(self.path)  # no backups: start over
+            rotate(self.path, self.backups)  # no backups: start over
         self.open()
 
     def close(self) -> None:

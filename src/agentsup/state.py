@@ -90,6 +90,19 @@ def overwrite_in_place(path: Path, text: str) -> None:
         os.close(fd)
 
 
+def rotate(path: Path, backups: int) -> None:
+    """`x` → `x.1` → … → `x.<backups>` (the oldest goes); with no backups `x` is removed. The one
+    rotation of the journal and the agents' logs."""
+    if backups <= 0:
+        path.unlink(missing_ok=True)
+        return
+    for i in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{i}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
+    os.replace(path, path.with_name(f"{path.name}.1"))
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     """The file's JSON, or `default` when it does not exist. A corrupt file is an error that names it,
     never silently replaced (that would lose state)."""
