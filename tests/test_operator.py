@@ -282,19 +282,45 @@ def test_usage_errors_are_one_line_with_a_did_you_mean(tmp_path: Path) -> None:
     assert flag.returncode == 2 and "unrecognized arguments: --bogus" in flag.stderr
 
 
+def tab(script: str, line: str, cwd: Path) -> list[str]:
+    """What bash offers when Tab is pressed at the end of `line`, through the script agentsup printed
+    (run by a real bash, calling the installed `agentsup` the way a user's shell does)."""
+    words = shlex.split(line) + ([""] if line.endswith(" ") else [])
+    program = (f"{script}\nCOMP_WORDS=({shlex.join(words)}); COMP_CWORD={len(words) - 1}\n"
+               "_agentsup_completion agentsup; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    env = {k: v for k, v in os.environ.items() if k != "AGENTSUP_CONFIG"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    out = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=60, cwd=cwd,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    return [w for w in out.stdout.split("\n") if w]
+
+
 def test_completion_offers_commands_options_and_the_config_s_agent_names(project: Project) -> None:
     project.write(sim_agent("builder") + sim_agent("adversary"))
-    assert agentsup("__complete", "1", "agentsup", "st", cwd=project.root).stdout.split() == ["status"]
-    assert agentsup("__complete", "2", "agentsup", "ping", "b", cwd=project.root).stdout.split() == ["builder"]
-    assert "--remove-worktree" in agentsup("__complete", "2", "agentsup", "down", "--", cwd=project.root).stdout
+    script = agentsup("--show-completion", "bash").stdout
+    assert tab(script, "agentsup st", project.root) == ["status"]
+    assert tab(script, "agentsup ping b", project.root) == ["builder"]
+    assert tab(script, "agentsup restart ", project.root) == ["builder", "adversary"]
+    assert tab(script, "agentsup logs ", project.root) == ["builder", "adversary", "watchdog"]
+    assert tab(script, "agentsup events --agent a", project.root) == ["adversary"]
+    assert "--remove-worktree" in tab(script, "agentsup down --", project.root)
     for command in ("status", "events"):  # they take no agent names: none are offered
-        assert agentsup("__complete", "2", "agentsup", command, "", cwd=project.root).stdout.split() == []
-    assert agentsup("__complete", "2", "agentsup", "phase", "", cwd=project.root).stdout.split() == [
-        "list", "next", "set", "show"]
+        assert tab(script, f"agentsup {command} ", project.root) == []
+    assert tab(script, "agentsup phase ", project.root) == ["show", "list", "next", "set"]
+    elsewhere = project.root / "elsewhere"
+    elsewhere.mkdir()
+    assert tab(script, f"agentsup -c {project.config_path} ping ", elsewhere) == ["builder", "adversary"], \
+        "names come from the config the command would load"
     home = project.root / "home"
     installed = agentsup("--install-completion", "bash", cwd=project.root)
-    assert installed.returncode == 0
-    script = home / ".local" / "share" / "bash-completion" / "completions" / "agentsup"
-    assert "agentsup __complete" in script.read_text()
+    assert installed.returncode == 0, installed.stderr
+    script_path = home / ".bash_completions" / "agentsup.sh"
+    assert script_path.read_text().strip() == script.strip()
+    assert f"source '{script_path}'" in (home / ".bashrc").read_text()
     zsh = agentsup("--show-completion", "zsh", cwd=project.root)
     assert zsh.returncode == 0 and zsh.stdout.startswith("#compdef agentsup")
+    fish = agentsup("--show-completion", "fish", cwd=project.root)
+    assert fish.returncode == 0 and "_AGENTSUP_COMPLETE=complete_fish" in fish.stdout
+    nosuch = agentsup("--show-completion", "tcsh", cwd=project.root)
+    assert nosuch.returncode == 2 and "no completion for shell 'tcsh'" in nosuch.stderr

@@ -122,8 +122,8 @@ def test_max_running_tasks_keeps_the_others_pending(project: Project) -> None:
     assert project.cli("up", "--no-watchdog").returncode == 0
     dog = Watchdog(project.config_path)
     dog.tick(POLL)
-    running = [n for n, s in states(project).items() if s == "RUNNING"]
-    assert len(running) == 1 and sorted(s for s in states(project).values()) == ["PENDING", "PENDING", "RUNNING"]
+    seen = sorted(states(project).values())  # read once: the started task may finish (0.6 s) meanwhile
+    assert seen[:2] == ["PENDING", "PENDING"] and seen[2] in ("RUNNING", "EXITED"), seen
     run_until(dog, project, {"one", "two", "three"})
     starts = [a for a, e in task_events(project) if e == "task-start"]
     ends = [a for a, e in task_events(project) if e == "task-done"]
