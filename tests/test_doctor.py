@@ -11,6 +11,7 @@ from .conftest import Project, sim_agent
 
 def checks(project: Project) -> tuple[int, dict[str, list[dict[str, str]]]]:
     proc = project.cli("doctor", "--json")
+    assert proc.stdout.startswith("["), proc.stderr
     by_name: dict[str, list[dict[str, str]]] = {}
     for c in json.loads(proc.stdout):
         by_name.setdefault(c["name"], []).append(c)
