@@ -176,9 +176,25 @@ def _usage_line(exc: click.UsageError) -> str:
     return f"{where}: {message} (`{where} --help` for help)"
 
 
+def _lighter_help() -> None:
+    """Typer's rich help module imports rich.markdown and rich.traceback as it loads, for markdown
+    help and pretty tracebacks, neither of which agentsup uses; they were two thirds of `--help`'s
+    time. While help is printed (then the process ends), named stand-ins take their place."""
+    import types
+
+    for name, attr in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
+        if name not in sys.modules:
+            module = types.ModuleType(name, "a stand-in while agentsup prints help")
+            setattr(module, attr, type(attr, (), {}))
+            sys.modules[name] = module
+
+
 def run(argv: Sequence[str]) -> int:
     from . import admin, commands  # noqa: F401  (they register themselves on `app`)
     from .completion import requested
+
+    if "--help" in argv or "-h" in argv:
+        _lighter_help()
 
     requested()  # the shell asks for candidates: Typer's completion classes answer
     command = typer.main.get_command(app)
