@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentsup import control
-from agentsup.config import load_config
-from agentsup.reconcile import HEAVY
-from agentsup.watchdog import Watchdog
+from agentsup.config.load import load_config
+from agentsup.supervisor import control
+from agentsup.supervisor.reconcile import HEAVY
+from agentsup.supervisor.watchdog import Watchdog
 
 TOML = """
 [defaults]

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from agentsup.config import Config, load_config
-from agentsup.control import Runtime, make_runtime
+from agentsup.config.load import Config, load_config
+from agentsup.supervisor.control import Runtime, make_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
 def watching(project: Project, timeout: float = 20) -> None:
     """Until a watchdog process of `project` watches (its file watcher and death listener start
     before it journals watchdog-start)."""
-    from agentsup.journal import read_events
+    from agentsup.store.journal import read_events
 
     wait_for(lambda: any(e["event"] == "watchdog-start" for e in read_events(project.log_dir / "events.jsonl")),
              timeout=timeout)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentsup.errors import TmuxUnreachableError
-from agentsup.tmux import NoSessionError, PaneInfo
+from agentsup.tmux.client import NoSessionError, PaneInfo
 
 _ids = itertools.count(1)
 
@@ -38,7 +38,7 @@ class FakePane:
 
 
 class FakeTmux:
-    """Implements agentsup.tmux.TmuxSeam. `frozen = True` makes every call time out, like a
+    """Implements agentsup.tmux.client.TmuxSeam. `frozen = True` makes every call time out, like a
     SIGSTOPped server; `wall` supplies tmux's own timestamps."""
 
     def __init__(self, wall: float = 1_800_000_000.0) -> None:

@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from agentsup.clock import ManualClock
-from agentsup.journal import read_events
-from agentsup.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.supervisor.clock import ManualClock
+from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
 
 from .fakes import FakeTmux
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from agentsup.backends import PRESETS, render_launch, resolve_backend
-from agentsup.schema import BackendSpec
+from agentsup.agents.backends import PRESETS, render_launch, resolve_backend
+from agentsup.config.schema import BackendSpec
 
 HOSTILE = "'; rm -rf ~ #"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agentsup import control
 from agentsup.errors import TmuxError
-from agentsup.tmux import tmux_version
+from agentsup.supervisor import control
+from agentsup.tmux.client import tmux_version
 
 from .conftest import Project, sim_agent, wait_for
 
@@ -105,8 +105,8 @@ def test_tmux_version_floor(tmp_path: Path) -> None:
 
 
 def test_check_warns_that_claude_refuses_to_skip_permissions_as_root(tmp_path: Path) -> None:
-    from agentsup.config import load_config
-    from agentsup.control import root_refusals
+    from agentsup.config.load import load_config
+    from agentsup.supervisor.control import root_refusals
 
     (tmp_path / "agents.toml").write_text('[[agent]]\nname = "c"\nbackend = "claude"\n'
                                           '[[agent]]\nname = "s"\nbackend = "claude"\nenv = { IS_SANDBOX = "1" }\n')

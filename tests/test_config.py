@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.config import load_config
-from agentsup.configfiles import find_config
+from agentsup.config.files import find_config
+from agentsup.config.load import load_config
 from agentsup.errors import ConfigError
 
 
@@ -285,7 +285,7 @@ def test_template_keys_and_vars_are_taken_unless_the_agent_sets_them(tmp_path: P
 
 
 def test_prompt_file_contents_are_filled_when_read(tmp_path: Path) -> None:
-    from agentsup.prompts import agent_prompt
+    from agentsup.buildloop.prompts import agent_prompt
 
     (tmp_path / "brief.md").write_text("Brief for {{name}}: ship {{feature}}.\n")
     cfg = load_config(write(tmp_path, '[template.t]\nprompt_file = "brief.md"\nbackend = "sim"\n'

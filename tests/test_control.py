@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agentsup import control
-from agentsup.delivery import DeliveryResult
 from agentsup.errors import TmuxNotFoundError, TmuxUnreachableError, UnknownNameError
-from agentsup.tmux import Tmux
+from agentsup.supervisor import control
+from agentsup.tmux.client import Tmux
+from agentsup.tmux.delivery import DeliveryResult
 
 from .conftest import Project, sim_agent, wait_for
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentsup.backends import resolve_backend
-from agentsup.detect import classify
+from agentsup.agents.backends import resolve_backend
+from agentsup.agents.detect import classify
 
 NOW = datetime(2026, 6, 10, 11, 0, tzinfo=UTC)
 DUBLIN = ZoneInfo("Europe/Dublin")
@@ -120,8 +120,8 @@ def test_classify(backend: str, screen: str, expected: dict[str, object]) -> Non
 def test_opencode_retrying_its_limit_by_itself() -> None:
     from datetime import UTC, datetime
 
-    from agentsup.backends import resolve_backend
-    from agentsup.detect import classify
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
 
     screen = "Usage limit reached. It will reset in 3 hours 5 minutes.\n[retrying in 2h attempt #1]\n> "
     obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
@@ -131,8 +131,8 @@ def test_opencode_retrying_its_limit_by_itself() -> None:
 def test_gemini_quota_error_after_choosing_stop_is_a_limit() -> None:
     from datetime import UTC, datetime
 
-    from agentsup.backends import resolve_backend
-    from agentsup.detect import classify
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
 
     screen = "✕ [API Error: You exceeded your current quota, please check your plan and billing details.]\n> "
     obs = classify(screen, resolve_backend("gemini", None), datetime(2026, 6, 1, tzinfo=UTC), UTC)
@@ -143,8 +143,8 @@ def test_gemini_s_capacity_wording_is_a_limit_with_its_reset() -> None:
     """The wording gemini-cli 0.61's fallback handler builds (its source; not a capture)."""
     from datetime import UTC, datetime
 
-    from agentsup.backends import resolve_backend
-    from agentsup.detect import classify
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
 
     screen = ("✕ We are currently experiencing high demand for all Pro models.\nWe apologize and appreciate your "
               "patience.\nAccess resets at 4:00 PM UTC.\n/model to switch models.\n *   Type your message or "
@@ -158,8 +158,8 @@ def test_opencode_s_own_retry_with_an_absolute_reset_is_a_limit_with_that_reset(
     message that names the reset as a time of day."""
     from datetime import UTC, datetime
 
-    from agentsup.backends import resolve_backend
-    from agentsup.detect import classify
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
 
     screen = "⬝⬝⬝⬝ Usage limit reached. It will reset at 3:05 PM UTC. [retrying in 5h 5m attempt #2]   esc interrupt\n"
     obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 12, 3, 10, 0, tzinfo=UTC), UTC)
@@ -172,8 +172,8 @@ def test_claude_2_1_332_s_footer_after_the_reset_is_its_own_continuation_pending
     nothing until a message is typed (agentsup's one nudge after the grace)."""
     from datetime import UTC, datetime
 
-    from agentsup.backends import resolve_backend
-    from agentsup.detect import classify
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
 
     screen = ("❯ next step\n" + "─" * 70 + "\n❯\n" + "─" * 70 + "\n  ⚠ Usage limit reached · limit resets 11:28am\n"
               "    Continuing shortly · Esc to cancel\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n")

@@ -63,7 +63,7 @@ def test_the_running_watchdog_is_seen_ticking(project: Project) -> None:
 
 
 def test_a_cli_newer_than_the_newest_verified_version_is_warned(project: Project) -> None:
-    from agentsup.verified import VERIFIED
+    from agentsup.agents.verified import VERIFIED
 
     bin_dir = project.root / "bin"
     bin_dir.mkdir()

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from agentsup.clock import boot_id
-from agentsup.journal import read_events
-from agentsup.proctree import TAG_VAR, Proc, ProcTree, running
-from agentsup.reconcile import HEAVY, POLL
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.supervisor.clock import boot_id
+from agentsup.supervisor.proctree import TAG_VAR, Proc, ProcTree, running
+from agentsup.supervisor.reconcile import HEAVY, POLL
+from agentsup.supervisor.watchdog import Watchdog
 
 from .conftest import Project, sim_agent, wait_for
 from .test_buildloop import CONFIG as BUILD_LOOP

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentsup.journal import read_events
+from agentsup.store.journal import read_events
 
 from .conftest import Project, sim_agent, wait_for, watching
 
@@ -67,7 +67,7 @@ def test_a_ping_to_a_limited_agent_is_queued_by_the_running_watchdog_and_arrives
 
 def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
-    writer = subprocess.Popen([sys.executable, "-m", "agentsup.logpipe", str(log), "100000", "2"],
+    writer = subprocess.Popen([sys.executable, "-m", "agentsup.tmux.logpipe", str(log), "100000", "2"],
                               stdin=subprocess.PIPE)
     assert writer.stdin is not None
     try:
@@ -89,8 +89,8 @@ def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_pat
 
 
 def test_the_exit_code_write_never_follows_a_planted_symlink(project: Project) -> None:
-    from agentsup.control import make_runtime
-    from agentsup.launch import spawn
+    from agentsup.supervisor.control import make_runtime
+    from agentsup.supervisor.launch import spawn
 
     precious = project.root / "precious.txt"
     precious.write_text("keep me\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentsup.backends import resolve_backend
-from agentsup.firstrun import prepare
+from agentsup.agents.backends import resolve_backend
+from agentsup.agents.firstrun import prepare
 
 
 def test_claude_gets_onboarding_and_trust_for_its_own_dir_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agentsup.handoff import HandoffState, commit_pings, inbox_pings
-from agentsup.schema import HandoffSpec
+from agentsup.buildloop.handoff import HandoffState, commit_pings, inbox_pings
+from agentsup.config.schema import HandoffSpec
 
 SPEC = HandoffSpec(repo=".", inboxes=["ADVERSARY-INBOX.md", "BUILDER-INBOX.md"])
 

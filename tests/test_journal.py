@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agentsup.journal import Journal, read_events
+from agentsup.store.journal import Journal, read_events
 
 WRITER = """
 import sys
 from pathlib import Path
-from agentsup.journal import Journal
+from agentsup.store.journal import Journal
 j = Journal(Path(sys.argv[1]), 30_000, rotate_lock=Path(sys.argv[2]))
 for n in range(400):
     j.write("line", who=sys.argv[3], n=n, pad="x" * 40)
@@ -42,7 +42,8 @@ def test_a_reload_keeps_what_the_old_journal_held_back(tmp_path: Path) -> None:
 
 def test_an_agent_s_log_rotates_at_its_size_through_the_same_rotation(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
-    writer = subprocess.Popen([sys.executable, "-m", "agentsup.logpipe", str(log), "1024", "2"], stdin=subprocess.PIPE)
+    writer = subprocess.Popen([sys.executable, "-m", "agentsup.tmux.logpipe", str(log), "1024", "2"],
+                              stdin=subprocess.PIPE)
     assert writer.stdin is not None
     writer.stdin.write(b"".join(b"line %04d\n" % n for n in range(400)))  # 4000 bytes: three rotations
     writer.stdin.close()

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from agentsup.journal import read_events
-from agentsup.notify import Notice, Notifier, send
-from agentsup.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.schema import NotifySpec
+from agentsup.config.schema import NotifySpec
+from agentsup.store.journal import read_events
+from agentsup.supervisor.notify import Notice, Notifier, send
+from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
 
 from .conftest import Project, wait_for
 from .fleet import Fleet, agent
@@ -221,7 +221,7 @@ def test_tasks_and_phases_notify_on_real_tmux(project: Project, hook: Hook) -> N
         '[[agent]]\nname = "job"\nkind = "task"\nbackend = "sim"\nprompt = "do it"\n'
         'args = ["--exit-after", "0.3", "--exit-code", "4"]\n\n'
         f'[notify]\nwebhook = "{hook.url}"\n')
-    from agentsup.watchdog import Watchdog
+    from agentsup.supervisor.watchdog import Watchdog
 
     assert project.cli("up", "--no-watchdog").returncode == 0
     dog = Watchdog(project.config_path)

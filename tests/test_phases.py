@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.config import load_config
-from agentsup.errors import ConfigError
-from agentsup.phases import (
+from agentsup.buildloop.phases import (
     complete_marker,
     current_index,
     next_step,
@@ -19,7 +17,9 @@ from agentsup.phases import (
     status_path,
     text_is_done,
 )
-from agentsup.prompts import agent_prompt
+from agentsup.buildloop.prompts import agent_prompt
+from agentsup.config.load import load_config
+from agentsup.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agentsup.detect import Observation
-from agentsup.policy import (
+from agentsup.agents.detect import Observation
+from agentsup.supervisor.policy import (
     BACKOFF,
     FATAL,
     LIMITED,

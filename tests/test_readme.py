@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agentsup.reference import embed
+from agentsup.config.reference import embed
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agentsup.backends import resolve_backend
-from agentsup.detect import Observation, classify
+from agentsup.agents.backends import resolve_backend
+from agentsup.agents.detect import Observation, classify
 
 SCREENS = Path(__file__).parent / "realcli" / "screens"
 INDEX: list[dict[str, Any]] = json.loads((SCREENS / "index.json").read_text(encoding="utf-8"))

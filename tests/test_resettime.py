@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentsup.resettime import parse_iso, parse_reset
+from agentsup.agents.resettime import parse_iso, parse_reset
 
 DUBLIN = ZoneInfo("Europe/Dublin")
 CHICAGO = ZoneInfo("America/Chicago")
@@ -118,7 +118,7 @@ def test_parse_iso() -> None:
 def test_a_banner_minute_that_just_began_is_this_minute_not_tomorrow() -> None:
     from datetime import UTC, datetime
 
-    from agentsup.resettime import parse_reset
+    from agentsup.agents.resettime import parse_reset
 
     now = datetime(2026, 11, 22, 4, 5, 40, tzinfo=UTC)  # claude shows only the minute of the reset
     assert parse_reset("resets 4:05am (UTC)", now, UTC) == datetime(2026, 11, 22, 4, 5, tzinfo=UTC)

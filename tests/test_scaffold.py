@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agentsup.config import load_config
+from agentsup.config.load import load_config
 
 
 def agentsup(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agentsup.detect import Observation
-from agentsup.resettime import parse_reset
-from agentsup.signals import ClaudeSignals, claude_settings, merge, read_hooks, read_status_line
+from agentsup.agents.detect import Observation
+from agentsup.agents.resettime import parse_reset
+from agentsup.agents.signals import ClaudeSignals, claude_settings, merge, read_hooks, read_status_line
 
 SAMPLES = Path(__file__).parent / "realcli" / "samples"
 HOOKS = (SAMPLES / "claude-2.1.197-hooks.jsonl").read_text().splitlines()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentsup.tasks import CANCELLED, DONE, FAILED, PENDING, RUNNING, TaskView, plan
+from agentsup.buildloop.tasks import CANCELLED, DONE, FAILED, PENDING, RUNNING, TaskView, plan
 
 DEPS = {"build": (), "test": ("build",), "package": ("test",), "docs": ("build",), "lint": ()}
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agentsup.journal import read_events
-from agentsup.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
 
 from .fleet import agent
 

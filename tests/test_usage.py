@@ -9,8 +9,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from agentsup import usage
-from agentsup.render import live_frame
+from agentsup.agents import usage
+from agentsup.cli.render import live_frame
 
 from .conftest import Project
 
@@ -87,7 +87,7 @@ def test_usage_command_reads_each_agent_s_records(project: Project) -> None:
                   '[[agent]]\nname = "x"\nbackend = "codex"\ndir = "xwork"\n\n'
                   '[[agent]]\nname = "s"\nbackend = "sim"\n')
     plant(project)
-    from agentsup.control import make_runtime
+    from agentsup.supervisor.control import make_runtime
 
     assert make_runtime(project.cfg()).state.status_line_file("c") == (
         project.root / "logs" / "state" / "signals" / "c.statusline.json"), "planted where agentsup keeps it"
@@ -121,9 +121,9 @@ def test_a_new_fleet_lists_every_agent_with_no_records_yet(project: Project) -> 
 def test_the_live_view_shows_usage(project: Project) -> None:
     project.write('[[agent]]\nname = "c"\nbackend = "claude"\n')
     plant(project)
-    from agentsup.accounting import collect
-    from agentsup.control import make_runtime
-    from agentsup.status import collect as status
+    from agentsup.supervisor.accounting import collect
+    from agentsup.supervisor.control import make_runtime
+    from agentsup.supervisor.status import collect as status
 
     rt = make_runtime(project.cfg())
     frame = live_frame(status(rt), [], width=120, colour=False, usage=collect(rt))

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from agentsup.journal import read_events
-from agentsup.proctree import running
-from agentsup.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.state import read_json
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.store.state import read_json
+from agentsup.supervisor.proctree import running
+from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
 
 from .conftest import Project, answered, serving, sim_agent, wait_for, watching
 

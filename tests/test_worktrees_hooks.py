@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from agentsup.journal import read_events
-from agentsup.proctree import program_pid
-from agentsup.reconcile import HEAVY, POLL
+from agentsup.store.journal import read_events
+from agentsup.supervisor.proctree import program_pid
+from agentsup.supervisor.reconcile import HEAVY, POLL
 
 from .conftest import Project, git, wait_for
 from .fleet import Fleet, agent
@@ -97,7 +97,7 @@ def test_each_hook_runs_at_its_edge_with_its_environment(project: Project, repo:
                   'args = ["--exit-after", "1", "--exit-code", "3"]\n'
                   f'hooks = {{ after_create = {hook}, before_start = {hook}, after_exit = {hook}, '
                   f'before_remove = {hook} }}\n')
-    from agentsup.watchdog import Watchdog
+    from agentsup.supervisor.watchdog import Watchdog
 
     dog = Watchdog(project.config_path)
     dog.tick(HEAVY)

@@ -22,9 +22,16 @@ class UnknownNameError(AgentsupError):
 
 
 class TmuxError(AgentsupError):
-    """A tmux command failed."""
+    """A tmux command failed: on which socket, which command, and what tmux said."""
 
     exit_code = 4
+
+    def __init__(self, message: str, *, socket: str | None = None, command: str | None = None,
+                 stderr: str | None = None) -> None:
+        super().__init__(message)
+        self.socket = socket
+        self.command = command
+        self.stderr = stderr
 
 
 class TmuxNotFoundError(TmuxError):
@@ -33,6 +40,14 @@ class TmuxNotFoundError(TmuxError):
 
 class TmuxUnreachableError(TmuxError):
     """The tmux server did not answer in time, or refused the connection."""
+
+
+class NoSessionError(TmuxError):
+    """No server runs on the socket (`no_server`), or the target session or pane does not exist."""
+
+    def __init__(self, message: str, *, no_server: bool = False, **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.no_server = no_server
 
 
 class StateError(AgentsupError):

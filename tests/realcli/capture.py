@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentsup.proctree import tagged
+from agentsup.supervisor.proctree import tagged
 
 from .clis import CLAUDE, CLAUDE_NEXT, CODEX, GEMINI, OPENCODE, Cli
 from .mockapi import MockAPI, Mode

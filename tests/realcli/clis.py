@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentsup.verified import VERIFIED
+from agentsup.agents.verified import VERIFIED
 
 CACHE = Path(os.environ.get("AGENTSUP_REALCLI_CACHE") or Path.home() / ".cache" / "agentsup-realcli")
 
@@ -45,7 +45,7 @@ class Cli:
 
 
 def pinned(command: str) -> Cli:
-    """The newest verified version (src/agentsup/verified.py: the one place versions are pinned)."""
+    """The newest verified version (src/agentsup/agents/verified.py: the one place versions are pinned)."""
     known = VERIFIED[command]
     return Cli(known.package, known.newest, command)
 

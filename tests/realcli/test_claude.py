@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentsup.journal import read_events
-from agentsup.launch import RESUME_NOTE
-from agentsup.proctree import program_pid
-from agentsup.reconcile import HEAVY, SIGNAL
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.supervisor.launch import RESUME_NOTE
+from agentsup.supervisor.proctree import program_pid
+from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 from .mockapi import MockAPI, Mode

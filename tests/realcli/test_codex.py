@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentsup.journal import read_events
-from agentsup.proctree import program_pid, tagged
-from agentsup.reconcile import HEAVY, SIGNAL
-from agentsup.watchdog import Watchdog
+from agentsup.store.journal import read_events
+from agentsup.supervisor.proctree import program_pid, tagged
+from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 from .mockapi import MockAPI, Mode

@@ -11,8 +11,9 @@ from typing import Annotated
 
 import typer
 
-from .. import render
-from ..errors import AgentsupError, ConfigError
+from agentsup.cli import render
+from agentsup.errors import AgentsupError, ConfigError
+
 from .app import Call, ConfigOption, JsonOption, app, done, emit, flag, load
 
 
@@ -32,7 +33,7 @@ class NotifyAction(StrEnum):
 @app.command()
 def check(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = False) -> None:
     """Validate agents.toml and summarise it (exit 2 when invalid)."""
-    from .. import operate
+    from agentsup.supervisor import operate
 
     call = Call.of(ctx, config, json)
     report = operate.check(load(call))
@@ -61,7 +62,7 @@ def init(ctx: typer.Context,
          backend: Annotated[str, typer.Option(help="claude, codex, opencode, gemini or sim")] = "claude",
          force: Annotated[bool, flag("--force", "overwrite files that exist")] = False) -> None:
     """Write a commented agents.toml and prompts/ for a builder/adversary pair."""
-    from ..scaffold import init as scaffold_init
+    from agentsup.config.scaffold import init as scaffold_init
 
     written = scaffold_init(Path(directory), backend, force=force)
     emit(Call.of(ctx, config, json), written, lambda: "\n".join(
@@ -72,7 +73,7 @@ def init(ctx: typer.Context,
 @app.command()
 def schema(config: ConfigOption = None) -> None:
     """Print the JSON Schema of agents.toml."""
-    from ..scaffold import schema as json_schema
+    from agentsup.config.scaffold import schema as json_schema
 
     sys.stdout.write(json_schema())
 
@@ -80,9 +81,9 @@ def schema(config: ConfigOption = None) -> None:
 @app.command()
 def doctor(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = False) -> None:
     """Preflight for a new server: one line per check, exit 1 on a FAIL."""
-    from ..config import load_config
-    from ..configfiles import find_config
-    from ..doctor import Level, run_checks
+    from agentsup.config.files import find_config
+    from agentsup.config.load import load_config
+    from agentsup.supervisor.doctor import Level, run_checks
 
     call = Call.of(ctx, config, json)
     path = find_config(call.config)
@@ -107,8 +108,8 @@ def watchdog(ctx: typer.Context, config: ConfigOption = None,
     """The reconcile loop that keeps every agent working (usually via up or systemd)."""
     import time
 
-    from ..configfiles import find_config
-    from ..watchdog import Watchdog
+    from agentsup.config.files import find_config
+    from agentsup.supervisor.watchdog import Watchdog
 
     def show(entry: dict[str, object]) -> None:
         if quiet:
@@ -138,10 +139,10 @@ def detect(ctx: typer.Context,
     from datetime import datetime
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from ..backends import PRESETS, resolve_backend
-    from ..detect import classify
-    from ..reconcile import local_zone
-    from ..resettime import parse_iso
+    from agentsup.agents.backends import PRESETS, resolve_backend
+    from agentsup.agents.detect import classify
+    from agentsup.agents.resettime import parse_iso
+    from agentsup.supervisor.reconcile import local_zone
 
     call = Call.of(ctx, config)
     if call.config or os.environ.get("AGENTSUP_CONFIG"):
@@ -168,7 +169,7 @@ def phase(ctx: typer.Context, action: Annotated[PhaseAction, typer.Argument()] =
           config: ConfigOption = None, json: JsonOption = False,
           restart: Annotated[bool, flag("--restart", "restart the loop agents on the new phase")] = False) -> None:
     """Inspect or move the build loop's phase."""
-    from .. import operate
+    from agentsup.supervisor import operate
 
     call = Call.of(ctx, config, json)
     report = operate.phase(load(call), action.value, value, restart=restart)
@@ -195,7 +196,7 @@ def phase(ctx: typer.Context, action: Annotated[PhaseAction, typer.Argument()] =
 def notify(ctx: typer.Context, action: Annotated[NotifyAction, typer.Argument()],
            config: ConfigOption = None, json: JsonOption = False) -> None:
     """Notifications: `notify test` sends a test event to every channel."""
-    from .. import operate
+    from agentsup.supervisor import operate
 
     call = Call.of(ctx, config, json)
     results = operate.notify_test(load(call))
@@ -209,7 +210,7 @@ def notify(ctx: typer.Context, action: Annotated[NotifyAction, typer.Argument()]
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sim(ctx: typer.Context) -> None:
     """The simulated agent TUI (`agentsup sim --help` lists its flags)."""
-    from ..sim import main as sim_main
+    from agentsup.sim.agent import main as sim_main
 
     done(sim_main(list(ctx.args)))
 
@@ -219,7 +220,7 @@ def demo(duration: Annotated[float | None, typer.Option(help="stop after this ma
                              ] = None,
          keep: Annotated[bool, flag("--keep", "keep the scratch directory")] = False) -> None:
     """Three sim agents and a watchdog on a private tmux socket; Ctrl-C cleans up."""
-    from ..demo import run_demo
+    from agentsup.cli.demo import run_demo
 
     run_demo(duration=duration, keep=keep)
 
@@ -228,7 +229,7 @@ def demo(duration: Annotated[float | None, typer.Option(help="stop after this ma
 def config_reference(write: Annotated[str | None, typer.Option(
         help="replace the reference block in this Markdown file")] = None) -> None:
     """The Markdown reference of every agents.toml key."""
-    from ..reference import embed, markdown
+    from agentsup.config.reference import embed, markdown
 
     if write is None:
         sys.stdout.write(markdown())

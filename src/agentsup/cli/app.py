@@ -17,8 +17,9 @@ from typer._click import exceptions as click  # Typer vendors click; its errors 
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from .. import __version__, render
-from ..errors import AgentsupError, ConfigError
+from agentsup import __version__
+from agentsup.cli import render
+from agentsup.errors import AgentsupError, ConfigError
 
 CONFIG_HELP = "agents.toml (else $AGENTSUP_CONFIG, else the nearest agents.toml up from here)"
 EPILOG = ("Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unknown name, 4 tmux unavailable, "
@@ -28,8 +29,8 @@ EPILOG = ("Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unknown name, 
 def complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
     """Agent and service names of the config this command would load (for shell completion);
     `logs` also takes the watchdog's."""
-    from ..config import load_config
-    from ..configfiles import find_config
+    from agentsup.config.files import find_config
+    from agentsup.config.load import load_config
 
     path = ctx.params.get("config") or (ctx.find_root().params.get("config"))
     try:
@@ -65,8 +66,8 @@ class Call:
 def load(call: Call, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
     """The config; for commands that read or stop (`last_good`), a config that stopped validating
     falls back to its last valid copy, so the operator can still see and stop everything."""
-    from ..config import load_config, load_last_good
-    from ..configfiles import find_config, remember_good
+    from agentsup.config.files import find_config, remember_good
+    from agentsup.config.load import load_config, load_last_good
 
     path = find_config(call.config)
     try:
@@ -106,7 +107,7 @@ class Commands(TyperGroup):
     def resolve_command(self, ctx: Context, args: list[str]) -> Any:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            from ..tables import suggest
+            from agentsup.config.tables import suggest
 
             shown = [n for n, c in self.commands.items() if not c.hidden]
             raise click.UsageError(f"unknown command {name!r}{suggest(name, shown)}; commands: {', '.join(shown)}",

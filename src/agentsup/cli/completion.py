@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import ConfigError
+from agentsup.errors import ConfigError
 
 SHELLS = ("bash", "zsh", "fish")
 PROG = "agentsup"

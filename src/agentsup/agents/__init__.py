@@ -1,0 +1,1 @@
+"""The agent CLIs: backend presets, screen detection, reset times, claude's signals, usage."""

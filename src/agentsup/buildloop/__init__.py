@@ -1,0 +1,1 @@
+"""The build loop: phases, builder/adversary handoff, tasks, prompts, worktrees."""

@@ -1,0 +1,1 @@
+"""agents.toml: its tables and schema, loading, discovery, templates and the key reference."""

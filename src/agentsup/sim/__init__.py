@@ -1,0 +1,1 @@
+"""The simulated agent TUI that the sim backend, the demo and the tests run."""

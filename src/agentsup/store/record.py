@@ -1,0 +1,228 @@
+"""What the watchdog remembers and decides per agent, as plain data: the named states, the
+persisted Record (validated when read back), one tick's View, the Policy settings, the actions a
+decision asks for, and one reading of the clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from agentsup.agents.detect import Observation
+
+
+class State(StrEnum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    LIMITED = "LIMITED"
+    WAITING = "WAITING"
+    SLEEPING = "SLEEPING"
+    STALLED = "STALLED"
+    BACKOFF = "BACKOFF"
+    FATAL = "FATAL"
+    EXITED = "EXITED"
+
+
+STARTING, RUNNING, BACKOFF, FATAL = State.STARTING, State.RUNNING, State.BACKOFF, State.FATAL
+LIMITED, WAITING, SLEEPING, STALLED, STOPPED, EXITED = (
+    State.LIMITED, State.WAITING, State.SLEEPING, State.STALLED, State.STOPPED, State.EXITED)
+VOLATILE = ("idle_since",)  # not persisted: a restarted watchdog re-measures idleness from scratch
+# Monotonic readings: meaningful only within the boot that took them (Record.boot).
+MONOTONIC_FIELDS = ("started_at", "backoff_until", "fatal_since", "limit_until", "wake_due", "retry_at",
+                    "transient_due")
+
+
+@dataclass
+class Record:
+    """What the watchdog remembers about one agent (persisted as JSON, atomically). Every time in it
+    is a monotonic reading of the boot named by `boot`."""
+
+    state: str = STOPPED
+    detail: str = ""
+    started_at: float | None = None
+    restarts: list[float] = field(default_factory=list)
+    backoff_delay: float = 0.0
+    backoff_until: float | None = None
+    fatal_since: float | None = None
+    fatal_retry: bool = False
+    last_reason: str = ""
+    last_exit: int | None = None
+    last_lines: list[str] = field(default_factory=list)
+    limit_until: float | None = None
+    limit_nudges: int = 0
+    limit_probe: float = 0.0
+    reset_at: str | None = None
+    queue: list[str] = field(default_factory=list)
+    wake_due: float | None = None
+    pane: str = ""  # the live pane last seen (id and pid): another one was started by someone else
+    ready: bool = False  # the program showed something since its start
+    pending: str = ""  # a restart waiting for the current turn to end (e.g. "config changed")
+    limit_mark: str = ""  # the banner that holds it now
+    limit_seen: str = ""  # the last banner it resumed from: still on screen, it is history
+    source: str = ""  # what decided the last observation: screen | hooks | session-file
+    attempts: int = 0  # a task's attempts so far
+    retry_at: float | None = None  # a task waits for its retry until then
+    shared_hold: str = ""  # held by a limit another agent of its account hit (that agent's name)
+    question: str = ""  # what a WAITING agent asks (its screen, or claude's signals)
+    run_vars: dict[str, str] = field(default_factory=dict)  # a task run by hand with --var: kept for its retries
+    transient_seen: str = ""  # the transient error last retried: still on screen, it is history
+    transient_due: float | None = None  # when the pending retry of a transient error goes in
+    transient_tries: int = 0  # retries of transient errors in a row, for the backoff
+    boot: str = ""
+    idle_since: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        # By hand: dataclasses.asdict deep-copies every value and cost a quarter of a 200-agent tick.
+        return {name: list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+                for name in _PERSISTED for value in (getattr(self, name),)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        """A record from its JSON; ValueError naming the field when a value has the wrong type (a
+        damaged file must not poison every later tick)."""
+        values = {k: v for k, v in data.items() if k in _FIELD_TYPES}
+        for key, value in values.items():
+            if not _FIELD_TYPES[key](value):
+                raise ValueError(f"field {key!r} has a value of the wrong type: {value!r:.80}")
+        return cls(**values)
+
+    def rebased(self, boot: str) -> Record:
+        """This record in boot `boot`: times from another boot are dropped (a backoff is due now,
+        the restart window starts empty), everything else is kept."""
+        if self.boot == boot:
+            return self
+        rec = dataclasses.replace(self.copy(), boot=boot, restarts=[])
+        for name in MONOTONIC_FIELDS:
+            setattr(rec, name, None)
+        return rec
+
+    def copy(self) -> Record:
+        return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
+                                   queue=list(self.queue), run_vars=dict(self.run_vars))
+
+
+_PERSISTED = tuple(f.name for f in dataclasses.fields(Record) if f.name not in VOLATILE)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _optional(check: Any) -> Any:
+    return lambda v: v is None or check(v)
+
+
+def _list_of(check: Any) -> Any:
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "state": lambda v: isinstance(v, str) and v.isupper(), "detail": lambda v: isinstance(v, str),
+    "started_at": _optional(_number), "restarts": _list_of(_number), "backoff_delay": _number,
+    "backoff_until": _optional(_number), "fatal_since": _optional(_number),
+    "fatal_retry": lambda v: isinstance(v, bool), "last_reason": lambda v: isinstance(v, str),
+    "last_exit": _optional(lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "last_lines": _list_of(lambda v: isinstance(v, str)), "limit_until": _optional(_number),
+    "limit_nudges": lambda v: isinstance(v, int), "limit_probe": _number,
+    "reset_at": _optional(lambda v: isinstance(v, str)), "queue": _list_of(lambda v: isinstance(v, str)),
+    "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
+    "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
+    "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),
+    "source": lambda v: isinstance(v, str),
+    "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
+    "shared_hold": lambda v: isinstance(v, str), "question": lambda v: isinstance(v, str),
+    "run_vars": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+    "idle_since": _optional(_number), "transient_seen": lambda v: isinstance(v, str),
+    "transient_due": _optional(_number), "transient_tries": lambda v: isinstance(v, int) and not isinstance(v, bool),
+}
+
+
+@dataclass(frozen=True)
+class View:
+    """One tick's observation of an agent's session."""
+
+    present: bool
+    dead: bool = False
+    exit_code: int | None = None
+    obs: Observation | None = None
+    screen_changed: bool = False
+    foreign: str | None = None  # another known program runs in the pane
+    last_lines: tuple[str, ...] = ()
+    created: float | None = None  # wall time tmux created the session (for agents started by someone else)
+    pane_key: str = ""  # pane id and pid of a live pane
+    blank: bool = False  # the screen shows nothing at all
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings that govern one agent (from [watchdog], its backend and its own table)."""
+
+    watch: str = "heal+stall"
+    kind: str = "persistent"
+    stall_idle: float = 300
+    stall_grace: float = 180
+    limit_fallback: float = 300
+    limit_slack: float = 45
+    limit_max_hold: float = 6 * 3600
+    limit_probe_max: float = 1800
+    backoff_initial: float = 5
+    backoff_max: float = 300
+    window: float = 3600
+    restart_max: int = 10
+    fatal_cooldown: float = 1800
+    start_grace: float = 20
+    start_timeout: float = 120
+    wake_interval: float | None = None
+    wake_text: str = ""
+    wakes_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Start:
+    reason: str
+    kill: bool  # a session exists and must be replaced
+    resume: bool = False  # a heal: continue the agent's own session instead of starting over
+
+
+@dataclass(frozen=True)
+class Deliver:
+    text: str
+    purpose: str  # nudge | queued | wake
+
+
+@dataclass(frozen=True)
+class Keys:
+    keys: tuple[str, ...]  # tmux key names from the backend's config, never from the screen
+    purpose: str  # limit-menu
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    record: Record
+    actions: list[Start | Deliver | Keys] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def note(self, event: str, **fields: Any) -> None:
+        self.events.append(Event(event, fields))
+
+
+@dataclass(frozen=True)
+class Now:
+    """One reading of the clock: `mono` for every duration, `wall` for reset times and display."""
+
+    mono: float
+    wall: float
+
+    def wall_of(self, mono: float) -> float:
+        return self.wall + (mono - self.mono)
+
+    def mono_of(self, wall: float) -> float:
+        return self.mono + (wall - self.wall)

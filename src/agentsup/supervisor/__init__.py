@@ -1,0 +1,1 @@
+"""Keeping agents running: launch, process trees, the reconcile tick, policy, the watchdog."""

@@ -1,0 +1,465 @@
+"""One watchdog tick: observe every watched agent, decide with the pure policy, act, persist.
+
+Observation is batched: one `list-panes -a` snapshot per tick, and a `capture-pane` only for panes
+whose window saw output since we last looked (tmux's `window_activity`), so an idle fleet costs a
+single tmux call. Ticks come in three weights: poll (deaths only, every second), signal (screens,
+limits, stalls, wakes, pings) and heavy (adds the process-tree check for a wrong program).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from agentsup.agents.detect import Observation, classify
+from agentsup.agents.resettime import parse_reset
+from agentsup.agents.signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
+from agentsup.buildloop.phases import complete_marker
+from agentsup.buildloop.tasks import PENDING
+from agentsup.config.load import Agent, Config
+from agentsup.errors import AgentsupError
+from agentsup.store.journal import Journal
+from agentsup.store.state import move_aside, read_state, write_json
+from agentsup.supervisor import control, lifecycle
+from agentsup.supervisor.clock import Clock, SystemClock, boot_id
+from agentsup.supervisor.launch import tag
+from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
+from agentsup.supervisor.policy import (
+    BACKOFF,
+    FATAL,
+    LIMITED,
+    STOPPED,
+    Decision,
+    Deliver,
+    Keys,
+    Policy,
+    Record,
+    Start,
+    View,
+    hold_for_account,
+    transition,
+)
+from agentsup.supervisor.proctree import LazyTree, end_processes, has_tag, program_pid
+from agentsup.tmux.client import NoSessionError, PaneInfo
+from agentsup.tmux.delivery import DeliveryResult
+
+POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
+LAST_LINES = 15
+LOOK_AGAIN = 3.0  # seconds after a nudge before its answer is read
+
+
+@dataclass
+class Screen:
+    """The last capture of a pane, reused while the pane shows no new output."""
+
+    activity: int
+    captured_at: float
+    digest: int
+    obs: Observation
+    lines: tuple[str, ...]
+
+
+@dataclass
+class TickStats:
+    kind: str
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    tmux_calls: int = 0
+    captures: int = 0
+    agents: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def local_zone() -> tzinfo:
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
+
+
+def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
+    w, backend = cfg.watchdog, cfg.backend_of(agent)
+    return Policy(
+        watch=agent.watch, kind=agent.kind, stall_idle=backend.stall_idle, stall_grace=w.stall_grace,
+        limit_fallback=w.limit_probe_fallback, limit_slack=w.limit_reset_slack, limit_max_hold=w.limit_max_hold,
+        limit_probe_max=w.limit_probe_max, backoff_initial=w.backoff_initial, backoff_max=w.backoff_max,
+        window=w.restart_window, restart_max=w.restart_max, fatal_cooldown=w.fatal_cooldown,
+        start_grace=w.start_grace, start_timeout=w.start_timeout,
+        wake_interval=agent.wake.interval if agent.wake else None,
+        wakes_enabled=wakes_enabled,  # the wake text is read when a wake fires (wake_text), not every tick
+    )
+
+
+def wake_text(agent: Agent) -> str:
+    """The wake message, read now (edits to its file apply at the next wake), whitespace folded."""
+    if agent.wake is None:
+        return ""
+    if agent.wake.prompt_file is None:
+        return agent.wake.prompt or ""
+    try:
+        return " ".join(agent.wake.prompt_file.read_text(encoding="utf-8").split())
+    except OSError:
+        return ""
+
+
+class Reconciler:
+    """Holds the per-agent records and screen cache across ticks. The records in memory are the
+    truth; files follow them, and a write the disk refuses is retried on the next tick (`degraded`
+    says which writes are failing and why)."""
+
+    def __init__(self, rt: control.Runtime, journal: Journal, *, clock: Clock | None = None,
+                 dry_run: bool = False, emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
+        self.rt = rt
+        self.journal = journal
+        self.clock: Clock = clock or SystemClock()
+        self.boot = boot_id()
+        self.dry_run = dry_run
+        self.emit = emit
+        self.zone = local_zone()
+        self.records: dict[str, Record] = {}
+        self.saved: dict[str, dict[str, Any]] = {}
+        self.screens: dict[str, Screen] = {}
+        self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
+        self.degraded: dict[str, str] = {}  # what is failing: "state", "journal", ... → why
+        self.signals: dict[str, tuple[str, ClaudeSignals]] = {}  # per agent: (pane key, what its hooks said)
+        self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
+        self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
+        self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
+        self.ended: set[str] = set()  # pane keys whose program's end was seen (its after_exit hook ran)
+        self.look_again: list[float] = []  # moments to read screens again (see signal_due)
+        rt.on_event = self.log
+
+    # ── records ────────────────────────────────────────────────────────────────────────────
+
+    def record(self, name: str) -> Record:
+        if name not in self.records:
+            data, problem = read_state(self.rt.state.record_file(name))
+            if problem:
+                self.log("state-corrupt", name, detail=problem)
+            try:
+                rec = Record.from_json(data) if data is not None else Record(boot=self.boot)
+            except (TypeError, ValueError) as exc:
+                path = self.rt.state.record_file(name)
+                try:
+                    detail = f"{path}: {exc}; moved aside to {move_aside(path).name}"
+                except OSError as err:
+                    detail = f"{path}: {exc}; could not move it aside: {err.strerror}"
+                self.log("state-corrupt", name, detail=detail)
+                rec = Record(boot=self.boot)
+            self.records[name] = rec.rebased(self.boot)
+            self.saved[name] = rec.to_json()
+        return self.records[name]
+
+    def persist(self, name: str) -> None:
+        data = self.records[name].to_json()
+        if data == self.saved.get(name) or self.dry_run:
+            return
+        try:
+            write_json(self.rt.state.record_file(name), data)
+        except OSError as exc:
+            self.degraded["state"] = f"cannot write agent records: {exc.strerror or exc}"
+            return  # in memory it is right; the next tick writes it again
+        self.saved[name] = data
+
+    def persist_all(self) -> None:
+        self.degraded.pop("state", None)
+        for name in list(self.records):
+            self.persist(name)
+        if self.journal.failing:
+            self.journal.flush()
+        if self.journal.failing:
+            self.degraded["journal"] = self.journal.failing
+        else:
+            self.degraded.pop("journal", None)
+
+    def next_due(self) -> float | None:
+        """The earliest moment (monotonic) a record asks to be looked at: a backoff that ends, a
+        task's retry."""
+        dues = [due for r in self.records.values()
+                if (due := r.backoff_until if r.state == BACKOFF else r.retry_at if r.state == PENDING else None)
+                is not None]
+        return min(dues) if dues else None
+
+    def signal_due(self) -> float | None:
+        """The earliest moment (monotonic) a screen should be read again, before the next signal
+        tick: a held agent's reset or next probe, or a moment after a nudge or queued delivery, to
+        see the agent resume (a limit lifted late is work lost)."""
+        dues = [r.limit_until for r in self.records.values() if r.state == LIMITED and r.limit_until is not None]
+        dues += [r.transient_due for r in self.records.values() if r.transient_due is not None]
+        now = self.clock.monotonic()
+        if any(r.queue and r.state not in (LIMITED, BACKOFF, FATAL, STOPPED) for r in self.records.values()):
+            dues.append(now + LOOK_AGAIN)  # a message waits for its agent to come up: look soon
+        dues += self.look_again
+        return min(dues) if dues else None
+
+    def now(self) -> tuple[float, float]:
+        return self.clock.monotonic(), self.clock.wall()
+
+    def log(self, event: str, agent: str | None = None, **fields: Any) -> None:
+        entry = {"event": event, **({"agent": agent} if agent else {}), **fields}
+        if not self.dry_run:
+            entry = self.journal.write(event, agent, **fields)
+            kind = KIND_OF_EVENT.get(event)
+            if kind and self.notifier is not None:
+                old, new = self.transitions.get(agent or "", ("", ""))
+                self.notifier.notify(Notice(kind, agent or "", str(old), str(new), notice_detail(fields),
+                                            str(entry.get("ts", ""))))
+        self.emit(entry)
+
+    # ── the tick ───────────────────────────────────────────────────────────────────────────
+
+    def tick(self, kind: str, *, stopped_by_hand: set[str]) -> TickStats:
+        stats = TickStats(kind)
+        cfg, tmux = self.rt.cfg, self.rt.tmux
+        calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
+        had_server = tmux.server_pid
+        panes = self.panes = tmux.snapshot()
+        self.forget_gone(panes)
+        if self.degraded.pop("tmux", None) is not None:
+            self.log("tmux-reachable", detail="supervision resumed")
+        if had_server is not None and tmux.server_pid != had_server:
+            # One event for the whole fleet; each agent's own restart follows from its missing session.
+            self.log("tmux-server-gone", server_pid=had_server, new_server_pid=tmux.server_pid,
+                     detail="recreating the server and every agent")
+        tree = LazyTree() if kind == HEAVY else None  # read only if a pane agentsup did not start shows up
+        now, wall = self.now()
+        sequence_done = complete_marker(cfg).exists()
+        self.release_stopped(stopped_by_hand)
+        agents = [a for a in cfg.agents.values() if a.enabled and a.kind != "task"
+                  and (a.watch != "none" or a.wake is not None)
+                  and a.name not in stopped_by_hand and not (a.kind == "loop" and sequence_done)]
+        stale = [p.pane_id for a in agents if (p := panes.get(a.session)) is not None and self.stale(p, kind)]
+        screens = tmux.capture_many(stale) if stale else {}  # one tmux call for every changed screen
+        stats.captures = len(stale)
+        for agent in agents:
+            stats.agents += 1
+            pane = panes.get(agent.session)
+            rec = self.record(agent.name)
+            view = self.observe(agent, pane, rec, kind, tree, screens, stats)
+            old_state = rec.state
+            decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
+                                  wall=wall)
+            self.records[agent.name] = decision.record
+            self.transitions[agent.name] = (old_state, decision.record.state)
+            self.act(agent, pane, decision, stats)
+            self.persist(agent.name)
+            if any(e.event == "limit-hold" for e in decision.events) and not decision.record.shared_hold:
+                self.share_limit(agent, agents, panes)
+        stats.tmux_calls = tmux.calls - calls0
+        stats.wall_ms = (time.perf_counter() - t0) * 1000
+        stats.cpu_ms = (_cpu() - cpu0) * 1000
+        return stats
+
+    def forget_gone(self, panes: dict[str, PaneInfo]) -> None:
+        """What was learnt about panes that are gone goes too: a watchdog runs for weeks of restarts."""
+        live = {p.key for p in panes.values()}
+        self.ours = {k: v for k, v in self.ours.items() if k in live}
+        self.ended &= live
+
+    def share_limit(self, hit: Agent, agents: list[Agent], panes: dict[str, PaneInfo]) -> None:
+        """A limit one agent hit holds every running agent of its account until the same reset,
+        instead of each running into it on its own (each is still nudged after it)."""
+        rec = self.records[hit.name]
+        if rec.limit_until is None:
+            return
+        for other in agents:
+            pane = panes.get(other.session)
+            if other.name == hit.name or other.account != hit.account or pane is None or pane.dead:
+                continue
+            if self.record(other.name).state in (LIMITED, BACKOFF, FATAL):
+                continue
+            old_state = self.records[other.name].state
+            self.records[other.name] = hold_for_account(self.records[other.name], hit.name, rec.limit_until,
+                                                        rec.reset_at)
+            self.transitions[other.name] = (old_state, LIMITED)
+            self.log("limit-hold", other.name, shared_with=hit.name, account=hit.account, reset_at=rec.reset_at,
+                     detail=f"{hit.name} hit the {hit.account} account's usage limit")
+            self.persist(other.name)
+
+    def release_stopped(self, names: set[str]) -> None:
+        """An agent stopped by hand has no pending restart: `down` cancels a backoff."""
+        for name in names & set(self.rt.cfg.agents):
+            rec = self.record(name)
+            if rec.state == BACKOFF or rec.pending:
+                rec.state, rec.detail, rec.backoff_until, rec.pending = STOPPED, "stopped by hand", None, ""
+                self.log("backoff-cancelled", name, detail="stopped by hand")
+                self.persist(name)
+
+    def stale(self, pane: PaneInfo, kind: str) -> bool:
+        """Does this live pane need a fresh capture? Only if its window printed since we looked."""
+        if kind == POLL or pane.dead:
+            return False
+        cached = self.screens.get(pane.session)
+        return cached is None or pane.activity >= int(cached.captured_at) or pane.activity != cached.activity
+
+    def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: LazyTree | None,
+                screens: dict[str, str], stats: TickStats) -> View:
+        tmux = self.rt.tmux
+        if pane is None:
+            self.screens.pop(agent.session, None)
+            return View(present=False)
+        code = self.rt.state.read_exit_code(agent.session)
+        if pane.dead or code is not None:  # the wrapper wrote its program's exit code: it has ended
+            lines: tuple[str, ...] = ()
+            if rec.state not in (BACKOFF, FATAL):  # first notice: keep its last words for `status`
+                try:
+                    # tmux scrolls a dead pane up a line to print "Pane is dead": read some history too.
+                    lines = last_lines(tmux.capture(pane.pane_id, history=LAST_LINES))
+                    stats.captures += 1
+                except NoSessionError:
+                    pass
+            exit_code = code if code is not None else pane.dead_status
+            if pane.key not in self.ended and not self.dry_run:
+                self.ended.add(pane.key)
+                # What the program left behind (a child that outlived it) ends with it, not at the
+                # next start, which a backoff, FATAL or a finished task may never bring.
+                left = end_processes([], tag(self.rt, agent.session), self.rt.cfg.watchdog.stop_timeout)
+                if left.pids:
+                    self.log("leftovers-ended", agent.name, processes=len(left.pids), killed=len(left.killed))
+                lifecycle.run_later(agent, "after_exit", self.log, exit_code=exit_code)
+            return View(present=True, dead=True, exit_code=exit_code, last_lines=lines)
+        foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
+        if kind == POLL:
+            return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)
+        cached = self.screens.get(agent.session)
+        changed = False
+        text = screens.get(pane.pane_id)
+        if text is not None:
+            digest = zlib.crc32(text.encode("utf-8", "replace"))
+            changed = cached is not None and digest != cached.digest
+            wall = self.clock.wall()
+            obs = classify(text, self.rt.cfg.backend_of(agent), datetime.fromtimestamp(wall, self.zone), self.zone)
+            cached = Screen(pane.activity, wall, digest, obs, last_lines(text))
+            self.screens[agent.session] = cached
+        if cached is None:  # it vanished between the snapshot and the capture: next tick will tell
+            return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)
+        grace = self.rt.cfg.backend_of(agent).log_grace
+        if grace and self.clock.wall() - pane.activity <= grace:  # tmux's activity time is wall time
+            changed = True  # printed recently: as good as a changed screen for stall purposes
+        obs = self.structured(agent, pane, cached.obs)
+        return View(present=True, obs=obs, screen_changed=changed, foreign=foreign,
+                    last_lines=cached.lines, created=pane.created, pane_key=pane.key, blank=not cached.lines)
+
+    def structured(self, agent: Agent, pane: PaneInfo, screen: Observation) -> Observation:
+        """The screen's observation corrected by the program's own signals (claude: hooks, status
+        line, session file), when its backend has them."""
+        if self.rt.cfg.backend_of(agent).signals != "claude":
+            return screen
+        key, sig = self.signals.get(agent.name, ("", ClaudeSignals()))
+        if key != pane.key:
+            sig = ClaudeSignals()  # a new program: its own hooks file, read from the start
+        sig = read_hooks(self.rt.state.hooks_file(agent.name), sig)
+        read_status_line(self.rt.state.status_line_file(agent.name), sig)
+        self.signals[agent.name] = (pane.key, sig)
+        pid = program_pid(pane.pane_pid)
+        session = session_file(home_of(dict(agent.env)), pid) if pid else {}
+        now = datetime.fromtimestamp(self.clock.wall(), self.zone)
+        parsed = parse_reset(sig.limit_text, now, self.zone) if sig.limit_text else None
+        return merge(screen, sig, session, parsed, self.zone)
+
+    def foreign_program(self, agent: Agent, pane: PaneInfo, tree: LazyTree) -> str | None:
+        """Another backend's program in this agent's pane, in a pane agentsup did not start. What
+        agentsup started is the agent by definition, whatever its `bin` (a wrapper) is called."""
+        if self.ours.get(pane.key) is None:  # a pane's starter never changes: asked once per pane
+            self.ours[pane.key] = has_tag(pane.pane_pid, tag(self.rt, agent.session))
+        if self.ours[pane.key]:
+            return None
+        cfg = self.rt.cfg
+        mine = set(cfg.backend_of(agent).process_names)
+        if not mine:
+            return None
+        others = {n for b in cfg.backends.values() for n in b.process_names} - mine
+        names = tree.get().names_under(pane.pane_pid)
+        if names & mine:
+            return None
+        found = sorted(names & others)
+        return found[0] if found else None
+
+    # ── acting ─────────────────────────────────────────────────────────────────────────────
+
+    def act(self, agent: Agent, pane: PaneInfo | None, decision: Decision, stats: TickStats) -> None:
+        for event in decision.events:
+            self.log(event.event, agent.name, **event.fields)
+            stats.decisions.append({"agent": agent.name, "event": event.event, **event.fields})
+        if self.dry_run:
+            return
+        for action in decision.actions:
+            if isinstance(action, Start):
+                self.screens.pop(agent.session, None)
+                try:
+                    control.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True,
+                                        resume=action.resume)
+                    self.signals.pop(agent.name, None)
+                except AgentsupError as exc:
+                    self.log("start-failed", agent.name, error=str(exc))
+            elif isinstance(action, Keys) and pane is not None:
+                if pane.in_mode:
+                    self.rt.tmux.leave_mode(pane.pane_id)
+                self.rt.tmux.send_keys(pane.pane_id, action.keys)
+                self.screens.pop(agent.session, None)  # look again next tick: the menu should be gone
+            elif isinstance(action, Deliver):
+                text = action.text or (wake_text(agent) if action.purpose == "wake" else "")
+                if text:
+                    self.deliver(agent, text, action.purpose)
+                else:
+                    self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
+
+    def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
+        result = control.deliver(self.rt, agent, text)
+        if purpose in ("nudge", "queued", "retry"):
+            self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
+        self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
+                 text=text[:200])
+        # A person is typing, or the session is gone (the server was killed, a restart is under
+        # way): it goes once the agent is back at its prompt, never lost.
+        if purpose in ("ping", "queued") and (result.draft or result.result == DeliveryResult.NO_SESSION):
+            rec = self.record(agent.name)
+            rec.queue.append(text)
+            self.persist(agent.name)
+        return result.result
+
+    def queue_if_held(self, name: str, text: str, *, reason: str) -> str:
+        """Queue `text` for agent `name` while a usage limit holds it ("queued", delivered once
+        after the limit lifts); "not-held" otherwise, and the asker delivers it now."""
+        rec = self.record(name)
+        if rec.limit_until is None:
+            return "not-held"
+        rec.queue.append(text)
+        self.persist(name)
+        self.log("ping-queued", name, reason=reason, queued=len(rec.queue))
+        return "queued"
+
+    def ping(self, name: str, text: str, *, reason: str) -> str:
+        """Deliver `text` to agent `name` now, or queue it while the agent is held by a usage limit."""
+        agent = self.rt.cfg.agents.get(name)
+        if agent is None:
+            self.log("ping-dropped", name, reason=reason, detail="no such agent")
+            return "no-agent"
+        if self.queue_if_held(name, text, reason=reason) == "queued":
+            return "queued"
+        rec = self.record(name)
+        if rec.state in (BACKOFF, FATAL, STOPPED) or not rec.ready:  # not up: it gets it once it is
+            rec.queue.append(text)
+            self.persist(name)
+            self.log("ping-queued", name, reason=reason, queued=len(rec.queue), detail=f"{rec.state}: not up yet")
+            return "queued"
+        if self.dry_run:
+            self.log("ping-would-deliver", name, reason=reason)
+            return "dry-run"
+        return self.deliver(agent, text, "ping").value
+
+
+def last_lines(screen: str) -> tuple[str, ...]:
+    """The last non-blank lines of a screen: what a user wants to see of an agent that died."""
+    return tuple([line for line in screen.split("\n") if line.strip()][-LAST_LINES:])
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the tmux clients it ran)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

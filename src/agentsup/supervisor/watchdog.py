@@ -1,0 +1,481 @@
+"""`agentsup watchdog`: the reconcile loop that keeps every declared agent working.
+
+tmux reports deaths itself (hooks that wake a listener), so a crashed agent is restarted within a
+fraction of a second; poll ticks (every `poll_interval`) are the safety net; signal ticks (every
+`signal_interval`) read changed screens for limits, stalls, wakes and pings; heavy ticks (every
+`heavy_interval`) add the process-tree check. A change to agents.toml wakes the loop at once; a
+config that stops validating is reported once and the last good one stays in force. One watchdog
+per state directory (an flock); SIGTERM/SIGINT end it without touching agents; SIGHUP reloads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentsup.config.files import remember_good
+from agentsup.config.load import Agent, Config, load_config
+from agentsup.errors import AgentsupError, ConfigError, TmuxUnreachableError
+from agentsup.store.journal import open_journal
+from agentsup.store.state import FileLock, overwrite_in_place, private_dir, write_json
+from agentsup.supervisor import control
+from agentsup.supervisor.buildloop import BuildLoop, handoff_refs, watched_files
+from agentsup.supervisor.channel import ControlServer
+from agentsup.supervisor.clock import Clock, SystemClock
+from agentsup.supervisor.notify import Notifier
+from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
+from agentsup.supervisor.requests import carry_out, stopped_by_hand, take_request_files
+from agentsup.supervisor.watcher import FileWatcher
+from agentsup.tmux.client import TmuxSeam, client_env
+from agentsup.tmux.deaths import DeathListener
+
+MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
+FALLBACK_POLL = 1.0  # poll at least this often when tmux cannot report deaths
+
+
+def launch_fingerprint(cfg: Config, agent: Agent) -> str:
+    """What an agent runs, as one digest: a change restarts it; policy fields (watch, patterns,
+    timers) do not. A loop agent's kickoff is fingerprinted by its parts, not by the phase."""
+    from agentsup.buildloop.prompts import agent_prompt
+
+    backend = cfg.backend_of(agent)
+    if agent.kind == "loop":
+        files = [cfg.prompts_dir / "kickoff.md", cfg.prompts_dir / f"{agent.role}.md"]
+        prompt = [f.read_text(encoding="utf-8", errors="replace") if f.is_file() else "" for f in files]
+    else:
+        try:
+            prompt = [agent_prompt(cfg, agent)]
+        except AgentsupError as exc:
+            prompt = [str(exc)]
+    parts = {
+        "backend": [backend.name, backend.bin, backend.flags, backend.model_flag, backend.resume_flag,
+                    backend.prompt_flag, backend.prompt_mode, backend.preamble, backend.server,
+                    backend.remote_control, dict(backend.env)],
+        "agent": [agent.model, list(agent.args), dict(agent.env), str(agent.dir), agent.session, agent.resume,
+                  repr(agent.worktree)],
+        "models": [p.models.get(agent.role or "") for p in cfg.loop.phases] if agent.kind == "loop" else [],
+        "prompt": prompt,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Watchdog:
+    def __init__(self, config_path: Path, *, dry_run: bool = False, clock: Clock | None = None,
+                 emit: Callable[[dict[str, Any]], None] = lambda e: None, tmux: TmuxSeam | None = None) -> None:
+        self.config_path = config_path
+        self.dry_run = dry_run
+        self.emit = emit
+        self.clock: Clock = clock or SystemClock()
+        self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
+        cfg, start_error = self._first_config(config_path)
+        self.rt = control.make_runtime(cfg, tmux)
+        self.journal = open_journal(cfg, self.clock.wall)
+        self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
+        self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
+        self.was_degraded = False
+        self.loop = BuildLoop(self.reconciler)
+        self.fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
+        self.refs = handoff_refs(cfg)  # a local handoff remote's refs: a push wakes the loop
+        self.stamp = self._stamp()
+        self.changed_stamp: tuple[int, int, int] | None = None
+        self.changed_at = 0.0
+        self.config_error: str | None = None
+        if start_error is not None:  # restarted while the file is broken: the last good copy runs
+            self.config_error = start_error
+            self.reconciler.log("config-error", error=start_error, detail="started from the last good config")
+        self.force_reload = False
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.last: dict[str, TickStats] = {}
+        self.failures = 0  # ticks that failed in a row
+        self.deaths = 0  # deaths tmux reported
+        self.last_error: str | None = None
+        self.lock = FileLock(self.rt.state.watchdog_lock())
+        self.control: ControlServer | None = None
+
+    @staticmethod
+    def _first_config(path: Path) -> tuple[Config, str | None]:
+        """The config to start with. A file that stopped validating (an edit in progress, a bad
+        save) starts from its last valid copy, as a reload would keep it; with none, it is fatal."""
+        from agentsup.config.load import load_last_good
+
+        try:
+            cfg = load_config(path, apply_overrides=False)
+        except ConfigError as exc:
+            good = load_last_good(path, apply_overrides=False)
+            if good is None:
+                raise
+            return good, str(exc)
+        remember_good(cfg.path)
+        return cfg, None
+
+    @property
+    def cfg(self) -> Config:
+        return self.rt.cfg
+
+    @property
+    def degraded(self) -> dict[str, str]:
+        return self.reconciler.degraded
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        try:
+            self.emit(entry)
+        except OSError:  # the terminal that watched us went away: the journal has it all
+            self.emit = lambda e: None
+
+    # ── config ─────────────────────────────────────────────────────────────────────────────
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def reload_due(self) -> bool | None:
+        """True when the config should be read now; None while a change is settling (editors save
+        in steps: the file must be still for `reload_settle`); False when nothing changed."""
+        if self.force_reload:
+            return True
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            self.changed_stamp = None
+            return False
+        now = self.clock.monotonic()
+        if stamp != self.changed_stamp:
+            self.changed_stamp, self.changed_at = stamp, now
+        return True if now - self.changed_at >= self.cfg.watchdog.reload_settle else None
+
+    def reload_if_changed(self) -> bool:
+        if not self.reload_due():
+            return False
+        self.stamp, self.force_reload, self.changed_stamp = self._stamp(), False, None
+        try:
+            cfg = load_config(self.config_path, apply_overrides=False)
+        except ConfigError as exc:
+            message = str(exc)
+            if message != self.config_error:  # once per distinct error
+                self.config_error = message
+                self.reconciler.log("config-error", error=message, detail="keeping the last good config")
+            return False
+        if self.config_error is not None:
+            self.reconciler.log("config-ok", detail="config valid again")
+        self.config_error = None
+        remember_good(cfg.path)
+        self.apply(cfg)
+        return True
+
+    def apply(self, cfg: Config) -> None:
+        """Rebuild everything built from the config (tmux, delivery, journal), then diff the agents:
+        a changed launch restarts that agent when its turn ends; a removed agent is stopped."""
+        old, old_tmux = self.rt.cfg, self.rt.tmux
+        rt = control.make_runtime(cfg, self.fixed_tmux)
+        if rt.tmux.socket == old_tmux.socket:
+            rt.tmux.server_pid = old_tmux.server_pid
+        rt.deliverer.wait = self.rt.deliverer.wait
+        self.rt = self.reconciler.rt = rt
+        rt.on_event = self.reconciler.log
+        journal = open_journal(cfg, self.clock.wall)
+        journal.take_over(self.journal)  # what the old one held back (a full disk) is not lost
+        self.journal = self.reconciler.journal = journal
+        fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
+        self.refs = handoff_refs(cfg)
+        changed = [n for n, fp in fingerprints.items() if n in self.fingerprints and fp != self.fingerprints[n]]
+        removed = [n for n in old.agents if n not in cfg.agents]
+        self.fingerprints = fingerprints
+        self.reconciler.log("config-reloaded", agents=list(cfg.agents), changed=changed, removed=removed)
+        for name in changed:
+            rec = self.reconciler.record(name)
+            rec.pending = "config changed"
+            self.reconciler.log("restart-pending", name, reason="config changed")
+            self.reconciler.persist(name)
+        panes = rt.tmux.snapshot() if removed else {}
+        for name in removed:
+            agent = old.agents[name]
+            if self.dry_run:
+                continue
+            ended = control.stop_session(rt, agent.session, panes.get(agent.session))
+            self.reconciler.log("removed", name, detail="no longer in the config; stopped",
+                                processes=len(ended.pids))
+            self.reconciler.records.pop(name, None)
+
+    # ── requests from the CLI ──────────────────────────────────────────────────────────────
+
+    def handle_requests(self) -> None:
+        """Carry out what the CLI asked: over the control socket (answered) or as files."""
+        if self.control is not None:
+            for item in self.control.take():
+                item.reply(self.answer(item.request))
+        for kind, name, payload in take_request_files(self.rt.state):
+            self.answer({"kind": kind, "name": name, "payload": payload})
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, kind, payload = request.get("name"), str(request["kind"]), request.get("payload")
+        agent = self.cfg.agents.get(name) if isinstance(name, str) else None
+        if agent is None:
+            return {"error": f"no agent named {name!r} in {self.cfg.path}"}
+        try:
+            return {"result": carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None)}
+        except AgentsupError as exc:
+            self.reconciler.log("request-error", name, kind=kind, error=str(exc))
+            return {"error": str(exc)}
+
+    # ── the loop ───────────────────────────────────────────────────────────────────────────
+
+    def tick(self, kind: str) -> TickStats:
+        if self.reload_if_changed() and kind == POLL:
+            kind = SIGNAL  # screens are read now: an idle agent whose launch changed restarts at once
+        self.handle_requests()
+        if kind != POLL:
+            self.loop.check_handoff()
+            self.loop.check_phase()
+        stats = self.reconciler.tick(kind, stopped_by_hand=stopped_by_hand(self.rt.state))
+        self.loop.tick_tasks(self.reconciler.panes)
+        self.reconciler.persist_all()
+        self.last[kind] = stats
+        self.write_status(stats)
+        return stats
+
+    def safe_tick(self, kind: str) -> bool:
+        """One tick that cannot end the loop: a fault is journaled (once per distinct fault), shown
+        as degraded in `status`, and the next tick tries again. True when the tick went through."""
+        try:
+            self.tick(kind)
+        except TmuxUnreachableError as exc:
+            if "tmux" not in self.degraded:
+                self.reconciler.log("tmux-unreachable", error=str(exc), detail="no agent touched until tmux answers")
+            self.degraded["tmux"] = str(exc)
+        except Exception as exc:  # the loop outlives every fault; the journal says what and where
+            frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+            where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else "?"
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self.last_error:
+                self.reconciler.log("tick-error", error=message, where=where, tick=kind)
+            self.last_error = message
+            self.degraded["tick"] = f"{message} ({where})"
+        else:
+            if self.degraded.pop("tick", None) is not None:
+                self.reconciler.log("tick-ok", detail="ticks go through again")
+            self.last_error, self.failures = None, 0
+            return True
+        self.failures += 1
+        with contextlib.suppress(Exception):
+            self.write_status(None)
+        return False
+
+    def write_status(self, stats: TickStats | None) -> None:
+        if self.dry_run:
+            return
+        if bool(self.degraded) != self.was_degraded:  # one event per change, for the journal and notify
+            self.was_degraded = bool(self.degraded)
+            if self.degraded:
+                why = "; ".join(f"{k}: {v}" for k, v in self.degraded.items())
+                self.reconciler.log("watchdog-degraded", detail=why)
+            else:
+                self.reconciler.log("watchdog-healthy", detail="nothing is failing any more")
+        heavy = self.last.get(HEAVY)
+        data = {
+            "pid": os.getpid(), "last_tick": datetime.now(UTC).isoformat(timespec="seconds"),
+            "ok": stats is not None,
+            "degraded": dict(self.degraded), "config_error": self.config_error,
+            "heavy_tick_ms": round(heavy.wall_ms, 2) if heavy else None,
+            "heavy_tmux_calls": heavy.tmux_calls if heavy else None,
+        }
+        if stats is not None:
+            data |= {"kind": stats.kind, "tick_ms": round(stats.wall_ms, 2), "tick_cpu_ms": round(stats.cpu_ms, 2),
+                     "tmux_calls": stats.tmux_calls, "captures": stats.captures, "agents": stats.agents}
+        else:
+            data |= {"last_good_tick": self._last_good_tick()}
+        path = self.rt.state.watchdog_status()
+        try:
+            write_json(path, data, durable=False)
+        except OSError as exc:
+            self.degraded["status"] = f"cannot write {path.name}: {exc.strerror or exc}"
+            data["degraded"] = dict(self.degraded)
+            with contextlib.suppress(OSError):  # a full disk: the old file's blocks still take it
+                overwrite_in_place(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        else:
+            self.degraded.pop("status", None)
+
+    def _last_good_tick(self) -> str | None:
+        from agentsup.store.state import read_state
+
+        data, _ = read_state(self.rt.state.watchdog_status())
+        return data.get("last_tick") if data and data.get("ok", True) else (data or {}).get("last_good_tick")
+
+    def once(self) -> TickStats:
+        """One full (heavy) tick, for cron, tests and `--once`."""
+        with self._locked():
+            return self.tick(HEAVY)
+
+    def _listen(self) -> DeathListener | None:
+        """A thread that wakes the loop when tmux reports a death (None for a scripted tmux)."""
+        argv = self.rt.tmux.listen_argv()
+        if argv is None or self.dry_run:
+            return None
+        with contextlib.suppress(AgentsupError):
+            self.rt.tmux.install_hooks()  # a server started before this agentsup set its hooks
+        listener = DeathListener(argv, self._on_death, env=client_env())
+        listener.start()
+        return listener
+
+    def _on_death(self) -> None:
+        self.deaths += 1
+        self.wake.set()
+
+    def run(self) -> None:
+        with self._locked():
+            with contextlib.suppress(OSError):  # watched from the start: a request, an exit code wake the loop
+                private_dir(self.rt.state.requests_dir())
+                private_dir(self.rt.state.exits_dir())
+            self.control = self._serve_control()
+            watched = self.watch_list()
+            watcher = self._watch(watched)
+            listener, listening_on = self._listen(), self.rt.tmux.socket
+            self._install_signals()
+            self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
+                                watching=[a.name for a in self.cfg.agents.values() if a.watch != "none"])
+            now = self.clock.monotonic()
+            next_signal = next_heavy = screens_read_at = now
+            try:
+                while not self.stop.is_set():
+                    now = self.clock.monotonic()
+                    kind = HEAVY if now >= next_heavy else SIGNAL if now >= next_signal else POLL
+                    if kind != POLL:
+                        screens_read_at = now
+                    ok = self.safe_tick(kind)
+                    if listener is not None and self.rt.tmux.server_pid is not None:
+                        listener.kick()  # a server to wait on now (the first start, or a recreated one)
+                    w = self.cfg.watchdog
+                    if ok and kind == HEAVY:
+                        next_heavy, next_signal = now + w.heavy_interval, now + w.signal_interval
+                    elif ok and kind == SIGNAL:
+                        next_signal = now + w.signal_interval
+                    now = self.clock.monotonic()
+                    told = listener is not None and watcher.backend != ""  # deaths and requests reach us
+                    poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)
+                    wait = min(poll, next_signal - now)
+                    self.reconciler.look_again = [t for t in self.reconciler.look_again if t > screens_read_at]
+                    due = self.reconciler.signal_due()
+                    if due is not None and due > screens_read_at:  # a reset, a nudge's answer: read screens then
+                        next_signal = min(next_signal, due)
+                        wait = min(wait, next_signal - now)
+                    dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
+                    if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
+                        wait = min(wait, min(dues) - now)
+                    if not ok:  # failing ticks back off, never spin
+                        wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
+                    if self.changed_stamp is not None:
+                        wait = min(wait, w.reload_settle)  # a config change is settling: look again soon
+                    try:
+                        if self.watch_list() != watched:  # a new phase, or its docs directory appeared
+                            watched = self.watch_list()
+                            if not watcher.retarget(watched):
+                                old, watcher = watcher, self._watch(watched)  # watching before the old one goes
+                                old.stop()  # what it held back as it stopped is read by a signal tick now
+                                old.take()
+                                next_signal = self.clock.monotonic()
+                                self.wake.set()
+                        watcher = self.check_watcher(watcher, watched)
+                        if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
+                            if listener is not None:
+                                listener.stop()
+                            listener, listening_on = self._listen(), self.rt.tmux.socket
+                    except Exception as exc:  # a watcher that cannot start leaves us polling, alive
+                        self.degraded["watcher"] = f"{type(exc).__name__}: {exc}"
+                    if self.wake.wait(timeout=max(0.0, wait)):
+                        self.wake.clear()
+                        if watcher.take():
+                            next_signal = self.clock.monotonic()  # config or status file changed: look now
+            finally:
+                watcher.stop()
+                if listener is not None:
+                    listener.stop()
+                if self.control is not None:
+                    self.handle_requests()  # what was asked before the stop is answered
+                    self.control.stop()
+                self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
+                if self.reconciler.notifier is not None:
+                    self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
+
+    def _watch(self, files: list[Path]) -> FileWatcher:
+        """Watch `files` and the watched folders. A watcher that cannot start shows as degraded in
+        `status`: changes are then seen by the ticks, later, never missed."""
+        watcher = FileWatcher(files, self.wake, folders=self.watched_folders())
+        try:
+            watcher.start()
+        except Exception as exc:  # out of threads or descriptors, say: the ticks poll every second instead
+            self.degraded["watcher"] = f"cannot watch files ({type(exc).__name__}: {exc}); polling each second"
+        return watcher
+
+    def check_watcher(self, watcher: FileWatcher, files: list[Path]) -> FileWatcher:
+        """Say in `status` when the watcher polls; a watcher that died is journaled and replaced."""
+        if not watcher.alive:
+            self.reconciler.log("watcher-died", error=watcher.error, detail="a new file watcher starts")
+            if watcher.take():
+                self.wake.set()
+            return self._watch(files)
+        before = self.degraded.get("watcher")
+        if watcher.fallback_reason is not None:
+            self.degraded["watcher"] = (f"inotify unavailable: {watcher.fallback_reason}; "
+                                        "watched files are polled every 0.5 s")
+        elif watcher.backend:
+            self.degraded.pop("watcher", None)
+        if self.degraded.get("watcher") != before:
+            self.wake.set()  # a tick now: status says it at once
+        return watcher
+
+    def watched_folders(self) -> list[Path]:
+        """The CLI's requests, and the exit codes launch wrappers write the moment a program ends
+        (the surest news of a death: tmux before 3.5 can lose its own)."""
+        return [self.rt.state.requests_dir(), self.rt.state.exits_dir()]
+
+    def _serve_control(self) -> ControlServer | None:
+        """The control socket the CLI asks (None in a dry run, or when it cannot be bound: requests
+        then come as files, and status says why)."""
+        if self.dry_run:
+            return None
+        server = ControlServer(self.rt.state.control_socket(), self.wake)
+        try:
+            server.start()
+        except OSError as exc:
+            self.degraded["control"] = f"cannot listen on {server.path}: {exc.strerror or exc}; requests come as files"
+            return None
+        return server
+
+    def watch_list(self) -> list[Path]:
+        files = [self.config_path, *watched_files(self.cfg), *self.refs]
+        return [f for f in files if f.parent.is_dir()]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.lock.acquire()  # LockedError (exit 75) when another watchdog holds it
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, _frame: object) -> None:
+            self.stop.set()
+            self.wake.set()
+
+        def reload(signum: int, _frame: object) -> None:
+            self.force_reload = True
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)

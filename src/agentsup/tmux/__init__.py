@@ -1,0 +1,1 @@
+"""The tmux seam: libtmux's server with timeouts, the pane snapshot, and delivery into panes."""
