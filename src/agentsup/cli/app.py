@@ -190,14 +190,40 @@ def _lighter_help() -> None:
             sys.modules[name] = module
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, when nothing before it but `-c/--config` (else None)."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in ("-c", "--config"):
+            i += 2
+        elif word.startswith("--config="):
+            i += 1
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
+def _only_the_invoked_command(argv: Sequence[str]) -> None:
+    """Typer inspects every command's signature to build its click group, about a millisecond
+    each; a run that names a known command builds just that one (help and completion build all)."""
+    name = _command_word(argv)
+    chosen = [c for c in app.registered_commands
+              if name is not None and (c.name or (c.callback.__name__ if c.callback else "")) == name]
+    if len(chosen) == 1 and "--help" not in argv and "-h" not in argv:
+        app.registered_commands[:] = chosen
+
+
 def run(argv: Sequence[str]) -> int:
     from . import admin, commands  # noqa: F401  (they register themselves on `app`)
     from .completion import requested
 
+    completing = requested()  # the shell asks for candidates: Typer's completion classes answer
     if "--help" in argv or "-h" in argv:
         _lighter_help()
+    elif not completing:
+        _only_the_invoked_command(argv)
 
-    requested()  # the shell asks for candidates: Typer's completion classes answer
     command = typer.main.get_command(app)
     try:
         result = command.main(list(argv), prog_name="agentsup", standalone_mode=False)

@@ -15,14 +15,17 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentsup.errors import NoSessionError as NoSessionError  # re-exported: callers catch it from here
 from agentsup.errors import TmuxError, TmuxNotFoundError
-from agentsup.tmux.panes import SNAPSHOT_FORMAT, parse_pane
+from agentsup.tmux.panes import SNAPSHOT_FORMAT, exact, exact_pane, parse_pane
 from agentsup.tmux.panes import PaneInfo as PaneInfo  # re-exported: what a snapshot holds
 from agentsup.tmux.panes import TmuxSeam as TmuxSeam
-from agentsup.tmux.server import Server, exact, exact_pane
-from agentsup.tmux.server import client_env as client_env  # re-exported
+from agentsup.tmux.panes import client_env as client_env  # re-exported
+
+if TYPE_CHECKING:
+    from agentsup.tmux.server import Server
 
 _buffer_ids = itertools.count()
 WAKE_CHANNEL = "agentsup-wake"
@@ -47,7 +50,9 @@ class Tmux:
 
     def __init__(self, socket: str, *, binary: str = "tmux", timeout: float = 5.0,
                  server_pid_file: Path | None = None) -> None:
-        self.server = Server(socket, binary=binary, timeout=timeout)
+        from agentsup.tmux.server import Server  # libtmux loads only where tmux is used (not `check`)
+
+        self.server: Server = Server(socket, binary=binary, timeout=timeout)
         self.socket = socket
         self.server_pid_file = server_pid_file
         self.server_pid: int | None = None  # from the last snapshot; None when no server answered

@@ -4,6 +4,7 @@ format derived from one field list), and the seam: the methods agentsup uses, wh
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,23 @@ class TmuxSeam(Protocol):
     def listen_argv(self) -> list[str] | None: ...
 
     def install_hooks(self) -> None: ...
+
+
+def exact(session: str) -> str:
+    """Exact session target: a bare name would prefix-match (`agent` hits `agent2`)."""
+    return "=" + session
+
+
+def exact_pane(session: str) -> str:
+    return "=" + session + ":"
+
+
+def client_env() -> dict[str, str]:
+    # A tmux client started inside another tmux must not treat that one as "its" server.
+    env = dict(os.environ)
+    env.pop("TMUX", None)
+    env.pop("TMUX_PANE", None)
+    return env
 
 
 def parse_pane(line: str) -> PaneInfo | None:

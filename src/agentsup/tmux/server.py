@@ -8,7 +8,6 @@ subclass below covers libtmux's own methods as well as ours.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Sequence
@@ -18,28 +17,12 @@ import libtmux
 from libtmux.common import tmux_cmd
 
 from agentsup.errors import NoSessionError, TmuxError, TmuxNotFoundError, TmuxUnreachableError
+from agentsup.tmux.panes import client_env
 
 # stderr of a client that found no server, or no such target
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
 _NO_TARGET = ("can't find", "no current target")
 EXITING_RETRIES = 5
-
-
-def exact(session: str) -> str:
-    """Exact session target: a bare name would prefix-match (`agent` hits `agent2`)."""
-    return "=" + session
-
-
-def exact_pane(session: str) -> str:
-    return "=" + session + ":"
-
-
-def client_env() -> dict[str, str]:
-    # A tmux client started inside another tmux must not treat that one as "its" server.
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env.pop("TMUX_PANE", None)
-    return env
 
 
 class TimedCmd(tmux_cmd):
