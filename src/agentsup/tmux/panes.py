@@ -6,34 +6,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-_FIELDS = (
-    "session_name", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "pane_in_mode",
-    "pane_width", "pane_height", "cursor_x", "cursor_y", "session_created", "window_activity",
-    "pid", "pane_current_command",
-)
-SNAPSHOT_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
+
+def _tmux(name: str) -> Any:
+    """A field filled from the tmux format variable `name`."""
+    return field(metadata={"tmux": name})
+
+
 @dataclass(frozen=True)
 class PaneInfo:
-    """One pane's state from the batched snapshot."""
+    """One pane's state from the batched snapshot; each field names the tmux variable it is read
+    from, and the snapshot's `-F` format is built from these fields."""
 
-    session: str
-    pane_id: str
-    pane_pid: int
-    dead: bool
-    dead_status: int | None
-    in_mode: bool
-    width: int
-    height: int
-    cursor_x: int
-    cursor_y: int
-    created: int
-    activity: int  # epoch second of the window's last output
-    server_pid: int
-    current_command: str
+    session: str = _tmux("session_name")
+    pane_id: str = _tmux("pane_id")
+    pane_pid: int = _tmux("pane_pid")
+    dead: bool = _tmux("pane_dead")
+    dead_status: int | None = _tmux("pane_dead_status")
+    in_mode: bool = _tmux("pane_in_mode")
+    width: int = _tmux("pane_width")
+    height: int = _tmux("pane_height")
+    cursor_x: int = _tmux("cursor_x")
+    cursor_y: int = _tmux("cursor_y")
+    created: int = _tmux("session_created")
+    activity: int = _tmux("window_activity")  # epoch second of the window's last output
+    server_pid: int = _tmux("pid")
+    current_command: str = _tmux("pane_current_command")  # last: the only one that may hold a tab
 
     @property
     def key(self) -> str:
@@ -100,17 +101,25 @@ def client_env() -> dict[str, str]:
     return env
 
 
+_FIELDS = fields(PaneInfo)
+SNAPSHOT_FORMAT = "\t".join(f"#{{{f.metadata['tmux']}}}" for f in _FIELDS)
+
+
+def _value(kind: str, text: str) -> Any:
+    if kind == "bool":
+        return text == "1"
+    if kind == "int":
+        return _int(text)
+    if kind == "int | None":
+        return int(text) if text.lstrip("-").isdigit() else None
+    return text
+
+
 def parse_pane(line: str) -> PaneInfo | None:
     parts = line.split("\t", len(_FIELDS) - 1)
     if len(parts) != len(_FIELDS):
         return None
-    return PaneInfo(
-        session=parts[0], pane_id=parts[1], pane_pid=_int(parts[2]), dead=parts[3] == "1",
-        dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
-        in_mode=parts[5] == "1", width=_int(parts[6]), height=_int(parts[7]),
-        cursor_x=_int(parts[8]), cursor_y=_int(parts[9]), created=_int(parts[10]),
-        activity=_int(parts[11]), server_pid=_int(parts[12]), current_command=parts[13],
-    )
+    return PaneInfo(**{f.name: _value(str(f.type), text) for f, text in zip(_FIELDS, parts, strict=True)})
 
 
 def _int(text: str) -> int:
