@@ -255,3 +255,26 @@ def answered(dog: Any, call: Callable[[], Any], timeout: float = 30.0) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+@pytest.fixture
+def private_tmux_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """TMUX_TMPDIR in a short scratch folder, so libtmux's `server` fixture puts its socket there
+    (never in the user's /tmp/tmux-UID), with HOME and SHELL pinned."""
+    root = Path(tempfile.mkdtemp(prefix="as-lt-"))
+    (root / "home").mkdir()
+    monkeypatch.setenv("TMUX_TMPDIR", str(root))
+    monkeypatch.setenv("HOME", str(root / "home"))
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    monkeypatch.delenv("TMUX", raising=False)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def real_tmux(private_tmux_dir: Path, server: Any) -> Any:
+    """agentsup's Tmux on the private server of libtmux's pytest plugin (its `server` fixture,
+    which kills the server when the test ends)."""
+    from agentsup.tmux.client import Tmux
+
+    return Tmux(server.socket_name, timeout=1.0)

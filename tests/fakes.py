@@ -58,9 +58,9 @@ class FakeTmux:
 
     def _info(self, pane: FakePane) -> PaneInfo:
         return PaneInfo(session=pane.session, pane_id=pane.pane_id, pane_pid=pane.pid, dead=pane.dead,
-                        dead_status=pane.exit_status, in_mode=False, width=200, height=50, cursor_x=0,
-                        cursor_y=pane.screen().count("\n"), created=pane.created, activity=pane.activity, server_pid=1,
-                        current_command="fake")
+                        dead_status=pane.exit_status, in_mode=False, width=200, height=50,
+                        cursor_x=len(pane.screen().rsplit("\n", 1)[-1]), cursor_y=pane.screen().count("\n"),
+                        created=pane.created, activity=pane.activity, server_pid=1, current_command="fake")
 
     # ── observation ────────────────────────────────────────────────────────────────────────
 
