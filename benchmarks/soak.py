@@ -400,6 +400,8 @@ class Soak:
             if got != 1:
                 self.violation(f"push {subject!r} pinged {peer} {got} times")
         events = self.events()
+        for refused in (e for e in events if e["event"] == "illegal-transition"):
+            self.violation(f"{refused.get('agent')}: refused state change {refused.get('old')} -> {refused.get('new')}")
         advances = [e for e in events if e["event"] == "phase-advance"]
         if len(advances) != self.dones or len({e.get("done") for e in advances}) != len(advances):
             self.violation(f"{self.dones} DONE markers, phase advances: {[e.get('done') for e in advances]}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from agentsup.agents.detect import Observation
 from agentsup.supervisor.policy import (
     BACKOFF,
@@ -438,3 +440,21 @@ def test_an_exact_reset_is_waited_out_by_seconds_not_the_screen_s_slack() -> Non
     minute = Observation(limited=True, reset_at=at(1800))
     assert transition(running(), alive(exact), T0, POL).record.limit_until == T0 + 1805
     assert transition(running(), alive(minute), T0, POL).record.limit_until == T0 + 1845
+
+
+def test_every_state_change_goes_through_the_table_and_an_illegal_one_is_refused() -> None:
+    from agentsup.store.record import TRANSITIONS, IllegalTransition, Record, State
+
+    assert set(TRANSITIONS) == set(State), "every state has its exits named"
+    rec = Record()
+    for step in (State.STARTING, State.RUNNING, State.LIMITED, State.RUNNING, State.EXITED, State.BACKOFF,
+                 State.STARTING, State.RUNNING, State.FATAL, State.STARTING):
+        rec.change_state(step, f"to {step}")
+        assert rec.state == step and rec.detail == f"to {step}"
+    for old, new in ((State.FATAL, State.LIMITED), (State.DONE, State.FAILED), (State.PENDING, State.DONE),
+                     (State.CANCELLED, State.DONE), (State.BACKOFF, State.WAITING)):
+        held = Record(state=old, detail="as it was")
+        with pytest.raises(IllegalTransition) as refused:
+            held.change_state(new, "never")
+        assert (refused.value.old, refused.value.new) == (old, new)
+        assert (held.state, held.detail) == (old, "as it was"), "a refused change leaves the record alone"

@@ -18,7 +18,7 @@ def test_only_tasks_without_pending_dependencies_start() -> None:
 
 
 def test_success_chain_runs_in_order() -> None:
-    state = {n: PENDING for n in DEPS}
+    state: dict[str, str] = {n: PENDING for n in DEPS}
     order: list[list[str]] = []
     for _ in range(5):
         v = {n: TaskView(s, alive=False, exit_code=0) for n, s in state.items()}

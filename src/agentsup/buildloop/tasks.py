@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
+from agentsup.store.record import State
+
+PENDING, RUNNING, DONE, FAILED, CANCELLED = State.PENDING, State.RUNNING, State.DONE, State.FAILED, State.CANCELLED
 TERMINAL = frozenset({DONE, FAILED, CANCELLED})
 RETRY_BACKOFF_MAX = 300.0
 

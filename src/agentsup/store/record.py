@@ -10,9 +10,12 @@ from enum import StrEnum
 from typing import Any
 
 from agentsup.agents.detect import Observation
+from agentsup.errors import AgentsupError
 
 
 class State(StrEnum):
+    """Every state an agent, service or task can be in: the one vocabulary."""
+
     STOPPED = "STOPPED"
     STARTING = "STARTING"
     RUNNING = "RUNNING"
@@ -23,6 +26,34 @@ class State(StrEnum):
     BACKOFF = "BACKOFF"
     FATAL = "FATAL"
     EXITED = "EXITED"
+    PENDING = "PENDING"  # a task waiting for its dependencies, its retry, or a free slot
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class IllegalTransition(AgentsupError):
+    """A state change the state machine does not have (a bug: it is refused, the state kept)."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__(f"illegal state change {old} -> {new}")
+        self.old = old
+        self.new = new
+
+
+_ALIVE = frozenset({State.STARTING, State.RUNNING, State.LIMITED, State.WAITING, State.SLEEPING, State.STALLED})
+_ENDED = frozenset({State.STOPPED, State.EXITED})
+_TASK_ENDS = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+# Where each state may go (besides staying). An agent found running is adopted in whatever state
+# its screen shows; a FATAL or finished task leaves only by a new start (or an adoption).
+TRANSITIONS: dict[State, frozenset[State]] = {
+    **{s: _ALIVE | _ENDED | _TASK_ENDS | {State.BACKOFF, State.FATAL, State.PENDING} for s in _ALIVE},
+    **{s: _ALIVE | _ENDED | {State.BACKOFF, State.FATAL, State.PENDING, State.DONE, State.FAILED} for s in _ENDED},
+    State.BACKOFF: _ENDED | {State.STARTING, State.RUNNING, State.FATAL},
+    State.FATAL: _ENDED | {State.STARTING, State.RUNNING},
+    State.PENDING: _ENDED | {State.STARTING, State.RUNNING, State.FAILED, State.CANCELLED},
+    **{s: frozenset({State.STOPPED, State.PENDING, State.STARTING, State.RUNNING}) for s in _TASK_ENDS},
+}
 
 
 STARTING, RUNNING, BACKOFF, FATAL = State.STARTING, State.RUNNING, State.BACKOFF, State.FATAL
@@ -72,6 +103,15 @@ class Record:
     transient_tries: int = 0  # retries of transient errors in a row, for the backoff
     boot: str = ""
     idle_since: float | None = None
+
+    def change_state(self, new: State, detail: str | None = None) -> None:
+        """The one way a state changes: refuses a change `TRANSITIONS` does not have."""
+        old = State(self.state) if self.state in State.__members__ else None
+        if old is not None and new != old and new not in TRANSITIONS[old]:
+            raise IllegalTransition(old, new)
+        self.state = new
+        if detail is not None:
+            self.detail = detail
 
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies every value and cost a quarter of a 200-agent tick.

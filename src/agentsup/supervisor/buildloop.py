@@ -206,8 +206,8 @@ class BuildLoop:
             self.rec.record(name).retry_at = at
         for name, state in result.states.items():
             record = self.rec.record(name)
-            record.state = state
-            record.detail = next((str(f.get("reason", "")) for n, e, f in result.events if n == name), "")
+            record.change_state(State(state),
+                                next((str(f.get("reason", "")) for n, e, f in result.events if n == name), ""))
             if name in result.start:
                 self.start_task(tasks[name], reason="dependencies done" if tasks[name].after else "requested")
             else:
@@ -226,11 +226,12 @@ class BuildLoop:
             control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
             self.rec.transitions[task.name] = (record.state, "FAILED")
-            record.state, record.detail = "FAILED", f"could not start: {exc}"
+            record.change_state(State.FAILED, f"could not start: {exc}")
             self.rec.log("task-failed", task.name, error=str(exc))
         else:
             record.attempts += 1
-            record.state, record.detail, record.started_at = RUNNING, reason, self.rec.clock.monotonic()
+            record.change_state(State.RUNNING, reason)
+            record.started_at = self.rec.clock.monotonic()
             record.retry_at = None
             self.rec.log("task-start", task.name, reason=reason, attempt=record.attempts)
         self.rec.persist(task.name)
@@ -247,5 +248,5 @@ def request_tasks(reconciler: Reconciler, names: list[str]) -> None:
         record = reconciler.record(name)
         if record.state in FINISHED_OR_UNDERWAY:
             continue
-        record.state, record.detail = PENDING, "waiting for its dependencies"
+        record.change_state(State.PENDING, "waiting for its dependencies")
         reconciler.persist(name)

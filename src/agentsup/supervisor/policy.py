@@ -60,7 +60,7 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
     rec = d.record
     if not view.present or view.dead:
         if pol.watch == "none":
-            rec.state, rec.detail = (EXITED if view.dead else STOPPED), ""
+            rec.change_state(EXITED if view.dead else STOPPED, "")
             rec.limit_until = None
             return d
         _not_running(d, view, now, pol)
@@ -68,7 +68,8 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
     if view.pane_key and rec.pane and view.pane_key != rec.pane and rec.state in (BACKOFF, FATAL):
         # Someone (the operator's `up`) started it since we decided: theirs wins over our old record.
         d.note("adopted", previous_state=rec.state, detail="started outside the watchdog")
-        rec.state, rec.backoff_until, rec.backoff_delay, rec.fatal_since = RUNNING, None, 0.0, None
+        rec.change_state(RUNNING)
+        rec.backoff_until, rec.backoff_delay, rec.fatal_since = None, 0.0, None
         rec.started_at, rec.ready = None, True
     if view.pane_key:
         rec.pane = view.pane_key
@@ -147,7 +148,7 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
                             view=view)
             return d
     elif pol.watch == "heal+stall" and not busy and idle_for >= pol.stall_idle:
-        rec.state = STALLED
+        rec.change_state(STALLED)
         _schedule_start(d, now, pol, f"stalled: no activity for {int(idle_for)}s", kill=True, view=view)
         return d
     _set(rec, STARTING if _starting(rec, now, pol) else RUNNING,
@@ -209,12 +210,14 @@ def _starting(rec: Record, now: float, pol: Policy) -> bool:
 
 
 def _set(rec: Record, state: str, detail: str, question: str = "") -> None:
-    rec.state, rec.detail, rec.question = state, detail, question if state == WAITING else ""
+    rec.change_state(State(state), detail)
+    rec.question = question if state == WAITING else ""
 
 
 def _end_fatal(d: Decision, now: float) -> None:
     rec = d.record
-    rec.state, rec.fatal_since, rec.restarts, rec.fatal_retry = RUNNING, None, [], True
+    rec.change_state(RUNNING)
+    rec.fatal_since, rec.restarts, rec.fatal_retry = None, [], True
     d.note("fatal-cooldown-over", detail="retrying once with a fresh budget")
 
 
@@ -257,8 +260,8 @@ def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: 
     if (rec.fatal_retry and quick) or len(rec.restarts) >= pol.restart_max:
         why = "still failing after the FATAL cooldown" if rec.fatal_retry and quick else (
             f"{len(rec.restarts)} restarts within {int(pol.window)}s")
-        rec.state, rec.fatal_since, rec.backoff_until = FATAL, now, None
-        rec.detail = f"{why}; last: {reason}"
+        rec.change_state(FATAL, f"{why}; last: {reason}")
+        rec.fatal_since, rec.backoff_until = now, None
         d.note("fatal", reason=rec.detail, exit_code=rec.last_exit, last_lines=rec.last_lines[-5:])
         return
     if quick:
@@ -267,8 +270,8 @@ def _schedule_start(d: Decision, now: float, pol: Policy, reason: str, *, kill: 
     else:
         rec.backoff_delay = 0.0
     if rec.backoff_delay > 0:
-        rec.state, rec.backoff_until = BACKOFF, now + rec.backoff_delay
-        rec.detail = f"retry in {rec.backoff_delay:g}s: {reason}"
+        rec.change_state(BACKOFF, f"retry in {rec.backoff_delay:g}s: {reason}")
+        rec.backoff_until = now + rec.backoff_delay
         d.note("backoff", delay_s=rec.backoff_delay, reason=reason)
         return
     _start(d, now, reason, kill=kill, resume=resume)
@@ -281,7 +284,7 @@ def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = T
     rec.started_at, rec.backoff_until, rec.idle_since = now, None, None
     rec.limit_until, rec.reset_at, rec.limit_nudges = None, None, 0
     rec.pane, rec.ready, rec.pending = "", False, ""
-    rec.state, rec.detail = STARTING, reason
+    rec.change_state(STARTING, reason)
     d.actions.append(Start(reason, kill, resume))
     d.note("restart" if kill else "start", reason=reason, **({"resume": True} if resume else {}))
 

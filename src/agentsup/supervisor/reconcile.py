@@ -23,6 +23,7 @@ from agentsup.buildloop.tasks import PENDING
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError
 from agentsup.store.journal import Journal
+from agentsup.store.record import IllegalTransition
 from agentsup.store.state import move_aside, read_state, write_json
 from agentsup.supervisor import control, lifecycle
 from agentsup.supervisor.clock import Clock, SystemClock, boot_id
@@ -240,8 +241,12 @@ class Reconciler:
             rec = self.record(agent.name)
             view = self.observe(agent, pane, rec, kind, tree, screens, stats)
             old_state = rec.state
-            decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
-                                  wall=wall)
+            try:
+                decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
+                                      wall=wall)
+            except IllegalTransition as exc:  # a bug in the state machine: refused, journaled, state kept
+                self.log("illegal-transition", agent.name, old=exc.old, new=exc.new)
+                continue
             self.records[agent.name] = decision.record
             self.transitions[agent.name] = (old_state, decision.record.state)
             self.act(agent, pane, decision, stats)
@@ -284,7 +289,8 @@ class Reconciler:
         for name in names & set(self.rt.cfg.agents):
             rec = self.record(name)
             if rec.state == BACKOFF or rec.pending:
-                rec.state, rec.detail, rec.backoff_until, rec.pending = STOPPED, "stopped by hand", None, ""
+                rec.change_state(STOPPED, "stopped by hand")
+                rec.backoff_until, rec.pending = None, ""
                 self.log("backoff-cancelled", name, detail="stopped by hand")
                 self.persist(name)
 
