@@ -24,6 +24,8 @@ _WAITING_UNTIL = re.compile(r"WAITING-UNTIL:\s*(\S+)")
 
 @dataclass(frozen=True)
 class Observation:
+    """What one screen says: working, waiting, limited (and until when), sleeping, or idle."""
+
     active: bool = False
     limited: bool = False
     reset_at: datetime | None = None

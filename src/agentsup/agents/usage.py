@@ -30,6 +30,8 @@ PRICES: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
 
 @dataclass
 class Tokens:
+    """Token counts of one agent's turns, as its CLI recorded them."""
+
     input: int = 0  # not read from a cache
     output: int = 0  # reasoning included
     cache_read: int = 0
@@ -146,6 +148,8 @@ def cost(by_model: dict[str, Tokens]) -> float | None:
 
 @dataclass(frozen=True)
 class Forecast:
+    """Where claude's five-hour window stands and when it would run out at the current pace."""
+
     used_pct: float
     resets_at: float  # epoch
     exhausted_at: float | None  # epoch at the window's rate so far; None: not before the reset

@@ -13,6 +13,8 @@ class GitError(AgentsupError):
 
 
 class Git:
+    """One repository, driven through git's argv with a timeout on every call."""
+
     def __init__(self, repo: Path, *, timeout: float = 30.0, binary: str = "git") -> None:
         self.repo = repo
         self.timeout = timeout

@@ -23,6 +23,8 @@ _REVIEW = re.compile(r"^review", re.IGNORECASE)
 
 @dataclass
 class HandoffState:
+    """What the handoff has already pinged about: the last remote head seen and each inbox file's content."""
+
     head: str = ""
     inboxes: dict[str, str] = field(default_factory=dict)  # file -> sha256 of its remote content
 
@@ -38,6 +40,8 @@ class HandoffState:
 
 @dataclass(frozen=True)
 class Ping:
+    """One message the handoff owes an agent."""
+
     target: str
     text: str
     reason: str

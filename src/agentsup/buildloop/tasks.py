@@ -23,6 +23,8 @@ RETRY_BACKOFF_MAX = 300.0
 
 @dataclass(frozen=True)
 class TaskView:
+    """One task as a tick sees it: its state, and whether its program runs or how it exited."""
+
     state: str  # PENDING | RUNNING | DONE | FAILED | CANCELLED | anything else = not requested
     alive: bool = False  # its program still runs
     exit_code: int | None = None
@@ -35,6 +37,8 @@ class TaskView:
 
 @dataclass
 class TaskPlan:
+    """What one pass over the tasks decides: new states, starts, stops, retries, events."""
+
     states: dict[str, str] = field(default_factory=dict)  # new state per task that changed
     start: list[str] = field(default_factory=list)
     stop: list[str] = field(default_factory=list)  # running programs to end (timed out, cancelled)

@@ -27,6 +27,8 @@ class PhaseAction(StrEnum):
 
 
 class NotifyAction(StrEnum):
+    """What `agentsup notify` does."""
+
     TEST = "test"
 
 

@@ -48,6 +48,8 @@ def width_of(stream: TextIO) -> int:
 
 
 class Painter:
+    """Colours text for a terminal, or leaves it plain."""
+
     def __init__(self, colour: bool) -> None:
         self.colour = colour
 

@@ -39,6 +39,8 @@ RESERVED_NAMES = frozenset({"watchdog"})
 
 @dataclass(frozen=True)
 class Wake:
+    """An agent's wake-up prompt and its interval."""
+
     interval: float
     prompt_file: Path | None
     prompt: str | None
@@ -46,6 +48,8 @@ class Wake:
 
 @dataclass(frozen=True)
 class Agent:
+    """One agent, fully resolved: its backend, argv, directory, session and watch settings."""
+
     name: str
     session: str
     kind: Kind
@@ -80,6 +84,8 @@ class Agent:
 
 @dataclass(frozen=True)
 class Service:
+    """One service: a plain program kept running in its own session."""
+
     name: str
     session: str
     argv: tuple[str, ...]
@@ -90,6 +96,8 @@ class Service:
 
 @dataclass(frozen=True)
 class Config:
+    """agents.toml, loaded, validated and resolved; immutable."""
+
     path: Path
     base_dir: Path
     log_dir: Path

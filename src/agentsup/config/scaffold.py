@@ -34,6 +34,8 @@ Describe what this phase builds, as gates the adversary can check one by one.
 
 @dataclass(frozen=True)
 class Written:
+    """One file `agentsup init` wrote, and what it is for."""
+
     path: Path
     what: str
 

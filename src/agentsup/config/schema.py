@@ -65,6 +65,8 @@ def check_http(value: str) -> str:
 
 
 class TmuxSettings(Table):
+    """The `[tmux]` table."""
+
     socket: str = spec(
         "agentsup",
         doc="tmux socket: a name (tmux -L) or a path containing '/' (tmux -S); unset: agentsup-<hash of "
@@ -77,6 +79,8 @@ class TmuxSettings(Table):
 
 
 class WatchdogSettings(Table):
+    """The `[watchdog]` table."""
+
     signal_interval: float = spec(30, gt=0, doc="light tick: limits, stalls, handoff pings")
     heavy_interval: float = spec(300, gt=0, doc="heavy tick: heal, phase advance")
     poll_interval: float = spec(
@@ -159,6 +163,8 @@ class BackendSpec(Table):
 
 
 class WakeSpec(Table):
+    """The `[agent.wake]` table."""
+
     interval: float = spec(3600, gt=0, doc="seconds between wakes of an idle agent")
     prompt_file: str | None = spec(None, doc="message file (relative to the config)")
     prompt: str | None = spec(None, doc="message text, when no prompt_file")
@@ -192,6 +198,8 @@ class _Named(Table):
 
 
 class AgentSpec(_Named):
+    """One `[[agent]]` table, as written."""
+
     kind: Kind = spec("persistent", doc="loop | persistent | orchestrator | task")
     role: str | None = spec(None, doc="loop role; prompts/<role>.md is its standing prompt")
     backend: str = spec("claude", doc="a preset (claude, codex, opencode, gemini, sim) or [backend.X]")
@@ -238,6 +246,8 @@ else:
 
 
 class ServiceSpec(_Named):
+    """One `[[service]]` table, as written."""
+
     command: str | list[str] = spec(doc="argv list, or a string split like shell words (no shell)")
     dir: str = spec(".", doc="working directory (relative to the config)")
     enabled: bool = spec(True, doc="started by `up`")
@@ -245,6 +255,8 @@ class ServiceSpec(_Named):
 
 
 class DefaultsSpec(Table):
+    """The `[defaults]` table: values every agent inherits."""
+
     log_dir: str = spec(
         "~/.local/state/agentsup",
         doc="logs, journal; state/ lives inside. Unset: ~/.local/state/agentsup/<dir>-<hash>, "
@@ -264,6 +276,8 @@ class DefaultsSpec(Table):
 
 
 class PhaseSpec(Table):
+    """One item of `[loop].phases`."""
+
     id: str = spec(doc="phase id, used in prompts and status")
     plan: str = spec(doc="plan file of the phase")
     status: str = spec(doc="status file that gets the done marker")
@@ -271,6 +285,8 @@ class PhaseSpec(Table):
 
 
 class HandoffSpec(Table):
+    """The `[loop.handoff]` table."""
+
     repo: str = spec(doc="git clone whose remote both loop agents push to (relative to the config)")
     remote: str = spec("origin", doc="remote to fetch")
     branch: str = spec("main", doc="remote branch to watch")
@@ -283,6 +299,8 @@ class HandoffSpec(Table):
 
 
 class OnCompleteSpec(Table):
+    """The `[loop.on_complete]` table."""
+
     trigger_file: str = spec(".run-upgrade-on-complete", doc="in log_dir; run only if it exists",
                              check=check_file_name)
     run: str = spec("upgrader", doc="agent started when the sequence completes")
@@ -290,6 +308,8 @@ class OnCompleteSpec(Table):
 
 
 class LoopSpec(Table):
+    """The `[loop]` table."""
+
     phases: list[PhaseSpec] = spec(factory=list, doc="the phase sequence")
     state_file: str = spec("phase-idx", doc="phase index file in the state directory", check=check_file_name)
     done_marker: str = spec("## DONE", doc="line prefix that marks a status file done")
@@ -309,6 +329,8 @@ NOTIFY_KINDS: tuple[NotifyKind, ...] = ("fatal", "limited", "waiting-input", "ta
 
 
 class NotifySpec(Table):
+    """The `[notify]` table."""
+
     on: list[NotifyKind] = spec(factory=lambda: list(NOTIFY_KINDS), doc="events that notify")
     command: list[str] = spec(
         factory=list, doc="argv run per event (no shell); data in AGENTSUP_EVENT, AGENTSUP_AGENT, "

@@ -32,6 +32,8 @@ SPINNER = "✻✶✳✢·"
 
 @dataclass
 class Sim:
+    """The simulated agent's state: its model, what it records, its status line, work and limit."""
+
     model: str = ""
     record: Path | None = None
     reply_work: float = 2.0

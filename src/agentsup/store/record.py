@@ -221,6 +221,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class Start:
+    """An action: start (or replace) the agent's program."""
+
     reason: str
     kill: bool  # a session exists and must be replaced
     resume: bool = False  # a heal: continue the agent's own session instead of starting over
@@ -228,24 +230,32 @@ class Start:
 
 @dataclass(frozen=True)
 class Deliver:
+    """An action: type a message into the agent and submit it."""
+
     text: str
     purpose: str  # nudge | queued | wake
 
 
 @dataclass(frozen=True)
 class Keys:
+    """An action: press keys the backend names (a limit menu's answer)."""
+
     keys: tuple[str, ...]  # tmux key names from the backend's config, never from the screen
     purpose: str  # limit-menu
 
 
 @dataclass(frozen=True)
 class Event:
+    """A journal entry a decision asks for."""
+
     event: str
     fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Decision:
+    """The policy's answer for one agent: its new record, the actions and the events."""
+
     record: Record
     actions: list[Start | Deliver | Keys] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)

@@ -18,6 +18,8 @@ from agentsup.supervisor.control import Runtime
 
 @dataclass(frozen=True)
 class AgentUsage:
+    """One agent's tokens, turns and cost."""
+
     agent: str
     backend: str
     turns: int
@@ -37,6 +39,8 @@ class AgentUsage:
 
 @dataclass(frozen=True)
 class UsageReport:
+    """What `agentsup usage` reports."""
+
     since: str | None
     agents: list[AgentUsage]
 

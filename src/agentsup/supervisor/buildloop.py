@@ -58,6 +58,8 @@ def handoff_refs(cfg: Config) -> list[Path]:
 
 
 class BuildLoop:
+    """The build loop inside the watchdog: phase advance, handoff pings, tasks."""
+
     def __init__(self, reconciler: Reconciler) -> None:
         self.rec = reconciler
 

@@ -14,12 +14,16 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """The one clock agentsup reads; tests inject a manual one."""
+
     def monotonic(self) -> float: ...
 
     def wall(self) -> float: ...
 
 
 class SystemClock:
+    """The real clock."""
+
     def monotonic(self) -> float:
         return time.monotonic()
 

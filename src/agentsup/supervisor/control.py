@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # imported where used: `status` and `down` start no program a
 
 @dataclass(frozen=True)
 class ActionResult:
+    """What happened to one agent or service when asked to start or stop."""
+
     name: str
     session: str
     action: str  # started | restarted | already-running | stopped | not-running

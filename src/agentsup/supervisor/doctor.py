@@ -19,6 +19,8 @@ from agentsup.errors import AgentsupError
 
 
 class Level(StrEnum):
+    """How a doctor check came out."""
+
     OK = "ok"
     WARN = "warn"
     FAIL = "FAIL"
@@ -26,6 +28,8 @@ class Level(StrEnum):
 
 @dataclass(frozen=True)
 class Check:
+    """One line of `agentsup doctor`."""
+
     name: str
     level: Level
     detail: str

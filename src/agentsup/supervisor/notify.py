@@ -30,6 +30,8 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 @dataclass(frozen=True)
 class Notice:
+    """One notification: the event, the agent, its state change and what it says."""
+
     event: str  # a notification kind
     agent: str = ""
     old_state: str = ""

@@ -151,6 +151,8 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
 
 @dataclass(frozen=True)
 class PingRow:
+    """What a ping did for one agent: delivered, queued or stranded, and why."""
+
     agent: str
     result: str  # delivered | stranded | no-session | queued
     attempts: int
@@ -190,6 +192,8 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
 
 @dataclass(frozen=True)
 class CheckReport:
+    """What `agentsup check` reports."""
+
     config: str
     tmux: str
     socket: str
@@ -220,6 +224,8 @@ def check(cfg: Config) -> CheckReport:
 
 @dataclass(frozen=True)
 class PhaseReport:
+    """What `agentsup phase` reports."""
+
     index: int
     id: str
     phases: list[dict[str, Any]]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Proc:
+    """One process: pid, parent and name."""
+
     pid: int
     ppid: int
     comm: str
@@ -72,6 +74,8 @@ def program_pid(pane_pid: int) -> int | None:
 
 
 class ProcTree:
+    """Every process at one moment, with each one's children."""
+
     def __init__(self, procs: dict[int, Proc]) -> None:
         self.procs = procs
         self.children: dict[int, list[int]] = {}
@@ -176,6 +180,8 @@ def _signal(pids: set[int], sig: int) -> None:
 
 @dataclass(frozen=True)
 class Stopped:
+    """What ending a process tree ended."""
+
     pids: tuple[int, ...]  # every process that was asked to end
     killed: tuple[int, ...]  # those that needed SIGKILL
 

@@ -66,6 +66,8 @@ class Screen:
 
 @dataclass
 class TickStats:
+    """What one tick cost: time, tmux calls, captures."""
+
     kind: str
     wall_ms: float = 0.0
     cpu_ms: float = 0.0

@@ -27,6 +27,8 @@ STICKY_STATES = frozenset({"FATAL", "BACKOFF", "DONE", "FAILED", "CANCELLED", "P
 
 @dataclass(frozen=True)
 class AgentStatus:
+    """One agent's row of `agentsup status`."""
+
     name: str
     kind: str
     backend: str
@@ -51,6 +53,8 @@ class AgentStatus:
 
 @dataclass(frozen=True)
 class ServiceStatus:
+    """One service's row of `agentsup status`."""
+
     name: str
     session: str
     enabled: bool
@@ -62,6 +66,8 @@ class ServiceStatus:
 
 @dataclass(frozen=True)
 class PhaseStatus:
+    """The build loop's phase as `status` shows it."""
+
     id: str
     index: int
     count: int
@@ -73,6 +79,8 @@ class PhaseStatus:
 
 @dataclass(frozen=True)
 class WatchdogStatus:
+    """The watchdog as `status` shows it: alive, ticking, degraded."""
+
     running: bool
     pid: int | None
     last_tick: str | None = None
@@ -85,6 +93,8 @@ class WatchdogStatus:
 
 @dataclass(frozen=True)
 class StatusReport:
+    """Everything `agentsup status` shows."""
+
     config: str
     socket: str
     phase: PhaseStatus | None

@@ -69,6 +69,8 @@ def launch_fingerprint(cfg: Config, agent: Agent) -> str:
 
 
 class Watchdog:
+    """The reconcile loop: ticks on signals and timers, answers the control channel."""
+
     def __init__(self, config_path: Path, *, dry_run: bool = False, clock: Clock | None = None,
                  emit: Callable[[dict[str, Any]], None] = lambda e: None, tmux: TmuxSeam | None = None) -> None:
         self.config_path = config_path

@@ -22,6 +22,8 @@ CONNECTED = 0.3  # a client that failed later than this was waiting: its server 
 
 
 class DeathListener:
+    """A tmux client waiting on the wake channel that the death hooks signal."""
+
     def __init__(self, argv: Sequence[str], on_event: Callable[[], None], env: dict[str, str] | None = None) -> None:
         self.argv = list(argv)
         self.on_event = on_event

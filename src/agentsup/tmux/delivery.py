@@ -33,6 +33,8 @@ def as_text(text: str) -> str:
 
 
 class DeliveryResult(StrEnum):
+    """How a delivery ended."""
+
     DELIVERED = "delivered"
     STRANDED = "stranded"
     NO_SESSION = "no-session"
@@ -40,6 +42,8 @@ class DeliveryResult(StrEnum):
 
 @dataclass(frozen=True)
 class Delivery:
+    """How one delivery went: its result, the submit-key presses it took, and why."""
+
     result: DeliveryResult
     attempts: int  # submit-key presses
     detail: str
@@ -89,6 +93,8 @@ def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
 
 @dataclass
 class Deliverer:
+    """Pastes, submits and verifies messages through the tmux seam."""
+
     tmux: TmuxSeam
     lock_of: Callable[[str], Path]  # a session's delivery lock (StateDir.delivery_lock)
     retries: int = 3

@@ -29,6 +29,8 @@ def clean(chunk: bytes) -> bytes:
 
 
 class RotatingLog:
+    """A log file that rotates at its size cap."""
+
     def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
