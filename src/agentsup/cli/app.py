@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from agentsup import __version__
 from agentsup.cli import render
-from agentsup.errors import AgentsupError, ConfigError
+from agentsup.errors import AgentsupError
 
 CONFIG_HELP = "agents.toml (else $AGENTSUP_CONFIG, else the nearest agents.toml up from here)"
 EPILOG = ("Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unknown name, 4 tmux unavailable, "
@@ -66,20 +66,17 @@ class Call:
 def load(call: Call, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
     """The config; for commands that read or stop (`last_good`), a config that stopped validating
     falls back to its last valid copy, so the operator can still see and stop everything."""
-    from agentsup.config.files import find_config, remember_good
-    from agentsup.config.load import load_config, load_last_good
+    from agentsup.config.files import find_config, load_valid, remember_good
+    from agentsup.config.load import load_config
 
     path = find_config(call.config)
-    try:
+    if not last_good:
         cfg = load_config(path, apply_overrides=apply_overrides)
-    except ConfigError as exc:
-        fallback = load_last_good(path, apply_overrides=apply_overrides) if last_good else None
-        if fallback is None:
-            raise
-        call.config_error = str(exc)
+        remember_good(cfg.path)
+        return cfg
+    cfg, call.config_error = load_valid(path, apply_overrides=apply_overrides)
+    if call.config_error is not None:
         render.warn(f"{path} is invalid; using its last valid copy (`agentsup check` shows the error)")
-        return fallback
-    remember_good(cfg.path)
     return cfg
 
 

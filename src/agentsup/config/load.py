@@ -411,17 +411,3 @@ def _split_command(command: str | list[str], where: str, problems: list[str]) ->
     if not argv:
         problems.append(f"{where}: empty command")
     return argv
-
-
-def load_last_good(cfg_path: Path, *, apply_overrides: bool = True) -> Config | None:
-    """The config as it was when it last loaded, or None when there is no copy (or it fails too)."""
-    from agentsup.config.files import last_good_path
-    from agentsup.store.state import read_text
-
-    text = read_text(last_good_path(cfg_path.expanduser().absolute()))
-    if text is None:
-        return None
-    try:
-        return load_config(cfg_path, text=text, apply_overrides=apply_overrides)
-    except ConfigError:
-        return None

@@ -11,26 +11,25 @@ per state directory (an flock); SIGTERM/SIGINT end it without touching agents; S
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentsup.config.files import remember_good
-from agentsup.config.load import Agent, Config, load_config
-from agentsup.errors import AgentsupError, ConfigError, TmuxUnreachableError
+from agentsup.config.load import Config
+from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.journal import open_journal
-from agentsup.store.state import FileLock, overwrite_in_place, private_dir, write_json
+from agentsup.store.state import FileLock, private_dir
 from agentsup.supervisor import control
 from agentsup.supervisor.buildloop import BuildLoop, handoff_refs, watched_files
 from agentsup.supervisor.channel import ControlServer
 from agentsup.supervisor.clock import Clock, SystemClock
+from agentsup.supervisor.configfollow import ConfigFollower, launch_fingerprint
+from agentsup.supervisor.heartbeat import Heartbeat
 from agentsup.supervisor.notify import Notifier
 from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
 from agentsup.supervisor.requests import carry_out, stopped_by_hand, take_request_files
@@ -42,30 +41,17 @@ MAX_ERROR_BACKOFF = 10.0  # seconds between ticks while ticks keep failing
 FALLBACK_POLL = 1.0  # poll at least this often when tmux cannot report deaths
 
 
-def launch_fingerprint(cfg: Config, agent: Agent) -> str:
-    """What an agent runs, as one digest: a change restarts it; policy fields (watch, patterns,
-    timers) do not. A loop agent's kickoff is fingerprinted by its parts, not by the phase."""
-    from agentsup.buildloop.prompts import agent_prompt
+@dataclass
+class _Loop:
+    """What the running loop carries from one turn to the next."""
 
-    backend = cfg.backend_of(agent)
-    if agent.kind == "loop":
-        files = [cfg.prompts_dir / "kickoff.md", cfg.prompts_dir / f"{agent.role}.md"]
-        prompt = [f.read_text(encoding="utf-8", errors="replace") if f.is_file() else "" for f in files]
-    else:
-        try:
-            prompt = [agent_prompt(cfg, agent)]
-        except AgentsupError as exc:
-            prompt = [str(exc)]
-    parts = {
-        "backend": [backend.name, backend.bin, backend.flags, backend.model_flag, backend.resume_flag,
-                    backend.prompt_flag, backend.prompt_mode, backend.preamble, backend.server,
-                    backend.remote_control, dict(backend.env)],
-        "agent": [agent.model, list(agent.args), dict(agent.env), str(agent.dir), agent.session, agent.resume,
-                  repr(agent.worktree)],
-        "models": [p.models.get(agent.role or "") for p in cfg.loop.phases] if agent.kind == "loop" else [],
-        "prompt": prompt,
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    watched: list[Path]
+    next_signal: float
+    next_heavy: float
+    screens_read_at: float
+    watcher: FileWatcher | None = None
+    listener: DeathListener | None = None
+    listening_on: str = ""
 
 
 class Watchdog:
@@ -78,23 +64,18 @@ class Watchdog:
         self.emit = emit
         self.clock: Clock = clock or SystemClock()
         self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
-        cfg, start_error = self._first_config(config_path)
+        self.follow = ConfigFollower(config_path, self.clock)
+        cfg = self.follow.cfg
         self.rt = control.make_runtime(cfg, tmux)
         self.journal = open_journal(cfg, self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
-        self.was_degraded = False
+        self.heartbeat = Heartbeat(lambda: self.rt.state.watchdog_status(), self.reconciler.log)
         self.loop = BuildLoop(self.reconciler)
         self.fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}
         self.refs = handoff_refs(cfg)  # a local handoff remote's refs: a push wakes the loop
-        self.stamp = self._stamp()
-        self.changed_stamp: tuple[int, int, int] | None = None
-        self.changed_at = 0.0
-        self.config_error: str | None = None
-        if start_error is not None:  # restarted while the file is broken: the last good copy runs
-            self.config_error = start_error
-            self.reconciler.log("config-error", error=start_error, detail="started from the last good config")
-        self.force_reload = False
+        if self.follow.error is not None:  # restarted while the file is broken: the last good copy runs
+            self.reconciler.log("config-error", error=self.follow.error, detail="started from the last good config")
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.last: dict[str, TickStats] = {}
@@ -103,22 +84,6 @@ class Watchdog:
         self.last_error: str | None = None
         self.lock = FileLock(self.rt.state.watchdog_lock())
         self.control: ControlServer | None = None
-
-    @staticmethod
-    def _first_config(path: Path) -> tuple[Config, str | None]:
-        """The config to start with. A file that stopped validating (an edit in progress, a bad
-        save) starts from its last valid copy, as a reload would keep it; with none, it is fatal."""
-        from agentsup.config.load import load_last_good
-
-        try:
-            cfg = load_config(path, apply_overrides=False)
-        except ConfigError as exc:
-            good = load_last_good(path, apply_overrides=False)
-            if good is None:
-                raise
-            return good, str(exc)
-        remember_good(cfg.path)
-        return cfg, None
 
     @property
     def cfg(self) -> Config:
@@ -136,43 +101,15 @@ class Watchdog:
 
     # ── config ─────────────────────────────────────────────────────────────────────────────
 
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.config_path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def reload_due(self) -> bool | None:
-        """True when the config should be read now; None while a change is settling (editors save
-        in steps: the file must be still for `reload_settle`); False when nothing changed."""
-        if self.force_reload:
-            return True
-        stamp = self._stamp()
-        if stamp == self.stamp:
-            self.changed_stamp = None
-            return False
-        now = self.clock.monotonic()
-        if stamp != self.changed_stamp:
-            self.changed_stamp, self.changed_at = stamp, now
-        return True if now - self.changed_at >= self.cfg.watchdog.reload_settle else None
+    @property
+    def config_error(self) -> str | None:
+        """Why agents.toml does not validate now (the last good config runs meanwhile)."""
+        return self.follow.error
 
     def reload_if_changed(self) -> bool:
-        if not self.reload_due():
+        cfg = self.follow.read(self.cfg.watchdog.reload_settle, self.reconciler.log)
+        if cfg is None:
             return False
-        self.stamp, self.force_reload, self.changed_stamp = self._stamp(), False, None
-        try:
-            cfg = load_config(self.config_path, apply_overrides=False)
-        except ConfigError as exc:
-            message = str(exc)
-            if message != self.config_error:  # once per distinct error
-                self.config_error = message
-                self.reconciler.log("config-error", error=message, detail="keeping the last good config")
-            return False
-        if self.config_error is not None:
-            self.reconciler.log("config-ok", detail="config valid again")
-        self.config_error = None
-        remember_good(cfg.path)
         self.apply(cfg)
         return True
 
@@ -275,44 +212,8 @@ class Watchdog:
         return False
 
     def write_status(self, stats: TickStats | None) -> None:
-        if self.dry_run:
-            return
-        if bool(self.degraded) != self.was_degraded:  # one event per change, for the journal and notify
-            self.was_degraded = bool(self.degraded)
-            if self.degraded:
-                why = "; ".join(f"{k}: {v}" for k, v in self.degraded.items())
-                self.reconciler.log("watchdog-degraded", detail=why)
-            else:
-                self.reconciler.log("watchdog-healthy", detail="nothing is failing any more")
-        heavy = self.last.get(HEAVY)
-        data = {
-            "pid": os.getpid(), "last_tick": datetime.now(UTC).isoformat(timespec="seconds"),
-            "ok": stats is not None,
-            "degraded": dict(self.degraded), "config_error": self.config_error,
-            "heavy_tick_ms": round(heavy.wall_ms, 2) if heavy else None,
-            "heavy_tmux_calls": heavy.tmux_calls if heavy else None,
-        }
-        if stats is not None:
-            data |= {"kind": stats.kind, "tick_ms": round(stats.wall_ms, 2), "tick_cpu_ms": round(stats.cpu_ms, 2),
-                     "tmux_calls": stats.tmux_calls, "captures": stats.captures, "agents": stats.agents}
-        else:
-            data |= {"last_good_tick": self._last_good_tick()}
-        path = self.rt.state.watchdog_status()
-        try:
-            write_json(path, data, durable=False)
-        except OSError as exc:
-            self.degraded["status"] = f"cannot write {path.name}: {exc.strerror or exc}"
-            data["degraded"] = dict(self.degraded)
-            with contextlib.suppress(OSError):  # a full disk: the old file's blocks still take it
-                overwrite_in_place(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-        else:
-            self.degraded.pop("status", None)
-
-    def _last_good_tick(self) -> str | None:
-        from agentsup.store.state import read_state
-
-        data, _ = read_state(self.rt.state.watchdog_status())
-        return data.get("last_tick") if data and data.get("ok", True) else (data or {}).get("last_good_tick")
+        if not self.dry_run:
+            self.heartbeat.beat(stats, self.degraded, self.config_error, self.last.get(HEAVY))
 
     def once(self) -> TickStats:
         """One full (heavy) tick, for cron, tests and `--once`."""
@@ -340,74 +241,93 @@ class Watchdog:
                 private_dir(self.rt.state.requests_dir())
                 private_dir(self.rt.state.exits_dir())
             self.control = self._serve_control()
-            watched = self.watch_list()
-            watcher = self._watch(watched)
-            listener, listening_on = self._listen(), self.rt.tmux.socket
+            now = self.clock.monotonic()
+            loop = _Loop(watched=self.watch_list(), next_signal=now, next_heavy=now, screens_read_at=now)
+            loop.watcher = self._watch(loop.watched)
+            loop.listener, loop.listening_on = self._listen(), self.rt.tmux.socket
             self._install_signals()
             self.reconciler.log("watchdog-start", pid=os.getpid(), dry_run=self.dry_run,
                                 watching=[a.name for a in self.cfg.agents.values() if a.watch != "none"])
-            now = self.clock.monotonic()
-            next_signal = next_heavy = screens_read_at = now
             try:
                 while not self.stop.is_set():
-                    now = self.clock.monotonic()
-                    kind = HEAVY if now >= next_heavy else SIGNAL if now >= next_signal else POLL
-                    if kind != POLL:
-                        screens_read_at = now
-                    ok = self.safe_tick(kind)
-                    if listener is not None and self.rt.tmux.server_pid is not None:
-                        listener.kick()  # a server to wait on now (the first start, or a recreated one)
-                    w = self.cfg.watchdog
-                    if ok and kind == HEAVY:
-                        next_heavy, next_signal = now + w.heavy_interval, now + w.signal_interval
-                    elif ok and kind == SIGNAL:
-                        next_signal = now + w.signal_interval
-                    now = self.clock.monotonic()
-                    told = listener is not None and watcher.backend != ""  # deaths and requests reach us
-                    poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)
-                    wait = min(poll, next_signal - now)
-                    self.reconciler.look_again = [t for t in self.reconciler.look_again if t > screens_read_at]
-                    due = self.reconciler.signal_due()
-                    if due is not None and due > screens_read_at:  # a reset, a nudge's answer: read screens then
-                        next_signal = min(next_signal, due)
-                        wait = min(wait, next_signal - now)
-                    dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
-                    if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
-                        wait = min(wait, min(dues) - now)
-                    if not ok:  # failing ticks back off, never spin
-                        wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
-                    if self.changed_stamp is not None:
-                        wait = min(wait, w.reload_settle)  # a config change is settling: look again soon
+                    ok = self._turn(loop)
+                    wait = self._wait(loop, ok)
                     try:
-                        if self.watch_list() != watched:  # a new phase, or its docs directory appeared
-                            watched = self.watch_list()
-                            if not watcher.retarget(watched):
-                                old, watcher = watcher, self._watch(watched)  # watching before the old one goes
-                                old.stop()  # what it held back as it stopped is read by a signal tick now
-                                old.take()
-                                next_signal = self.clock.monotonic()
-                                self.wake.set()
-                        watcher = self.check_watcher(watcher, watched)
-                        if self.rt.tmux.socket != listening_on:  # a reload moved the agents' server
-                            if listener is not None:
-                                listener.stop()
-                            listener, listening_on = self._listen(), self.rt.tmux.socket
+                        self._follow_files(loop)
                     except Exception as exc:  # a watcher that cannot start leaves us polling, alive
                         self.degraded["watcher"] = f"{type(exc).__name__}: {exc}"
                     if self.wake.wait(timeout=max(0.0, wait)):
                         self.wake.clear()
-                        if watcher.take():
-                            next_signal = self.clock.monotonic()  # config or status file changed: look now
+                        if loop.watcher is not None and loop.watcher.take():
+                            loop.next_signal = self.clock.monotonic()  # config or status file changed: look now
             finally:
-                watcher.stop()
-                if listener is not None:
-                    listener.stop()
-                if self.control is not None:
-                    self.handle_requests()  # what was asked before the stop is answered
-                    self.control.stop()
-                self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
-                if self.reconciler.notifier is not None:
-                    self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
+                self._shut_down(loop)
+
+    def _turn(self, loop: _Loop) -> bool:
+        """One tick of the kind that is due; the next signal and heavy ticks scheduled."""
+        now = self.clock.monotonic()
+        kind = HEAVY if now >= loop.next_heavy else SIGNAL if now >= loop.next_signal else POLL
+        if kind != POLL:
+            loop.screens_read_at = now
+        ok = self.safe_tick(kind)
+        if loop.listener is not None and self.rt.tmux.server_pid is not None:
+            loop.listener.kick()  # a server to wait on now (the first start, or a recreated one)
+        w = self.cfg.watchdog
+        if ok and kind == HEAVY:
+            loop.next_heavy, loop.next_signal = now + w.heavy_interval, now + w.signal_interval
+        elif ok and kind == SIGNAL:
+            loop.next_signal = now + w.signal_interval
+        return ok
+
+    def _wait(self, loop: _Loop, ok: bool) -> float:
+        """Seconds until the next tick: the poll interval, or sooner when something falls due."""
+        w = self.cfg.watchdog
+        now = self.clock.monotonic()
+        told = loop.listener is not None and loop.watcher is not None and loop.watcher.backend != ""
+        poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)  # deaths and requests reach us
+        wait = min(poll, loop.next_signal - now)
+        self.reconciler.look_again = [t for t in self.reconciler.look_again if t > loop.screens_read_at]
+        due = self.reconciler.signal_due()
+        if due is not None and due > loop.screens_read_at:  # a reset, a nudge's answer: read screens then
+            loop.next_signal = min(loop.next_signal, due)
+            wait = min(wait, loop.next_signal - now)
+        dues = [d for d in (self.reconciler.next_due(), self.loop.next_due()) if d is not None]
+        if dues:  # a backoff ends, a task's retry or timeout comes: on time, not at the next poll
+            wait = min(wait, min(dues) - now)
+        if not ok:  # failing ticks back off, never spin
+            wait = min(MAX_ERROR_BACKOFF, w.poll_interval * 2 ** min(self.failures, 6))
+        if self.follow.settling:
+            wait = min(wait, w.reload_settle)  # a config change is settling: look again soon
+        return wait
+
+    def _follow_files(self, loop: _Loop) -> None:
+        """Keep the file watcher on what is watched now, and the death listener on the agents' server."""
+        assert loop.watcher is not None
+        if self.watch_list() != loop.watched:  # a new phase, or its docs directory appeared
+            loop.watched = self.watch_list()
+            if not loop.watcher.retarget(loop.watched):
+                old, loop.watcher = loop.watcher, self._watch(loop.watched)  # watching before the old one goes
+                old.stop()  # what it held back as it stopped is read by a signal tick now
+                old.take()
+                loop.next_signal = self.clock.monotonic()
+                self.wake.set()
+        loop.watcher = self.check_watcher(loop.watcher, loop.watched)
+        if self.rt.tmux.socket != loop.listening_on:  # a reload moved the agents' server
+            if loop.listener is not None:
+                loop.listener.stop()
+            loop.listener, loop.listening_on = self._listen(), self.rt.tmux.socket
+
+    def _shut_down(self, loop: _Loop) -> None:
+        if loop.watcher is not None:
+            loop.watcher.stop()
+        if loop.listener is not None:
+            loop.listener.stop()
+        if self.control is not None:
+            self.handle_requests()  # what was asked before the stop is answered
+            self.control.stop()
+        self.reconciler.log("watchdog-stop", pid=os.getpid(), detail="agents left running")
+        if self.reconciler.notifier is not None:
+            self.reconciler.notifier.drain(timeout=5.0)  # what the last ticks noticed still goes out
 
     def _watch(self, files: list[Path]) -> FileWatcher:
         """Watch `files` and the watched folders. A watcher that cannot start shows as degraded in
@@ -475,7 +395,7 @@ class Watchdog:
             self.wake.set()
 
         def reload(signum: int, _frame: object) -> None:
-            self.force_reload = True
+            self.follow.force = True
             self.wake.set()
 
         signal.signal(signal.SIGTERM, stop)
