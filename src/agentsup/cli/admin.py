@@ -144,7 +144,7 @@ def detect(ctx: typer.Context,
     from agentsup.agents.backends import PRESETS, resolve_backend
     from agentsup.agents.detect import classify
     from agentsup.agents.resettime import parse_iso
-    from agentsup.supervisor.reconcile import local_zone
+    from agentsup.supervisor.observe import local_zone
 
     call = Call.of(ctx, config)
     if call.config or os.environ.get("AGENTSUP_CONFIG"):

@@ -113,6 +113,11 @@ class Record:
         if detail is not None:
             self.detail = detail
 
+    def settle(self, new: State, detail: str, question: str = "") -> None:
+        """Change state and detail; the question is kept only while WAITING."""
+        self.change_state(new, detail)
+        self.question = question if new == State.WAITING else ""
+
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies every value and cost a quarter of a 200-agent tick.
         return {name: list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value

@@ -9,9 +9,7 @@ restarted, stall-killed or pinged; pings for it queue and are delivered after th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from agentsup.agents.detect import Observation, is_history
+from agentsup.agents.detect import Observation
 from agentsup.store.record import (
     BACKOFF,
     EXITED,
@@ -34,23 +32,11 @@ from agentsup.store.record import (
     State,
     View,
 )
+from agentsup.supervisor.limits import hold_for_account, nudge_text, under_limit
 
 __all__ = ["BACKOFF", "EXITED", "FATAL", "LIMITED", "RUNNING", "SLEEPING", "STALLED", "STARTING", "STOPPED",
            "WAITING", "Decision", "Deliver", "Event", "Keys", "Now", "Policy", "Record", "Start", "State", "View",
            "hold_for_account", "nudge_text", "transition"]
-
-
-def nudge_text(kind: str) -> str:
-    if kind == "loop":
-        return ("watchdog probe: if your usage limit has reset, resume your loop now: pull the latest, "
-                "re-read this phase's status and review files, and continue where you stopped.")
-    return ("watchdog probe: if your usage limit has reset, resume now: re-check your status and continue "
-            "where you stopped.")
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
 
 def transition(record: Record, view: View, now: float, pol: Policy, *, wall: float | None = None) -> Decision:
     """Decide one agent's next state. `now` is monotonic; `wall` the wall clock at the same instant
@@ -65,6 +51,21 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
             return d
         _not_running(d, view, now, pol)
         return d
+    if _settled_alive(d, view, clock, pol):
+        return d
+    obs = view.obs
+    if obs is None:  # alive, screen not looked at this tick: only settle STARTING/adopted states
+        if rec.state in (STOPPED, EXITED) or (rec.state == STARTING and not _starting(rec, now, pol)):
+            rec.settle(RUNNING, "")
+        return d
+    _judge_screen(d, view, obs, clock, pol)
+    return d
+
+
+def _settled_alive(d: Decision, view: View, clock: Now, pol: Policy) -> bool:
+    """A live pane: adopt what someone else started, sit out FATAL and BACKOFF, date an adopted
+    start, and replace a wrong program. True when that decided the tick."""
+    rec, now = d.record, clock.mono
     if view.pane_key and rec.pane and view.pane_key != rec.pane and rec.state in (BACKOFF, FATAL):
         # Someone (the operator's `up`) started it since we decided: theirs wins over our old record.
         d.note("adopted", previous_state=rec.state, detail="started outside the watchdog")
@@ -75,13 +76,12 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         rec.pane = view.pane_key
     if rec.state == FATAL:
         if rec.fatal_since is not None and now < rec.fatal_since + pol.fatal_cooldown:
-            return d  # alive but out of budget: leave it alone until the cooldown ends
+            return True  # alive but out of budget: leave it alone until the cooldown ends
         _end_fatal(d, now)
     if rec.state == BACKOFF:
-        if rec.backoff_until is not None and now < rec.backoff_until:
-            return d
-        _start(d, now, rec.last_reason or "backoff over", kill=True)
-        return d
+        if rec.backoff_until is None or now >= rec.backoff_until:
+            _start(d, now, rec.last_reason or "backoff over", kill=True)
+        return True
     if rec.started_at is None or rec.state in (STOPPED, EXITED):
         # adopted (started by `up`): how long ago tmux created it, on our monotonic scale
         age = max(0.0, clock.wall - view.created) if view.created is not None else 0.0
@@ -90,23 +90,25 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         rec.backoff_delay, rec.fatal_retry = 0.0, False  # it survived its start: a good start resets backoff
     if view.foreign and pol.watch != "none":
         _schedule_start(d, now, pol, f"wrong program in the pane: {view.foreign}", kill=True, view=view)
-        return d
-    obs = view.obs
-    if obs is None:  # alive, screen not looked at this tick: only settle STARTING/adopted states
-        if rec.state in (STOPPED, EXITED) or (rec.state == STARTING and not _starting(rec, now, pol)):
-            _set(rec, RUNNING, "")
-        return d
+        return True
+    return False
+
+
+def _judge_screen(d: Decision, view: View, obs: Observation, clock: Now, pol: Policy) -> None:
+    """What the screen says decides: a limit, queued pings, a pending restart, a start that never
+    got ready, a question, a transient error, a fatal pattern; else working, idle, asleep or stalled."""
+    rec, now = d.record, clock.mono
     if _shows_life(obs, view):
         rec.ready = True
     rec.source = obs.source
     if pol.watch == "none":  # observed only: never restarted, never nudged
         limited = (obs.limited or obs.auto_continue) and not obs.active
-        _set(rec, LIMITED if limited else RUNNING, "usage limit" if limited else "")
+        rec.settle(LIMITED if limited else RUNNING, "usage limit" if limited else "")
         if not limited:
             _wake(d, obs, now, pol)
-        return d
-    if _limit(d, obs, clock, pol, view.screen_changed):
-        return d
+        return
+    if under_limit(d, obs, clock, pol, view.screen_changed):
+        return
     if rec.queue and rec.ready and not obs.active and not obs.waiting_input:
         # pings queued while it was held, and it restarted before the limit lifted: they go now
         d.actions += [Deliver(text, "queued") for text in rec.queue]
@@ -114,24 +116,30 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         rec.queue = []
     if rec.pending and (obs.waiting_input or not obs.active):
         _start(d, now, f"restart: {rec.pending}", kill=True, budget=False)
-        return d
+        return
     if not rec.ready and pol.start_timeout and now - (rec.started_at or now) >= pol.start_timeout:
         _schedule_start(d, now, pol, f"not ready: no prompt or activity {int(pol.start_timeout)}s after start",
                         kill=True, view=view)
-        return d
+        return
     if obs.waiting_input:
         if rec.state != WAITING:
             d.note("waiting-input", detail=obs.question or "a question or permission prompt waits for a human",
                    question=obs.question or "")
-        _set(rec, WAITING, _pending_detail(rec, f"waiting for input: {obs.question}" if obs.question
+        rec.settle(WAITING, _pending_detail(rec, f"waiting for input: {obs.question}" if obs.question
                                            else "waiting for input"), obs.question or "")
         rec.idle_since = None
-        return d
+        return
     if _transient(d, obs, now, pol):
-        return d
-    if obs.fatal and pol.watch != "none":
+        return
+    if obs.fatal:
         _schedule_start(d, now, pol, f"fatal pattern on screen ({obs.rule})", kill=True, view=view)
-        return d
+        return
+    _busy_idle_or_asleep(d, view, obs, clock, pol)
+
+
+def _busy_idle_or_asleep(d: Decision, view: View, obs: Observation, clock: Now, pol: Policy) -> None:
+    """Working, idle, asleep until its WAITING-UNTIL, or stalled (and restarted)."""
+    rec, now = d.record, clock.mono
     busy = obs.active or view.screen_changed
     if busy or rec.idle_since is None:
         rec.idle_since = now
@@ -141,23 +149,20 @@ def transition(record: Record, view: View, now: float, pol: Policy, *, wall: flo
         if clock.wall <= until + pol.stall_grace:
             if rec.state != SLEEPING:
                 d.note("sleeping", until=obs.waiting_until.isoformat())
-            _set(rec, SLEEPING, f"until {obs.waiting_until.isoformat()}")
-            return d
+            rec.settle(SLEEPING, f"until {obs.waiting_until.isoformat()}")
+            return
         if pol.watch == "heal+stall" and not busy:
             _schedule_start(d, now, pol, f"past its WAITING-UNTIL by {int(clock.wall - until)}s", kill=True,
                             view=view)
-            return d
+            return
     elif pol.watch == "heal+stall" and not busy and idle_for >= pol.stall_idle:
         rec.change_state(STALLED)
         _schedule_start(d, now, pol, f"stalled: no activity for {int(idle_for)}s", kill=True, view=view)
-        return d
-    _set(rec, STARTING if _starting(rec, now, pol) else RUNNING,
+        return
+    rec.settle(STARTING if _starting(rec, now, pol) else RUNNING,
          _pending_detail(rec, "working" if busy else "idle"))
     _wake(d, obs, now, pol)
-    return d
 
-
-EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
 
 RETRY_TEXT = ("watchdog: your last request ended on a temporary server error (the API's, not yours). "
               "Continue where you stopped.")
@@ -180,13 +185,13 @@ def _transient(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
         rec.transient_due = now + delay
         d.note("transient-error", retry_in_s=delay, detail=obs.transient_mark.partition("|")[2][:200])
     if now < rec.transient_due:
-        _set(rec, RUNNING, f"server error: retry in {max(1, int(rec.transient_due - now))}s")
+        rec.settle(RUNNING, f"server error: retry in {max(1, int(rec.transient_due - now))}s")
         return True
     rec.transient_seen, rec.transient_due = obs.transient_mark, None
     rec.transient_tries += 1
     d.actions.append(Deliver(RETRY_TEXT, "retry"))
     d.note("transient-retry", attempt=rec.transient_tries)
-    _set(rec, RUNNING, "retrying after a server error")
+    rec.settle(RUNNING, "retrying after a server error")
     return True
 
 
@@ -207,11 +212,6 @@ def _pending_detail(rec: Record, detail: str) -> str:
 
 def _starting(rec: Record, now: float, pol: Policy) -> bool:
     return rec.state == STARTING and now - (rec.started_at or now) < pol.start_grace
-
-
-def _set(rec: Record, state: str, detail: str, question: str = "") -> None:
-    rec.change_state(State(state), detail)
-    rec.question = question if state == WAITING else ""
 
 
 def _end_fatal(d: Decision, now: float) -> None:
@@ -287,128 +287,6 @@ def _start(d: Decision, now: float, reason: str, *, kill: bool, budget: bool = T
     rec.change_state(STARTING, reason)
     d.actions.append(Start(reason, kill, resume))
     d.note("restart" if kill else "start", reason=reason, **({"resume": True} if resume else {}))
-
-
-def _answer_menu(d: Decision, obs: Observation) -> None:
-    """The program's own limit menu owns the keyboard: every nudge would strand. Answer it."""
-    if obs.menu_keys:
-        d.actions.append(Keys(obs.menu_keys, "limit-menu"))
-        d.note("limit-menu-answered", keys=list(obs.menu_keys))
-
-
-def _limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
-    """Usage-limit hold. True while the agent is held (the caller does nothing else). The reset time
-    is a wall-clock promise; the hold itself is a monotonic deadline. A limit is an edge: a banner
-    the agent already resumed from does not hold it again; only a new one does."""
-    rec, now = d.record, clock.mono
-    if obs.self_retry:  # it waits out its limit by itself: held, never nudged, never restarted
-        reset = obs.reset_at.isoformat() if obs.reset_at is not None else None
-        if rec.limit_until is None:
-            d.note("limit-hold", until=None, reset_at=reset, parsed=reset is not None, self_retry=True,
-                   source=obs.source)
-        rec.limit_until = max(rec.limit_until or now, now + pol.limit_fallback)
-        rec.reset_at = reset or rec.reset_at
-        _set(rec, LIMITED, "retrying by itself" + (f" at {reset}" if reset else ""))
-        return True
-    shows_limit = (obs.limited or obs.auto_continue) and not obs.active
-    if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
-        shows_limit = False  # the old banner, still on screen
-    if (shows_limit and rec.limit_until is not None and rec.limit_nudges and changed and not obs.menu_keys
-            and is_history(obs.limit_mark, rec.limit_mark or None)):
-        shows_limit = False  # nudged, it answered, and no new banner came: it resumed
-    if rec.shared_hold and rec.limit_until is not None and not shows_limit:
-        return _shared(d, obs, now, pol, changed)
-    promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
-    # Banners say the minute only: a promise up to a minute old is the minute that is ending.
-    # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute needs more.
-    slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
-    trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
-               and promised - clock.wall <= pol.limit_max_hold)
-    if rec.limit_until is None:
-        if not shows_limit:
-            return False
-        rec.limit_until = (clock.mono_of(promised) + slack if trusted and promised
-                           else now + pol.limit_fallback)
-        rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
-        rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
-        rec.limit_mark = obs.limit_mark or ""
-        _set(rec, LIMITED, _hold_detail(obs, trusted))
-        d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
-               auto_continue=obs.auto_continue, source=obs.source)
-        _answer_menu(d, obs)
-        return True
-    if not shows_limit:
-        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue))
-        rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
-        rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
-        d.actions += [Deliver(text, "queued") for text in rec.queue]
-        rec.queue = []
-        _set(rec, RUNNING, "working" if obs.active else "idle")
-        return True
-    if obs.limit_mark and obs.limit_mark != rec.limit_mark:
-        rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
-    if obs.menu_keys:
-        _answer_menu(d, obs)
-        return True  # nudge once the input is free, on a later tick
-    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + slack:
-        # it resumes by itself: no nudge before then
-        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + slack)
-    if now < rec.limit_until:
-        return True
-    rec.limit_nudges += 1
-    d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
-    if trusted and promised is not None and promised > clock.wall:
-        rec.limit_until = clock.mono_of(promised) + slack
-    else:
-        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
-                                                                               pol.limit_probe_max)
-        rec.limit_until = now + rec.limit_probe
-    rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
-    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
-    return True
-
-
-def _hold_detail(obs: Observation, trusted: bool) -> str:
-    """Who gets it working again, and when: `continues by itself at 11:38` (claude's own
-    continuation: nothing is typed before then) or `agentsup resumes at 11:38` (a nudge)."""
-    when = obs.reset_at.strftime("%H:%M") if trusted and obs.reset_at is not None else None
-    if obs.auto_continue:
-        return f"continues by itself at {when}" if when else "continues by itself"
-    return f"agentsup resumes at {when}" if when else "usage limit: agentsup probes until it lifts"
-
-
-def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: bool) -> bool:
-    """Held because another agent of its account hit the limit (it shows no banner of its own):
-    held until the same reset, then nudged; working, or answering a nudge, lifts the hold."""
-    rec = d.record
-    until = rec.limit_until
-    assert until is not None  # the caller holds it
-    resumed = obs.active or (rec.limit_nudges > 0 and changed)
-    if not resumed and now < until:
-        return True
-    if not resumed:
-        rec.limit_nudges += 1
-        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
-                                                                               pol.limit_probe_max)
-        rec.limit_until = now + rec.limit_probe
-        d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
-        d.note("limit-nudge", nudge=rec.limit_nudges, shared_with=rec.shared_hold)
-        return True
-    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue), shared_with=rec.shared_hold)
-    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since, rec.shared_hold = None, None, 0, now, ""
-    d.actions += [Deliver(text, "queued") for text in rec.queue]
-    rec.queue = []
-    _set(rec, RUNNING, "working" if obs.active else "idle")
-    return True
-
-
-def hold_for_account(rec: Record, by: str, until: float, reset_at: str | None) -> Record:
-    """`rec` held by the usage limit agent `by` of its account hit: until the same reset."""
-    held = rec.copy()
-    held.limit_until, held.reset_at, held.shared_hold = until, reset_at, by
-    held.limit_nudges, held.limit_mark = 0, ""
-    _set(held, LIMITED, f"held: {by} hit this account's usage limit")
-    return held
 
 
 def _wake(d: Decision, obs: Observation, now: float, pol: Policy) -> None:

@@ -12,12 +12,11 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
-from agentsup.agents.detect import Observation, classify
-from agentsup.agents.resettime import parse_reset
-from agentsup.agents.signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
+from agentsup.agents.detect import classify
+from agentsup.agents.signals import ClaudeSignals
 from agentsup.buildloop.phases import complete_marker
 from agentsup.buildloop.tasks import PENDING
 from agentsup.config.load import Agent, Config
@@ -29,6 +28,7 @@ from agentsup.supervisor import control, lifecycle
 from agentsup.supervisor.clock import Clock, SystemClock, boot_id
 from agentsup.supervisor.launch import tag
 from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
+from agentsup.supervisor.observe import LAST_LINES, Screen, foreign_program, last_lines, local_zone, with_signals
 from agentsup.supervisor.policy import (
     BACKOFF,
     FATAL,
@@ -44,24 +44,12 @@ from agentsup.supervisor.policy import (
     hold_for_account,
     transition,
 )
-from agentsup.supervisor.proctree import LazyTree, end_processes, has_tag, program_pid
+from agentsup.supervisor.proctree import LazyTree, end_processes
 from agentsup.tmux.client import NoSessionError, PaneInfo
 from agentsup.tmux.delivery import DeliveryResult
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
-LAST_LINES = 15
 LOOK_AGAIN = 3.0  # seconds after a nudge before its answer is read
-
-
-@dataclass
-class Screen:
-    """The last capture of a pane, reused while the pane shows no new output."""
-
-    activity: int
-    captured_at: float
-    digest: int
-    obs: Observation
-    lines: tuple[str, ...]
 
 
 @dataclass
@@ -75,12 +63,6 @@ class TickStats:
     captures: int = 0
     agents: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
-
-
-def local_zone() -> tzinfo:
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
 
 
 def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
@@ -329,7 +311,7 @@ class Reconciler:
                     self.log("leftovers-ended", agent.name, processes=len(left.pids), killed=len(left.killed))
                 lifecycle.run_later(agent, "after_exit", self.log, exit_code=exit_code)
             return View(present=True, dead=True, exit_code=exit_code, last_lines=lines)
-        foreign = self.foreign_program(agent, pane, tree) if tree is not None else None
+        foreign = foreign_program(self.rt, agent, pane, tree, self.ours) if tree is not None else None
         if kind == POLL:
             return View(present=True, foreign=foreign, created=pane.created, pane_key=pane.key)
         cached = self.screens.get(agent.session)
@@ -347,44 +329,9 @@ class Reconciler:
         grace = self.rt.cfg.backend_of(agent).log_grace
         if grace and self.clock.wall() - pane.activity <= grace:  # tmux's activity time is wall time
             changed = True  # printed recently: as good as a changed screen for stall purposes
-        obs = self.structured(agent, pane, cached.obs)
+        obs = with_signals(self.rt, agent, pane, cached.obs, self.signals, self.clock.wall(), self.zone)
         return View(present=True, obs=obs, screen_changed=changed, foreign=foreign,
                     last_lines=cached.lines, created=pane.created, pane_key=pane.key, blank=not cached.lines)
-
-    def structured(self, agent: Agent, pane: PaneInfo, screen: Observation) -> Observation:
-        """The screen's observation corrected by the program's own signals (claude: hooks, status
-        line, session file), when its backend has them."""
-        if self.rt.cfg.backend_of(agent).signals != "claude":
-            return screen
-        key, sig = self.signals.get(agent.name, ("", ClaudeSignals()))
-        if key != pane.key:
-            sig = ClaudeSignals()  # a new program: its own hooks file, read from the start
-        sig = read_hooks(self.rt.state.hooks_file(agent.name), sig)
-        read_status_line(self.rt.state.status_line_file(agent.name), sig)
-        self.signals[agent.name] = (pane.key, sig)
-        pid = program_pid(pane.pane_pid)
-        session = session_file(home_of(dict(agent.env)), pid) if pid else {}
-        now = datetime.fromtimestamp(self.clock.wall(), self.zone)
-        parsed = parse_reset(sig.limit_text, now, self.zone) if sig.limit_text else None
-        return merge(screen, sig, session, parsed, self.zone)
-
-    def foreign_program(self, agent: Agent, pane: PaneInfo, tree: LazyTree) -> str | None:
-        """Another backend's program in this agent's pane, in a pane agentsup did not start. What
-        agentsup started is the agent by definition, whatever its `bin` (a wrapper) is called."""
-        if self.ours.get(pane.key) is None:  # a pane's starter never changes: asked once per pane
-            self.ours[pane.key] = has_tag(pane.pane_pid, tag(self.rt, agent.session))
-        if self.ours[pane.key]:
-            return None
-        cfg = self.rt.cfg
-        mine = set(cfg.backend_of(agent).process_names)
-        if not mine:
-            return None
-        others = {n for b in cfg.backends.values() for n in b.process_names} - mine
-        names = tree.get().names_under(pane.pane_pid)
-        if names & mine:
-            return None
-        found = sorted(names & others)
-        return found[0] if found else None
 
     # ── acting ─────────────────────────────────────────────────────────────────────────────
 
@@ -458,11 +405,6 @@ class Reconciler:
             self.log("ping-would-deliver", name, reason=reason)
             return "dry-run"
         return self.deliver(agent, text, "ping").value
-
-
-def last_lines(screen: str) -> tuple[str, ...]:
-    """The last non-blank lines of a screen: what a user wants to see of an agent that died."""
-    return tuple([line for line in screen.split("\n") if line.strip()][-LAST_LINES:])
 
 
 def _cpu() -> float:

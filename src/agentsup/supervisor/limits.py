@@ -1,0 +1,148 @@
+"""Usage limits in the state machine (pure): hold the agent until its reset, answer the program's
+own limit menu, nudge it once the limit has lifted (or verify its own continuation), and hold every
+agent of the same account when one of them hits the shared limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agentsup.agents.detect import Observation, is_history
+from agentsup.store.record import LIMITED, RUNNING, Decision, Deliver, Keys, Now, Policy, Record
+
+EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
+
+
+def nudge_text(kind: str) -> str:
+    if kind == "loop":
+        return ("watchdog probe: if your usage limit has reset, resume your loop now: pull the latest, "
+                "re-read this phase's status and review files, and continue where you stopped.")
+    return ("watchdog probe: if your usage limit has reset, resume now: re-check your status and continue "
+            "where you stopped.")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _answer_menu(d: Decision, obs: Observation) -> None:
+    """The program's own limit menu owns the keyboard: every nudge would strand. Answer it."""
+    if obs.menu_keys:
+        d.actions.append(Keys(obs.menu_keys, "limit-menu"))
+        d.note("limit-menu-answered", keys=list(obs.menu_keys))
+
+
+def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
+    """Usage-limit hold. True while the agent is held (the caller does nothing else). The reset time
+    is a wall-clock promise; the hold itself is a monotonic deadline. A limit is an edge: a banner
+    the agent already resumed from does not hold it again; only a new one does."""
+    rec, now = d.record, clock.mono
+    if obs.self_retry:  # it waits out its limit by itself: held, never nudged, never restarted
+        reset = obs.reset_at.isoformat() if obs.reset_at is not None else None
+        if rec.limit_until is None:
+            d.note("limit-hold", until=None, reset_at=reset, parsed=reset is not None, self_retry=True,
+                   source=obs.source)
+        rec.limit_until = max(rec.limit_until or now, now + pol.limit_fallback)
+        rec.reset_at = reset or rec.reset_at
+        rec.settle(LIMITED, "retrying by itself" + (f" at {reset}" if reset else ""))
+        return True
+    shows_limit = (obs.limited or obs.auto_continue) and not obs.active
+    if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
+        shows_limit = False  # the old banner, still on screen
+    if (shows_limit and rec.limit_until is not None and rec.limit_nudges and changed and not obs.menu_keys
+            and is_history(obs.limit_mark, rec.limit_mark or None)):
+        shows_limit = False  # nudged, it answered, and no new banner came: it resumed
+    if rec.shared_hold and rec.limit_until is not None and not shows_limit:
+        return _shared(d, obs, now, pol, changed)
+    promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
+    # Banners say the minute only: a promise up to a minute old is the minute that is ending.
+    # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute needs more.
+    slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
+    trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
+               and promised - clock.wall <= pol.limit_max_hold)
+    if rec.limit_until is None:
+        if not shows_limit:
+            return False
+        rec.limit_until = (clock.mono_of(promised) + slack if trusted and promised
+                           else now + pol.limit_fallback)
+        rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
+        rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
+        rec.limit_mark = obs.limit_mark or ""
+        rec.settle(LIMITED, _hold_detail(obs, trusted))
+        d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
+               auto_continue=obs.auto_continue, source=obs.source)
+        _answer_menu(d, obs)
+        return True
+    if not shows_limit:
+        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue))
+        rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
+        rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
+        d.actions += [Deliver(text, "queued") for text in rec.queue]
+        rec.queue = []
+        rec.settle(RUNNING, "working" if obs.active else "idle")
+        return True
+    if obs.limit_mark and obs.limit_mark != rec.limit_mark:
+        rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
+    if obs.menu_keys:
+        _answer_menu(d, obs)
+        return True  # nudge once the input is free, on a later tick
+    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + slack:
+        # it resumes by itself: no nudge before then
+        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + slack)
+    if now < rec.limit_until:
+        return True
+    rec.limit_nudges += 1
+    d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
+    if trusted and promised is not None and promised > clock.wall:
+        rec.limit_until = clock.mono_of(promised) + slack
+    else:
+        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
+                                                                               pol.limit_probe_max)
+        rec.limit_until = now + rec.limit_probe
+    rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
+    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
+    return True
+
+
+def _hold_detail(obs: Observation, trusted: bool) -> str:
+    """Who gets it working again, and when: `continues by itself at 11:38` (claude's own
+    continuation: nothing is typed before then) or `agentsup resumes at 11:38` (a nudge)."""
+    when = obs.reset_at.strftime("%H:%M") if trusted and obs.reset_at is not None else None
+    if obs.auto_continue:
+        return f"continues by itself at {when}" if when else "continues by itself"
+    return f"agentsup resumes at {when}" if when else "usage limit: agentsup probes until it lifts"
+
+
+def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: bool) -> bool:
+    """Held because another agent of its account hit the limit (it shows no banner of its own):
+    held until the same reset, then nudged; working, or answering a nudge, lifts the hold."""
+    rec = d.record
+    until = rec.limit_until
+    assert until is not None  # the caller holds it
+    resumed = obs.active or (rec.limit_nudges > 0 and changed)
+    if not resumed and now < until:
+        return True
+    if not resumed:
+        rec.limit_nudges += 1
+        rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
+                                                                               pol.limit_probe_max)
+        rec.limit_until = now + rec.limit_probe
+        d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
+        d.note("limit-nudge", nudge=rec.limit_nudges, shared_with=rec.shared_hold)
+        return True
+    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue), shared_with=rec.shared_hold)
+    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since, rec.shared_hold = None, None, 0, now, ""
+    d.actions += [Deliver(text, "queued") for text in rec.queue]
+    rec.queue = []
+    rec.settle(RUNNING, "working" if obs.active else "idle")
+    return True
+
+
+def hold_for_account(rec: Record, by: str, until: float, reset_at: str | None) -> Record:
+    """`rec` held by the usage limit agent `by` of its account hit: until the same reset."""
+    held = rec.copy()
+    held.limit_until, held.reset_at, held.shared_hold = until, reset_at, by
+    held.limit_nudges, held.limit_mark = 0, ""
+    held.settle(LIMITED, f"held: {by} hit this account's usage limit")
+    return held
+
+
