@@ -206,7 +206,7 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
                          "tmux_error"}
     assert data["version"] == 1 and data["socket"] == project.socket and data["phase"] is None
     assert set(data["watchdog"]) == {"running", "pid", "last_tick", "tick_ms", "tick_cpu_ms", "tmux_calls",
-                                     "config_error", "degraded"}
+                                     "config_error", "degraded", "notify_error"}
     agent_keys = {"name", "kind", "backend", "model", "watch", "enabled", "session", "state", "detail", "pid",
                   "uptime_s", "exit_code", "reset_at", "restarts", "session_id", "source", "worktree", "branch",
                   "account", "question"}

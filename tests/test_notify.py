@@ -239,3 +239,22 @@ def test_tasks_and_phases_notify_on_real_tmux(project: Project, hook: Hook) -> N
     assert advanced["detail"] == "p1 done; now p2"
     failed = next(b for b in hook.bodies if b["event"] == "task-failed")
     assert failed["agent"] == "job" and failed["new_state"] == "FAILED" and failed["detail"] == "exit code 4"
+
+
+def test_the_last_notification_that_never_got_through_shows_in_status(project: Project) -> None:
+    project.write(
+        "[watchdog]\npoll_interval = 0.2\nstart_grace = 0.5\n\n"
+        '[[agent]]\nname = "job"\nkind = "task"\nbackend = "sim"\nprompt = "do it"\n'
+        'args = ["--exit-after", "0.3", "--exit-code", "4"]\n\n'
+        '[notify]\ncommand = ["sh", "-c", "echo mail server down >&2; exit 3"]\nretries = 1\n')
+    from agentsup.supervisor.watchdog import Watchdog
+
+    assert project.cli("up", "--no-watchdog").returncode == 0
+    dog = Watchdog(project.config_path)
+    wait_for(lambda: (dog.tick(SIGNAL), "task-failed" in [e["event"] for e in read_events(
+        project.log_dir / "events.jsonl")])[1], timeout=15, interval=0.2)
+    assert dog.reconciler.notifier is not None
+    dog.reconciler.notifier.drain()
+    dog.tick(SIGNAL)
+    shown = project.cli_json("status")["watchdog"]["notify_error"]
+    assert "task-failed via command: exit 3: mail server down" in shown

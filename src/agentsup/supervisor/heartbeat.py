@@ -25,7 +25,7 @@ class Heartbeat:
         self.was_degraded = False
 
     def beat(self, stats: TickStats | None, degraded: dict[str, str], config_error: str | None,
-             heavy: TickStats | None) -> None:
+             heavy: TickStats | None, notify_error: str | None = None) -> None:
         """After a tick (`stats`), or after a tick that failed (None). A file that cannot be written
         is itself a degradation, said in the file as far as the disk allows."""
         if bool(degraded) != self.was_degraded:  # one event per change, for the journal and notify
@@ -37,6 +37,7 @@ class Heartbeat:
         data: dict[str, Any] = {
             "pid": os.getpid(), "last_tick": datetime.now(UTC).isoformat(timespec="seconds"),
             "ok": stats is not None, "degraded": dict(degraded), "config_error": config_error,
+            "notify_error": notify_error,
             "heavy_tick_ms": round(heavy.wall_ms, 2) if heavy else None,
             "heavy_tmux_calls": heavy.tmux_calls if heavy else None,
         }

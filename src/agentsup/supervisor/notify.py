@@ -105,6 +105,12 @@ def _post(spec: NotifySpec, notice: Notice) -> str | None:
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def notice_detail(fields: dict[str, Any]) -> str:
     """One line a person reads in a notification: why, or until when."""
     for key in ("question", "reason", "error", "detail"):
@@ -132,6 +138,7 @@ class Notifier:
         self.sleep = sleep
         self.queue: queue.Queue[Notice] = queue.Queue(maxsize=1000)
         self.thread: threading.Thread | None = None
+        self.last_failure: str | None = None  # the last notification that never got through, and why
 
     def notify(self, notice: Notice) -> None:
         spec = self.spec()
@@ -149,9 +156,12 @@ class Notifier:
         while True:
             notice = self.queue.get()
             try:
-                send(self.spec(), notice, self.journal, sleep=self.sleep)
+                for sent in send(self.spec(), notice, self.journal, sleep=self.sleep):
+                    if not sent.ok:
+                        self.last_failure = f"{_now()} {notice.event} via {sent.channel}: {sent.error}"
             except Exception as exc:  # a notifier bug must not end the worker: the next notice still goes
                 self.journal("notify-failed", notice.agent or None, kind=notice.event, error=repr(exc))
+                self.last_failure = f"{_now()} {notice.event}: {exc!r}"
             finally:
                 self.queue.task_done()
 

@@ -89,6 +89,7 @@ class WatchdogStatus:
     tmux_calls: int | None = None
     config_error: str | None = None
     degraded: dict[str, str] = field(default_factory=dict)  # what is failing → why (empty when healthy)
+    notify_error: str | None = None  # the last notification that never got through (when, what, why)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
         last_tick=info.get("last_tick"), tick_ms=info.get("tick_ms"), tick_cpu_ms=info.get("tick_cpu_ms"),
         tmux_calls=info.get("tmux_calls"), config_error=info.get("config_error"),
         degraded=dict(degraded) if isinstance(degraded, dict) and running else {},
+        notify_error=info.get("notify_error") if isinstance(info.get("notify_error"), str) else None,
     )
 
 

@@ -213,7 +213,9 @@ class Watchdog:
 
     def write_status(self, stats: TickStats | None) -> None:
         if not self.dry_run:
-            self.heartbeat.beat(stats, self.degraded, self.config_error, self.last.get(HEAVY))
+            notifier = self.reconciler.notifier
+            self.heartbeat.beat(stats, self.degraded, self.config_error, self.last.get(HEAVY),
+                                notifier.last_failure if notifier is not None else None)
 
     def once(self) -> TickStats:
         """One full (heavy) tick, for cron, tests and `--once`."""
