@@ -260,3 +260,39 @@ def test_a_watchdog_ping_to_an_agent_that_is_down_waits_for_it_and_arrives_once(
     for _ in range(4):
         f.advance(30)
     assert len(f.tmux.sessions["t-a"].received) == 1 and len(f.tmux.sessions["t-b"].received) == 1
+
+
+def test_a_ping_that_meets_a_frozen_tmux_waits_in_the_queue_and_arrives_once(fleet_of: Any) -> None:
+    """Found by the soak (seed 23): a review push while the tmux server was SIGSTOPped; the handoff
+    ping raised inside the tick and was lost, its push already recorded as seen."""
+    f = fleet_of(agent("a"), agent("b"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    f.tmux.frozen = True
+    assert f.dog.reconciler.ping("a", "watchdog ping: review(gate-29)", reason="review") == "queued"
+    assert f.record("a")["queue"] == ["watchdog ping: review(gate-29)"]
+    f.dog.safe_tick(SIGNAL)  # ticks fail while it is frozen; the queue is kept
+    f.tmux.frozen = False
+    for _ in range(4):
+        f.advance(30)
+    assert f.tmux.sessions["t-a"].received == ["watchdog ping: review(gate-29)"]
+    assert f.tmux.sessions["t-b"].received == []
+
+
+def test_queued_messages_the_tick_could_not_type_stay_queued(fleet_of: Any) -> None:
+    """Queued pings handed to a tick whose tmux froze mid-delivery go back to the queue, all of them."""
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    from agentsup.store.record import Decision, Deliver
+    from agentsup.supervisor.reconcile import TickStats
+
+    rec = f.dog.reconciler.record("a")
+    decision = Decision(rec.copy(), actions=[Deliver("first", "queued"), Deliver("second", "queued")])
+    f.tmux.frozen = True
+    f.dog.reconciler.act(f.dog.cfg.agents["a"], None, decision, TickStats("signal"))
+    assert f.record("a")["queue"] == ["first", "second"]
+    f.tmux.frozen = False
+    for _ in range(3):
+        f.advance(30)
+    assert f.tmux.sessions["t-a"].received == ["first", "second"]

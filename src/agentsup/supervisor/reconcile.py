@@ -20,7 +20,7 @@ from agentsup.agents.signals import ClaudeSignals
 from agentsup.buildloop.phases import complete_marker
 from agentsup.buildloop.tasks import PENDING
 from agentsup.config.load import Agent, Config
-from agentsup.errors import AgentsupError
+from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.journal import Journal
 from agentsup.store.record import IllegalTransition
 from agentsup.store.state import move_aside, read_state, write_json
@@ -49,6 +49,7 @@ from agentsup.tmux.client import NoSessionError, PaneInfo
 from agentsup.tmux.delivery import DeliveryResult
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
+KEPT = ("ping", "queued")  # messages that must arrive: queued when tmux cannot take them now
 LOOK_AGAIN = 3.0  # seconds after a nudge before its answer is read
 
 
@@ -341,6 +342,7 @@ class Reconciler:
             stats.decisions.append({"agent": agent.name, "event": event.event, **event.fields})
         if self.dry_run:
             return
+        unreachable = ""  # set once tmux stopped answering: the rest of the messages wait in the queue
         for action in decision.actions:
             if isinstance(action, Start):
                 self.screens.pop(agent.session, None)
@@ -357,10 +359,19 @@ class Reconciler:
                 self.screens.pop(agent.session, None)  # look again next tick: the menu should be gone
             elif isinstance(action, Deliver):
                 text = action.text or (wake_text(agent) if action.purpose == "wake" else "")
-                if text:
-                    self.deliver(agent, text, action.purpose)
-                else:
+                if not text:
                     self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
+                elif unreachable and action.purpose in KEPT:
+                    self.requeue(agent.name, text, unreachable)
+                else:
+                    try:
+                        self.deliver(agent, text, action.purpose)
+                    except TmuxUnreachableError as exc:  # a frozen server: messages wait, none is lost
+                        unreachable = f"tmux unreachable: {exc}"
+                        if action.purpose in KEPT:
+                            self.requeue(agent.name, text, unreachable)
+                        else:
+                            self.log(f"{action.purpose}-failed", agent.name, error=unreachable)
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
         result = control.deliver(self.rt, agent, text)
@@ -375,6 +386,14 @@ class Reconciler:
             rec.queue.append(text)
             self.persist(agent.name)
         return result.result
+
+    def requeue(self, name: str, text: str, why: str) -> None:
+        """A message that could not be typed now waits in the agent's queue (delivered when it is
+        back at its prompt), never lost."""
+        rec = self.record(name)
+        rec.queue.append(text)
+        self.persist(name)
+        self.log("ping-queued", name, queued=len(rec.queue), detail=why)
 
     def queue_if_held(self, name: str, text: str, *, reason: str) -> str:
         """Queue `text` for agent `name` while a usage limit holds it ("queued", delivered once
@@ -404,7 +423,11 @@ class Reconciler:
         if self.dry_run:
             self.log("ping-would-deliver", name, reason=reason)
             return "dry-run"
-        return self.deliver(agent, text, "ping").value
+        try:
+            return self.deliver(agent, text, "ping").value
+        except TmuxUnreachableError as exc:  # tmux frozen: the ping waits for the agent, as for a held one
+            self.requeue(name, text, f"tmux unreachable: {exc}")
+            return "queued"
 
 
 def _cpu() -> float:
