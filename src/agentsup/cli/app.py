@@ -207,12 +207,14 @@ def _only_the_invoked_command(argv: Sequence[str]) -> None:
     name = _command_word(argv)
     chosen = [c for c in app.registered_commands
               if name is not None and (c.name or (c.callback.__name__ if c.callback else "")) == name]
-    if len(chosen) == 1 and "--help" not in argv and "-h" not in argv:
+    group = [g for g in app.registered_groups if name is not None and g.name == name]
+    if len(chosen) + len(group) == 1 and "--help" not in argv and "-h" not in argv:
         app.registered_commands[:] = chosen
+        app.registered_groups[:] = group
 
 
 def run(argv: Sequence[str]) -> int:
-    from . import admin, commands  # noqa: F401  (they register themselves on `app`)
+    from . import admin, commands, fleet  # noqa: F401  (they register themselves on `app`)
     from .completion import requested
 
     completing = requested()  # the shell asks for candidates: Typer's completion classes answer

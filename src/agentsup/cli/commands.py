@@ -13,6 +13,20 @@ from agentsup.errors import AgentsupError, ConfigError
 
 from .app import Call, ConfigOption, JsonOption, app, complete_names, done, emit, flag, load
 
+
+def reader_gone() -> bool:
+    """Whoever reads our output went away (an ssh session that ended, a closed pipe): a follow
+    ends then, instead of lingering until its next write fails."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # no events asked: only errors and hang-ups come back
+        return any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
 Names = Annotated[list[str] | None, typer.Argument(help="agents/services (default: all enabled)",
                                                    autocompletion=complete_names, show_default=False)]
 Name = Annotated[str, typer.Argument(help="agent, service or 'watchdog'", autocompletion=complete_names)]
@@ -89,7 +103,7 @@ def logs(ctx: typer.Context, name: Name, config: ConfigOption = None, json: Json
     sys.stdout.write("".join(line + "\n" for line in shown))
     sys.stdout.flush()
     if follow:
-        for chunk in follow_log(path):
+        for chunk in follow_log(path, stop=reader_gone):
             sys.stdout.write(chunk)
             sys.stdout.flush()
 
@@ -160,7 +174,7 @@ def events(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = F
     for entry in read_events(path, agent=agent, limit=lines):
         show(entry)
     if follow:
-        for entry in follow_events(path, agent=agent):
+        for entry in follow_events(path, agent=agent, stop=reader_gone):
             show(entry)
 
 

@@ -128,7 +128,9 @@ def read_events(path: Path, *, agent: str | None = None, limit: int | None = Non
             entry = _parse(line)
             if entry is not None and (agent is None or entry.get("agent") == agent):
                 events.append(entry)
-    return events[-limit:] if limit else events
+    if limit is None:
+        return events
+    return events[-limit:] if limit > 0 else []
 
 
 def follow_events(path: Path, *, agent: str | None = None, poll: float = 0.5,

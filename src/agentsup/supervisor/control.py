@@ -10,7 +10,8 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agentsup.config.load import Agent, Config, Service
 from agentsup.config.tables import suggest
@@ -111,10 +112,23 @@ def watchdog_argv(cfg: Config) -> list[str]:
     return [sys.executable, "-m", "agentsup", "--config", str(cfg.path), "watchdog", "--quiet"]
 
 
+WATCHDOG_UNIT = "agentsup-watchdog.service"
+
+
+def _systemd_user() -> bool:
+    """A systemd user manager this process can reach (booted with systemd, a runtime directory)."""
+    import shutil
+
+    return (Path("/run/systemd/system").is_dir() and bool(os.environ.get("XDG_RUNTIME_DIR"))
+            and shutil.which("systemctl") is not None)
+
+
 def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
-    """Run the watchdog as a detached process of its own (not in a pane: it must outlive the tmux
-    server it may have to recreate), its output appended to `<log_dir>/<prefix>watchdog.log`.
-    Returns once it holds its lock, so a `status` right after sees it."""
+    """Start the watchdog so that it outlives this process and the login it came from: through its
+    systemd user unit when one is installed; else detached in a session of its own (and, under
+    systemd, a scope of its own, out of the login session's). Its output is appended to
+    `<log_dir>/<prefix>watchdog.log`. Returns once it holds its lock, so a `status` right after
+    sees it."""
     import subprocess
 
     from agentsup.store.state import FileLock
@@ -123,9 +137,31 @@ def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
     lock = FileLock(rt.state.watchdog_lock())
     if lock.is_held():
         return ActionResult("watchdog", cfg.watchdog_session, "already-running")
+    unit = Path(os.path.expanduser(f"~/.config/systemd/user/{WATCHDOG_UNIT}"))
+    if unit.is_file() and _systemd_user():
+        done = subprocess.run(["systemctl", "--user", "start", WATCHDOG_UNIT], capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + wait
+        while done.returncode == 0 and not lock.is_held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if lock.is_held():
+            return ActionResult("watchdog", cfg.watchdog_session, "started",
+                                detail=f"through its systemd user unit {WATCHDOG_UNIT}")
+    argv = watchdog_argv(cfg)
+    scoped = ["systemd-run", "--user", "--scope", "--quiet", "--collect", *argv] if _systemd_user() else argv
+    result = _spawn_watchdog(rt, scoped, lock, wait)
+    if result.action == "failed" and scoped is not argv:  # no user manager after all: a session of its own
+        result = _spawn_watchdog(rt, argv, lock, wait)
+    return result
+
+
+def _spawn_watchdog(rt: Runtime, argv: list[str], lock: Any, wait: float) -> ActionResult:
+    import subprocess
+
+    cfg = rt.cfg
     log = open_private(log_path(cfg, cfg.watchdog_session), os.O_WRONLY | os.O_APPEND)
     try:
-        proc = subprocess.Popen(watchdog_argv(cfg), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 cwd=cfg.base_dir, start_new_session=True)
     finally:
         os.close(log)

@@ -3,10 +3,12 @@ FAIL; it reads and never changes anything."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
 import stat
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +38,10 @@ class Check:
 
 
 def run_checks(cfg: Config | None, config_path: Path, config_error: str | None = None) -> list[Check]:
-    checks = [Check("config", Level.FAIL, config_error or f"{config_path}: not loaded") if cfg is None
+    from agentsup import __version__
+
+    checks = [Check("agentsup", Level.OK, f"{__version__} ({sys.executable})"),
+              Check("config", Level.FAIL, config_error or f"{config_path}: not loaded") if cfg is None
               else Check("config", Level.OK, f"{config_path} is valid")]
     checks.append(_tmux(cfg.tmux.bin if cfg else "tmux"))
     if cfg is None:
@@ -52,6 +57,7 @@ def run_checks(cfg: Config | None, config_path: Path, config_error: str | None =
     checks += _shared_dirs(cfg)
     checks.append(_watchdog(cfg))
     checks += _systemd()
+    checks += _logout()
     return checks
 
 
@@ -154,3 +160,29 @@ def _systemd() -> list[Check]:
     return [Check("systemd unit", Level.OK, str(unit)),
             Check("linger", Level.OK if linger.exists() else Level.WARN,
                   "enabled" if linger.exists() else "off: the watchdog stops at logout (loginctl enable-linger)")]
+
+
+def kills_at_logout(etc: Path = Path("/etc/systemd")) -> bool:
+    """Does systemd-logind end a user's processes when their last session ends (KillUserProcesses)?"""
+    if not Path("/run/systemd/system").is_dir():
+        return False  # not booted with systemd: nothing ends a session's daemons
+    setting = False
+    for conf in [etc / "logind.conf", *sorted((etc / "logind.conf.d").glob("*.conf"))]:
+        with contextlib.suppress(OSError):
+            for line in conf.read_text(encoding="utf-8").splitlines():
+                key, _, value = line.strip().partition("=")
+                if key.strip() == "KillUserProcesses":
+                    setting = value.strip().lower() in ("yes", "true", "1", "on")
+    return setting
+
+
+def _logout() -> list[Check]:
+    """Agents started from an ssh login die with it where logind kills a session's processes."""
+    if not kills_at_logout():
+        return []
+    user = getpass.getuser()
+    if (Path("/var/lib/systemd/linger") / user).exists():
+        return [Check("logout", Level.OK, "logind ends sessions' processes, but linger keeps this user's running")]
+    return [Check("logout", Level.WARN, "logind ends a session's processes at logout (KillUserProcesses=yes): agents "
+                  f"started from an ssh login die with it; `loginctl enable-linger {user}` and run the watchdog "
+                  "under its systemd user unit")]

@@ -1,0 +1,151 @@
+"""The system's OpenSSH client, run for one host at a time with argv lists: ~/.ssh/config, keys,
+agents, jump hosts and known_hosts work as the operator set them up. agentsup adds only what keeps
+a fleet fast and safe: BatchMode (never a prompt), a connect timeout, shared connections in a
+private 0700 directory, no agent or X11 forwarding; host keys are checked as the operator's ssh
+config says. A host that does not answer in time is abandoned and its ssh ended."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentsup.fleet.config import Fleet, Host
+
+SSH = "ssh"
+
+
+def control_dir() -> Path:
+    """Where shared connections' sockets live: private to this user (0700), short enough for a
+    socket path ($XDG_RUNTIME_DIR when there is one)."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    folder = Path(base) / "agentsup-ssh" if base else Path(os.path.expanduser("~/.cache/agentsup/ssh"))
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def remote_word(arg: str) -> str:
+    """One argument for the remote shell, quoted; a leading `~/` stays unquoted so that the remote
+    shell puts the remote home there (the rest is quoted, so nothing else is ever expanded)."""
+    if arg == "~":
+        return "~"
+    if arg.startswith("~/"):
+        return "~/" + shlex.quote(arg[2:]) if arg[2:] else "~/"
+    return shlex.quote(arg)
+
+
+def remote_command(argv: Sequence[str]) -> str:
+    return " ".join(remote_word(a) for a in argv)
+
+
+def ssh_argv(fleet: Fleet, host: Host, remote: Sequence[str], *, tty: bool = False) -> list[str]:
+    settings = fleet.settings
+    shared = ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_dir()}/%C",
+              "-o", f"ControlPersist={settings.control_persist}"] if settings.control_persist else []
+    return [SSH, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={settings.connect_timeout}", *shared,
+            "-o", "ForwardAgent=no", "-o", "ForwardX11=no", "-T" if not tty else "-t", *host.ssh_options,
+            "--", host.ssh, remote_command(remote)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one host said: its exit code and output, or why it could not say anything (`error`)."""
+
+    host: str
+    code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    error: str = ""  # unreachable, login failed, timed out, agentsup missing: one line
+
+    @property
+    def reached(self) -> bool:
+        return not self.error
+
+
+def explain(code: int | None, stderr: str, host: Host) -> str:
+    """ssh's failure as one line: 255 is ssh's own (connection, login, host key); 127 a missing
+    remote command."""
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    if code == 255:
+        if "Permission denied" in stderr:
+            return f"login failed: {last}"
+        if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
+            return f"host key not verified: {last}"
+        return f"unreachable: {last or 'ssh exited with 255'}"
+    if code in (126, 127) and ("not found" in stderr or "No such file" in stderr or "Permission denied" in stderr):
+        return f"agentsup not found on the host ({host.agentsup}): {last}"
+    return ""
+
+
+def call(fleet: Fleet, host: Host, remote: Sequence[str], *, timeout: float | None = None) -> Answer:
+    """Run `remote` (an argv list) on `host` and wait, at most its timeout; the ssh child is ended
+    (its whole process group) when the host does not answer in time."""
+    limit = host.timeout if timeout is None else timeout
+    proc = subprocess.Popen(ssh_argv(fleet, host, remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        end(proc)
+        return Answer(host.name, None, error=f"no answer within {limit:g}s (ssh ended)")
+    why = explain(proc.returncode, err, host)
+    return Answer(host.name, proc.returncode, out, err, why)
+
+
+def end(proc: subprocess.Popen[str]) -> None:
+    """End an ssh client and its process group. Its output is not read to the end: a shared
+    connection's master holds the client's pipes (they were passed to it) and may never close them."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def call_all(fleet: Fleet, jobs: Mapping[str, tuple[str, Sequence[str]]]) -> dict[str, Answer]:
+    """Every job at once (key → (host name, argv)), each bounded by its host's timeout; answers by
+    key, in the order given."""
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
+        futures = {key: pool.submit(call, fleet, fleet.host(host), argv) for key, (host, argv) in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[str, str], None],
+           stop: threading.Event) -> Answer:
+    """Run a command that keeps printing (`events -f`, `logs -f`); each line goes to `on_line(host,
+    line)` as it comes, until the command ends or `stop` is set."""
+    proc = subprocess.Popen(ssh_argv(fleet, host, remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    def end_on_stop() -> None:
+        stop.wait()
+        end(proc)
+
+    watcher = threading.Thread(target=end_on_stop, daemon=True)
+    watcher.start()
+    assert proc.stdout is not None
+    with contextlib.suppress(ValueError, OSError):  # ended by `stop`: its pipes were closed under us
+        for line in _lines(proc.stdout):
+            on_line(host.name, line)
+    proc.wait()
+    err = ""
+    with contextlib.suppress(ValueError, OSError):
+        err = proc.stderr.read() if proc.stderr is not None else ""
+    return Answer(host.name, proc.returncode, "", err, explain(proc.returncode, err, host))
+
+
+def _lines(fh: object) -> Iterator[str]:
+    for line in fh:  # type: ignore[attr-defined]
+        yield str(line).rstrip("\n")
