@@ -39,8 +39,10 @@ def agentsup_venv(where: Path) -> Path:
     requirements = where / "requirements.txt"
     subprocess.run(["uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "-q",
                     "-o", str(requirements)], check=True, timeout=120, cwd=ROOT_SRC)
-    subprocess.run(["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-r", str(requirements)],
-                   check=True, timeout=300)
+    # --offline: the packages are in uv's cache (uv sync put them there), and a test worker may
+    # already be in the real-CLI tests' loopback-only network namespace
+    subprocess.run(["uv", "pip", "install", "-q", "--offline", "--python", str(venv / "bin" / "python"),
+                    "-r", str(requirements)], check=True, timeout=300)
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "agentsup-src.pth").write_text(str(ROOT_SRC / "src") + "\n")
     script = venv / "bin" / "agentsup"
