@@ -179,3 +179,15 @@ def test_claude_2_1_332_s_footer_after_the_reset_is_its_own_continuation_pending
               "    Continuing shortly · Esc to cancel\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n")
     obs = classify(screen, resolve_backend("claude", None), datetime(2026, 12, 3, 11, 29, tzinfo=UTC), UTC)
     assert obs.limited and obs.auto_continue and not obs.active
+
+
+def test_claude_2_1_332_with_auto_continue_off_opens_a_menu_under_its_five_hour_banner() -> None:
+    """Seen live (2.1.332 against the mock, `autoContinueAtUsageLimit: false`, a 200-column pane):
+    the banner says "5-hour limit" and a three-choice menu opens; agentsup answers it (option 1)."""
+    screen = ("❯ next step\n  ⎿  You've hit your 5-hour limit · resets 1:44pm (UTC)\n" + "▔" * 40 + "\n"
+              "  What do you want to do?\n  ❯ 1. Stop and wait for limit to reset\n"
+              "    2. Wait here, then continue automatically shortly\n    3. Upgrade your plan\n"
+              "  Enter to confirm · Esc to cancel\n")
+    obs = classify(screen, resolve_backend("claude", None), datetime(2026, 12, 3, 13, 43, 50, tzinfo=UTC), UTC)
+    assert obs.limited and obs.menu_keys == ("Enter",) and not obs.auto_continue
+    assert obs.reset_at == datetime(2026, 12, 3, 13, 44, tzinfo=UTC)

@@ -25,7 +25,7 @@ from typing import Any
 
 from agentsup.supervisor.proctree import tagged
 
-from .clis import CLAUDE, CLAUDE_NEXT, CODEX, GEMINI, OPENCODE, Cli
+from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, GEMINI, OPENCODE, Cli
 from .mockapi import MockAPI, Mode
 from .netns import enter_loopback_only
 
@@ -102,10 +102,10 @@ SCENARIOS = [
              [6, mode(Mode.OVERLOADED), *typed("next step"), 20, NORMAL], {"transient": True},
              env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
     # The newest Claude Code: its five-hour limit continues by itself (no menu), its footer counts down.
-    Scenario("idle", CLAUDE_NEXT, [*SKIP, "say hello"], [6], {"active": False}),
-    Scenario("five-hour-limit", CLAUDE_NEXT, [*SKIP, "say hello"], [6, LIMITED, *typed("next step"), 8],
+    Scenario("idle", CLAUDE_NEWEST, [*SKIP, "say hello"], [6], {"active": False}),
+    Scenario("five-hour-limit", CLAUDE_NEWEST, [*SKIP, "say hello"], [6, LIMITED, *typed("next step"), 8],
              {"limited": True, "reset": "+1h", "auto_continue": True}),
-    Scenario("overloaded-529", CLAUDE_NEXT, [*SKIP, "say hello"],
+    Scenario("overloaded-529", CLAUDE_NEWEST, [*SKIP, "say hello"],
              [6, mode(Mode.OVERLOADED), *typed("next step"), 20, NORMAL], {"transient": True},
              env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
     Scenario("idle", CODEX, [*YOLO, "say hello"], [8], {"active": False}),
@@ -157,7 +157,7 @@ def prepare_home(s: Scenario, home: Path, work: Path, api: MockAPI) -> dict[str,
             "general": {"disableAutoUpdate": True, "disableUpdateNag": True}, "telemetry": {"enabled": False}}))
         return {"GEMINI_API_KEY": "mock-key", "GOOGLE_GEMINI_BASE_URL": api.url, "GEMINI_CLI_TRUST_WORKSPACE": "true",
                 **s.env}
-    if s.cli in (CLAUDE, CLAUDE_NEXT):
+    if s.cli in (CLAUDE, CLAUDE_NEWEST):
         seed: dict[str, Any] = {"hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True,
                                 "projects": {str(work): {"hasTrustDialogAccepted": True}}}
         if s.home == "untrusted":
@@ -215,7 +215,7 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else Path(__file__).parent / "screens"
     only = set(argv[1:])
-    for cli in (CLAUDE, CLAUDE_NEXT, CODEX, GEMINI, OPENCODE):
+    for cli in (CLAUDE, CLAUDE_NEWEST, CODEX, GEMINI, OPENCODE):
         cli.install()
     enter_loopback_only()
     api = MockAPI().start()

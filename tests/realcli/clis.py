@@ -44,18 +44,19 @@ class Cli:
         return str(json.loads(meta.read_text())["version"])
 
 
-def pinned(command: str) -> Cli:
-    """The newest verified version (src/agentsup/agents/verified.py: the one place versions are pinned)."""
+def pinned(command: str, which: str = "newest") -> Cli:
+    """A verified version, the oldest supported or the newest checked (src/agentsup/agents/verified.py:
+    the one place versions are pinned)."""
     known = VERIFIED[command]
-    return Cli(known.package, known.newest, command)
+    return Cli(known.package, known.oldest if which == "oldest" else known.newest, command)
 
 
-CLAUDE = pinned("claude")
-CLAUDE_NEXT = Cli("@anthropic-ai/claude-code", "2.1.332", "claude")  # screens only: not yet a verified version
+CLAUDE = pinned("claude", "oldest")  # the menu at a limit, the 2.1.197 wording
+CLAUDE_NEWEST = pinned("claude")  # continues by itself at a reset; auto mode
 CODEX = pinned("codex")
 GEMINI = pinned("gemini")  # screens captured (capture.py); no live test yet
 OPENCODE = pinned("opencode")  # screens captured (capture.py); no live test yet
-PINNED = (CLAUDE, CODEX)
+PINNED = (CLAUDE, CLAUDE_NEWEST, CODEX)
 
 
 if __name__ == "__main__":  # .ci/run: install the pinned CLIs before the tests enter their namespace

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentsup.store.journal import read_events
 from agentsup.supervisor.launch import RESUME_NOTE
 from agentsup.supervisor.proctree import program_pid
@@ -158,3 +160,67 @@ def test_real_claude_s_server_error_is_retried_never_held_as_a_limit(
     kinds = [e["event"] for e in events(project)]
     assert "limit-hold" not in kinds and kinds.count("transient-retry") == 1
     assert record(project)["state"] == "RUNNING"
+
+
+@pytest.mark.parametrize("auto_continue", [True, False], ids=["auto-continue", "auto-continue-off"])
+def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_an_exact_reset(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path], auto_continue: bool) -> None:
+    """Claude Code 2.1.332 continues by itself at a reset (no menu at a five-hour limit): agentsup
+    holds it with the exact reset, types nothing while it is held, and after the reset either sees
+    it resume or nudges it once; it is RUNNING again within 15 s of the reset. With its
+    auto-continue turned off, agentsup's single nudge resumes it."""
+    api = mock_api
+    if not auto_continue:
+        settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps({"autoContinueAtUsageLimit": False}))
+    claude_config(project, api, real_clis["claude-newest"])
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 3.0
+    dog.tick(HEAVY)
+    wait_for(lambda: "say hello" in api.received(), timeout=90)
+    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
+    assert project.cli("ping", "c", "ping from agentsup").returncode == 0
+    wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
+
+    reset = int(time.time()) + 25
+    api.reset_epoch = reset
+    assert project.cli("ping", "c", "refresh your status line").returncode == 0
+    wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
+    ticking(dog, lambda: "idle" in record(project)["detail"])
+    api.mode = Mode.LIMITED
+    assert project.cli("ping", "c", "next step").returncode == 0
+    ticking(dog, lambda: record(project)["state"] == "LIMITED")
+    assert datetime.fromisoformat(record(project)["reset_at"]).timestamp() == reset, "the exact reset epoch"
+    detail = project.cli_json("status")["agents"][0]["detail"]
+    assert ("continues by itself at" if auto_continue else "agentsup resumes at") in detail, detail
+    typed_before = len(api.received())
+    ticking(dog, lambda: time.time() >= reset, timeout=40)
+    assert len(api.received()) == typed_before, "nothing typed into it while the limit held it"
+
+    def dump() -> bool:
+        if os.environ.get("AGENTSUP_DEBUG_SCREENS"):
+            tail = [line for line in project.screen("t-c").splitlines() if line.strip()][-6:]
+            print(f"\n--- {time.time() - reset:+.1f}s {record(project)['state']} {record(project)['detail']}")
+            print("\n".join(tail))
+        return bool(record(project)["state"] == "RUNNING")
+
+    ticking(dog, dump, timeout=30)
+    back = time.time()
+    assert back - reset <= 15, f"RUNNING {back - reset:.1f}s after the reset"
+    for _ in range(20):
+        dog.tick(SIGNAL)
+        time.sleep(0.3)
+    assert record(project)["state"] == "RUNNING"
+    probes = [t for t in api.received() if "watchdog probe" in t]
+    assert len(probes) <= 1, f"nudged {len(probes)} times"
+    resumed = any(e["event"] == "limit-lifted" for e in events(project))
+    assert resumed and [e["event"] for e in events(project)].count("limit-hold") == 1
+    lifted = next(e for e in events(project) if e["event"] == "limit-lifted")
+    # Either claude continued by itself (nothing typed) or, past the grace, one nudge resumed it.
+    assert (lifted["resumed"], len(probes)) in (("by itself", 0), ("after agentsup's nudge", 1)), lifted
+    if auto_continue:  # its own continuation is given its grace before any nudge
+        nudged = [e for e in events(project) if e["event"] == "limit-nudge"]
+        assert all(datetime.fromisoformat(e["ts"]).timestamp() >= reset + 8 for e in nudged), "nudged in the grace"
+    else:
+        assert (lifted["resumed"], len(probes)) == ("after agentsup's nudge", 1)

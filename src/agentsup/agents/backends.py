@@ -25,7 +25,7 @@ from agentsup.config.schema import BackendSpec, PromptMode
 # Claude Code's subscriber banners, and its API-key 429 ("API Error: Request rejected (429)"), a
 # limit without a reset time (probed). Captures of the real programs: tests/realcli/screens/.
 _CLAUDE_LIMIT = (
-    r"(hit your (session|weekly|usage|daily|opus|sonnet) limit|Claude usage limit reached"
+    r"(hit your (session|weekly|usage|daily|opus|sonnet|5-hour) limit|Claude usage limit reached"
     r"|limit will reset at|Usage limit reached\s*·|API Error: Request rejected \(429\))"
 )
 # Claude Code's own retries used up on a server error (500, 529 Overloaded): agentsup retries later.

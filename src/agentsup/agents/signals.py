@@ -74,8 +74,9 @@ class ClaudeSignals:
         self.session_id = str(event.get("session_id") or self.session_id)
         if name == "UserPromptSubmit":
             self.turn, self.limit_text, self.waiting, self.failure = "busy", None, None, None
-        elif name == "Stop":
-            self.turn, self.waiting = "idle", None
+        elif name == "Stop":  # a turn that ended well: whatever limit held it has lifted (claude
+            # 2.1.234+ continues by itself at the reset, a turn with no UserPromptSubmit before it)
+            self.turn, self.waiting, self.limit_text = "idle", None, None
         elif name == "StopFailure":
             self.turn, self.waiting = "idle", None
             if event.get("error") == "rate_limit":
@@ -169,6 +170,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         obs, source="hooks",
         active=(sig.turn == "busy" or obs.active) and not limited,
         limited=limited,
+        auto_continue=obs.auto_continue and limited,  # its own continuation line stays in the transcript
         reset_at=reset, reset_exact=exact,
         limit_mark=f"{sig.limits}|hooks" if limited else None,
         menu_keys=menu or (screen.menu_keys if limited else ()),

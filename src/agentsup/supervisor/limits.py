@@ -10,6 +10,10 @@ from agentsup.agents.detect import Observation, is_history
 from agentsup.store.record import LIMITED, RUNNING, Decision, Deliver, Keys, Now, Policy, Record
 
 EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
+# An agent that continues by itself at the reset (claude 2.1.234+) is given this long to show it
+# did before agentsup nudges it, once. Against the mock, claude 2.1.332 resumed by itself 1.4 s
+# after the reset in one run and had not after 8 s in others (then the one nudge resumed it).
+AUTO_CONTINUE_GRACE = 8.0
 
 
 def nudge_text(kind: str) -> str:
@@ -73,7 +77,8 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
         _answer_menu(d, obs)
         return True
     if not shows_limit:
-        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue))
+        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
+               resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
         rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
         rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
         d.actions += [Deliver(text, "queued") for text in rec.queue]
@@ -85,9 +90,10 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     if obs.menu_keys:
         _answer_menu(d, obs)
         return True  # nudge once the input is free, on a later tick
-    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + slack:
-        # it resumes by itself: no nudge before then
-        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + slack)
+    grace = max(slack, AUTO_CONTINUE_GRACE)
+    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + grace:
+        # it resumes by itself: no nudge before then, and then only if it has not
+        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + grace)
     if now < rec.limit_until:
         return True
     rec.limit_nudges += 1
