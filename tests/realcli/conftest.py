@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .clis import CLAUDE, CLAUDE_NEWEST, CODEX
+from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST
 from .mockapi import MockAPI
 from .netns import enter_loopback_only, outside_reachable
 
@@ -24,6 +24,7 @@ def real_clis() -> dict[str, Path]:
         pytest.fail("npm is missing: .ci/run installs nodejs and npm for the real-CLI tests")
     paths = {cli.command: cli.install() for cli in (CLAUDE, CODEX)}  # before the namespace: npm needs the registry
     paths["claude-newest"] = CLAUDE_NEWEST.install()
+    paths["codex-newest"] = CODEX_NEWEST.install()
     enter_loopback_only()
     assert not outside_reachable(), "the test namespace must not reach beyond loopback"
     return paths

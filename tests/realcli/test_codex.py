@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentsup.store.journal import read_events
 from agentsup.supervisor.proctree import program_pid, tagged
 from agentsup.supervisor.reconcile import HEAVY, SIGNAL
@@ -74,10 +76,16 @@ def started(project: Project, api: MockAPI, codex: Path) -> tuple[Watchdog, Path
     return dog, codex_home, pane_pid(project)
 
 
+@pytest.fixture(params=["codex", "codex-newest"], ids=["oldest", "newest"])
+def codex(request: pytest.FixtureRequest, real_clis: dict[str, Path]) -> Path:
+    """Each codex in the verified range: the oldest supported and the newest checked."""
+    return real_clis[request.param]
+
+
 def test_real_codex_working_idle_and_a_transient_error_are_classified(
-        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+        project: Project, mock_api: MockAPI, codex: Path) -> None:
     api = mock_api
-    dog, _, first = started(project, api, real_clis["codex"])
+    dog, _, first = started(project, api, codex)
 
     # working: a slow stream shows text but no Working line
     api.mode, api.slow_seconds = Mode.SLOW, 6
@@ -98,9 +106,9 @@ def test_real_codex_working_idle_and_a_transient_error_are_classified(
 
 
 def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
-        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+        project: Project, mock_api: MockAPI, codex: Path) -> None:
     api = mock_api
-    dog, codex_home, first = started(project, api, real_clis["codex"])
+    dog, codex_home, first = started(project, api, codex)
 
     # the usage limit: held with its reset time, then nudged and running again
     api.reset_epoch = int(time.time()) + 4

@@ -19,7 +19,7 @@ class Verified:
 
 VERIFIED: dict[str, Verified] = {
     "claude": Verified("@anthropic-ai/claude-code", "2.1.197", "2.1.332"),
-    "codex": Verified("@openai/codex", "0.169.0", "0.169.0"),
+    "codex": Verified("@openai/codex", "0.169.0", "0.171.0"),
     "gemini": Verified("@google/gemini-cli", "0.61.0", "0.61.0"),
     "opencode": Verified("opencode-ai", "1.18.33", "1.18.33"),
 }
