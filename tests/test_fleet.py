@@ -217,3 +217,13 @@ def test_a_mistake_in_fleet_toml_is_named_by_its_key(tmp_path: Path) -> None:
                          cwd=tmp_path, timeout=30)
     assert out.returncode == 2 and "host[0] (gpu1).confg: unknown key 'confg' (did you mean 'config'?)" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_fleet_toml_has_a_json_schema_from_the_same_tables(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "agentsup", "schema", "--fleet"], capture_output=True, text=True,
+                         timeout=30, cwd=tmp_path)
+    data = json.loads(out.stdout)
+    assert out.returncode == 0 and data["title"] == "fleet.toml"
+    host = data["$defs"]["HostSpec"]
+    assert set(host["properties"]) == {"name", "ssh", "ssh_options", "config", "agentsup", "timeout"}
+    assert set(host["required"]) == {"name", "ssh"}

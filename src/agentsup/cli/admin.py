@@ -73,11 +73,12 @@ def init(ctx: typer.Context,
 
 
 @app.command()
-def schema(config: ConfigOption = None) -> None:
-    """Print the JSON Schema of agents.toml."""
+def schema(config: ConfigOption = None,
+           fleet: Annotated[bool, flag("--fleet", "the schema of fleet.toml instead")] = False) -> None:
+    """Print the JSON Schema of agents.toml (or of fleet.toml)."""
     from agentsup.config.scaffold import schema as json_schema
 
-    sys.stdout.write(json_schema())
+    sys.stdout.write(json_schema("fleet" if fleet else "agents"))
 
 
 @app.command()

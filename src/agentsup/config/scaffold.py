@@ -83,10 +83,17 @@ def init(directory: Path, backend: str, *, force: bool = False) -> list[Written]
     return written
 
 
-def schema() -> str:
-    from agentsup.config.schema import ConfigFile
+def schema(which: str = "agents") -> str:
+    """The JSON Schema of agents.toml, or of fleet.toml: from the same tables the loaders use."""
     from agentsup.config.tables import json_schema
 
-    data = json_schema(ConfigFile)
-    data["title"] = "agents.toml"
+    if which == "fleet":
+        from agentsup.fleet.config import FleetFile
+
+        data = json_schema(FleetFile)
+    else:
+        from agentsup.config.schema import ConfigFile
+
+        data = json_schema(ConfigFile)
+    data["title"] = f"{which}.toml"
     return json.dumps(data, indent=2) + "\n"
