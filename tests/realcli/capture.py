@@ -1,6 +1,12 @@
 """Capture screens of the real CLIs against the mock API, for `detect` tests.
 
     sudo python -m tests.realcli.capture tests/realcli/screens    # root: runs in a loopback-only netns
+    sudo python -m tests.realcli.capture tests/realcli/screens --new codex@0.172.0
+
+`--new CLI@VERSION` captures every scenario of that CLI again on the new version (into
+`<cli>-<version>/`) and says, for each, whether the screen changed since the newest earlier
+capture (with the lines that differ) and whether `detect` still reads it as it truly is: what a
+person checks before adding the version to src/agentsup/agents/verified.py.
 
 Each scenario starts the pinned CLI in a private tmux server (120x40), drives it (keys typed, the
 mock switched between answers), and saves the visible screen with what it shows (`truth`), the CLI
@@ -18,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -212,16 +218,55 @@ def capture(s: Scenario, api: MockAPI) -> tuple[str, float]:
         return "\n".join(line.rstrip() for line in screen.splitlines()).rstrip() + "\n", at
 
 
+def compare(out: Path, index: list[dict[str, Any]], entry: dict[str, Any]) -> list[str]:
+    """What changed for one scenario since the newest earlier version's capture, and what `detect`
+    reads in the new screen against the scenario's truth."""
+    import difflib
+
+    from agentsup.agents.backends import resolve_backend
+    from agentsup.agents.detect import classify
+
+    name = entry["file"].split("/", 1)[1]
+    earlier = sorted((e for e in index if e["backend"] == entry["backend"] and e["file"].endswith("/" + name)
+                      and e["version"] != entry["version"]), key=lambda e: [int(n) for n in e["version"].split(".")])
+    new = (out / entry["file"]).read_text(encoding="utf-8").splitlines()
+    lines = []
+    if earlier:
+        old = (out / earlier[-1]["file"]).read_text(encoding="utf-8").splitlines()
+        diff = [d for d in difflib.unified_diff(old, new, earlier[-1]["file"], entry["file"], lineterm="", n=0)
+                if d.startswith(("+", "-")) and not d.startswith(("+++", "---"))]
+        lines.append(f"  screen: {'unchanged' if not diff else f'{len(diff)} lines differ'} from {earlier[-1]['file']}")
+        lines += [f"    {d}" for d in diff[:12]]
+    obs = classify("\n".join(new), resolve_backend(entry["backend"], None),
+                   datetime.fromisoformat(entry["captured_at"]), UTC)
+    misses = [f"{k}: expected {v!r}, read {getattr(obs, k)!r}" for k, v in entry["truth"].items()
+              if k in ("active", "limited", "waiting_input", "fatal", "auto_continue") and getattr(obs, k) != v]
+    if entry["truth"].get("menu") and not obs.menu_keys:
+        misses.append("menu: expected its keys, read none")
+    lines.append("  detect: " + ("as it truly is" if not misses else "MISSES " + "; ".join(misses)))
+    return lines
+
+
 def main(argv: list[str]) -> int:
+    new_version = None
+    if "--new" in argv:
+        flag = argv.index("--new")
+        new_version, argv = argv[flag + 1], argv[:flag] + argv[flag + 2:]
     out = Path(argv[0]) if argv else Path(__file__).parent / "screens"
     only = set(argv[1:])
-    for cli in (CLAUDE, CLAUDE_NEWEST, CODEX, GEMINI, OPENCODE):
+    scenarios = SCENARIOS
+    if new_version is not None:  # every scenario of that CLI, on the new version
+        command, _, version = new_version.partition("@")
+        base = next(s.cli for s in SCENARIOS if s.cli.command == command)
+        fresh = Cli(base.package, version, command)
+        scenarios = [replace(s, cli=fresh) for s in SCENARIOS if s.cli == base]
+    for cli in {s.cli for s in scenarios}:
         cli.install()
     enter_loopback_only()
     api = MockAPI().start()
     index_path = out / "index.json"
     index: list[dict[str, Any]] = json.loads(index_path.read_text()) if index_path.exists() else []
-    for s in SCENARIOS:
+    for s in scenarios:
         key = f"{s.cli.command}/{s.name}"
         if only and key not in only and f"{s.cli.command}@{s.cli.version}/{s.name}" not in only:
             continue
@@ -234,6 +279,8 @@ def main(argv: list[str]) -> int:
                      timespec="seconds"), "truth": s.truth}
         index = [e for e in index if e["file"] != rel] + [entry]
         print(f"captured {rel}")
+        if new_version is not None:
+            print("\n".join(compare(out, index, entry)))
     index_path.write_text(json.dumps(sorted(index, key=lambda e: e["file"]), indent=1) + "\n", encoding="utf-8")
     api.stop()
     return 0
