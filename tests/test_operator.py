@@ -324,3 +324,21 @@ def test_completion_offers_commands_options_and_the_config_s_agent_names(project
     assert fish.returncode == 0 and "_AGENTSUP_COMPLETE=complete_fish" in fish.stdout
     nosuch = agentsup("--show-completion", "tcsh", cwd=project.root)
     assert nosuch.returncode == 2 and "no completion for shell 'tcsh'" in nosuch.stderr
+
+
+def test_bare_completion_options_take_the_shell_from_shell(project: Project) -> None:
+    env = {**{k: v for k, v in os.environ.items() if k != "AGENTSUP_CONFIG"}, "SHELL": "/usr/bin/zsh"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agentsup", *args], capture_output=True, text=True, timeout=60,
+                              env=env, cwd=project.root)
+
+    shown = run("--show-completion")
+    assert shown.returncode == 0 and shown.stdout.startswith("#compdef agentsup")
+    installed = run("--install-completion")
+    assert installed.returncode == 0 and (project.root / "home" / ".zfunc" / "_agentsup").exists()
+    env["SHELL"] = "/bin/tcsh"
+    refused = run("--show-completion")
+    assert refused.returncode == 2 and "no completion for shell 'tcsh'" in refused.stderr
+    bare = run("fleet")
+    assert bare.returncode == 2 and "Usage: agentsup fleet" in bare.stdout and "error" not in bare.stderr

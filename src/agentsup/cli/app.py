@@ -128,7 +128,7 @@ def _show_completion(value: str | None) -> None:
     if value is not None:
         from .completion import script
 
-        sys.stdout.write(script(value or None))
+        sys.stdout.write(script(None if value == FROM_SHELL else value))
         raise typer.Exit(0)
 
 
@@ -136,12 +136,13 @@ def _install_completion(value: str | None) -> None:
     if value is not None:
         from .completion import install
 
-        shell, path, after = install(value or None)
+        shell, path, after = install(None if value == FROM_SHELL else value)
         render.write(f"installed {shell} completion: {path}" + (f"\nthen {after}" if after else ""))
         raise typer.Exit(0)
 
 
 SHELL_HELP = "bash, zsh or fish (default: $SHELL)"
+FROM_SHELL = "$SHELL"  # the value of a bare --show-completion / --install-completion
 
 
 @app.callback(invoke_without_command=True)
@@ -151,10 +152,10 @@ def root(
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
                                           help="print the version")] = False,
     show_completion: Annotated[str | None, typer.Option(
-        "--show-completion", metavar="[SHELL]", is_flag=False, flag_value="", callback=_show_completion,
+        "--show-completion", metavar="[SHELL]", callback=_show_completion,
         expose_value=False, help=f"print the completion script for {SHELL_HELP}")] = None,
     install_completion: Annotated[str | None, typer.Option(
-        "--install-completion", metavar="[SHELL]", is_flag=False, flag_value="", callback=_install_completion,
+        "--install-completion", metavar="[SHELL]", callback=_install_completion,
         expose_value=False, help=f"install completion for {SHELL_HELP}")] = None,
 ) -> None:
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
@@ -213,6 +214,19 @@ def _only_the_invoked_command(argv: Sequence[str]) -> None:
         app.registered_groups[:] = group
 
 
+def _shell_named(argv: Sequence[str]) -> list[str]:
+    """`--show-completion` and `--install-completion` take an optional shell; a Typer option cannot,
+    so a bare one is given $SHELL's here."""
+    from .completion import SHELLS
+
+    out: list[str] = []
+    for i, word in enumerate(argv):
+        out.append(word)
+        if word in ("--show-completion", "--install-completion") and (i + 1 == len(argv) or argv[i + 1] not in SHELLS):
+            out.append(FROM_SHELL)
+    return out
+
+
 def run(argv: Sequence[str]) -> int:
     from . import admin, commands, fleet  # noqa: F401  (they register themselves on `app`)
     from .completion import requested
@@ -225,9 +239,10 @@ def run(argv: Sequence[str]) -> int:
 
     command = typer.main.get_command(app)
     try:
-        result = command.main(list(argv), prog_name="agentsup", standalone_mode=False)
+        result = command.main(_shell_named(argv), prog_name="agentsup", standalone_mode=False)
     except click.UsageError as exc:
-        render.error(_usage_line(exc))
+        if exc.format_message().strip():  # empty: a group called bare, whose help was printed
+            render.error(_usage_line(exc))
         return 2
     except typer.Abort:
         return 130

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from agentsup.cli import render
-from agentsup.cli.app import JsonOption, app, done, flag
+from agentsup.cli.app import Commands, JsonOption, app, done, flag
 
-fleet_app = typer.Typer(help="The same commands across hosts over ssh (fleet.toml lists them).",
+fleet_app = typer.Typer(cls=Commands, help="The same commands across hosts over ssh (fleet.toml lists them).",
                         no_args_is_help=True)
 app.add_typer(fleet_app, name="fleet")
 
