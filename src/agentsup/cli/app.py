@@ -216,13 +216,15 @@ def _only_the_invoked_command(argv: Sequence[str]) -> None:
 
 def _shell_named(argv: Sequence[str]) -> list[str]:
     """`--show-completion` and `--install-completion` take an optional shell; a Typer option cannot,
-    so a bare one is given $SHELL's here."""
-    from .completion import SHELLS
-
+    so a bare one (at the end, or before an option or a command) is given $SHELL's here."""
+    commands = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    commands |= {g.name or "" for g in app.registered_groups}
     out: list[str] = []
     for i, word in enumerate(argv):
         out.append(word)
-        if word in ("--show-completion", "--install-completion") and (i + 1 == len(argv) or argv[i + 1] not in SHELLS):
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if word in ("--show-completion", "--install-completion") and (
+                following is None or following.startswith("-") or following in commands):
             out.append(FROM_SHELL)
     return out
 
