@@ -219,8 +219,21 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     lifted = next(e for e in events(project) if e["event"] == "limit-lifted")
     # Either claude continued by itself (nothing typed) or, past the grace, one nudge resumed it.
     assert (lifted["resumed"], len(probes)) in (("by itself", 0), ("after agentsup's nudge", 1)), lifted
-    if auto_continue:  # its own continuation is given its grace before any nudge
-        nudged = [e for e in events(project) if e["event"] == "limit-nudge"]
-        assert all(datetime.fromisoformat(e["ts"]).timestamp() >= reset + 8 for e in nudged), "nudged in the grace"
-    else:
+    if not auto_continue:
         assert (lifted["resumed"], len(probes)) == ("after agentsup's nudge", 1)
+        return
+    nudged = [e for e in events(project) if e["event"] == "limit-nudge"]  # its own continuation had its grace
+    assert all(datetime.fromisoformat(e["ts"]).timestamp() >= reset + 8 for e in nudged), "nudged in the grace"
+
+    # kill -9 of the program: healed with --resume of the same session
+    session_id = (project.log_dir / "state" / "sessions" / "c.id").read_text().strip()
+    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    pid = program_pid(int(pane))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
+    wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
+    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    new_pid = wait_for(lambda: program_pid(int(new_pane)))
+    cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
+    assert b"--resume" in cmdline and session_id.encode() in cmdline
