@@ -115,7 +115,7 @@ def watchdog_argv(cfg: Config) -> list[str]:
 WATCHDOG_UNIT = "agentsup-watchdog.service"
 
 
-def _systemd_user() -> bool:
+def systemd_user() -> bool:
     """A systemd user manager this process can reach (booted with systemd, a runtime directory)."""
     import shutil
 
@@ -138,7 +138,7 @@ def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
     if lock.is_held():
         return ActionResult("watchdog", cfg.watchdog_session, "already-running")
     unit = Path(os.path.expanduser(f"~/.config/systemd/user/{WATCHDOG_UNIT}"))
-    if unit.is_file() and _systemd_user():
+    if unit.is_file() and systemd_user():
         done = subprocess.run(["systemctl", "--user", "start", WATCHDOG_UNIT], capture_output=True, text=True,
                               timeout=30, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + wait
@@ -148,7 +148,7 @@ def start_watchdog(rt: Runtime, *, wait: float = 5.0) -> ActionResult:
             return ActionResult("watchdog", cfg.watchdog_session, "started",
                                 detail=f"through its systemd user unit {WATCHDOG_UNIT}")
     argv = watchdog_argv(cfg)
-    scoped = ["systemd-run", "--user", "--scope", "--quiet", "--collect", *argv] if _systemd_user() else argv
+    scoped = ["systemd-run", "--user", "--scope", "--quiet", "--collect", *argv] if systemd_user() else argv
     result = _spawn_watchdog(rt, scoped, lock, wait)
     if result.action == "failed" and scoped is not argv:  # no user manager after all: a session of its own
         result = _spawn_watchdog(rt, argv, lock, wait)

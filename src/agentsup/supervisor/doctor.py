@@ -157,7 +157,20 @@ def _systemd() -> list[Check]:
     if not unit.exists():
         return []
     linger = Path("/var/lib/systemd/linger") / getpass.getuser()
-    return [Check("systemd unit", Level.OK, str(unit)),
+    from agentsup.supervisor.control import WATCHDOG_UNIT, systemd_user
+
+    enabled = ""
+    if systemd_user():
+        import subprocess
+
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            enabled = subprocess.run(["systemctl", "--user", "is-enabled", WATCHDOG_UNIT], capture_output=True,
+                                     text=True, timeout=5).stdout.strip()
+    if enabled and enabled != "enabled":
+        unit_check = Check("systemd unit", Level.WARN, f"{unit} is {enabled}: systemctl --user enable {WATCHDOG_UNIT}")
+    else:
+        unit_check = Check("systemd unit", Level.OK, f"{unit}" + (" (enabled)" if enabled else ""))
+    return [unit_check,
             Check("linger", Level.OK if linger.exists() else Level.WARN,
                   "enabled" if linger.exists() else "off: the watchdog stops at logout (loginctl enable-linger)")]
 
