@@ -9,6 +9,7 @@ import contextlib
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ def free_port() -> int:
 
 def agentsup_venv(where: Path) -> Path:
     """A Python environment other users can run (root's own Python sits in /root, 0700) with
-    agentsup's locked dependencies, running this working tree's agentsup (a .pth file and a
+    agentsup's locked dependencies and a copy of this working tree's agentsup (a .pth file and a
     console script), so the hosts run the code under test."""
     venv = where / "venv"
     python = next((p for p in ("/usr/bin/python3.13", "/usr/bin/python3.12", "/usr/bin/python3.11")
@@ -44,11 +45,20 @@ def agentsup_venv(where: Path) -> Path:
     subprocess.run(["uv", "pip", "install", "-q", "--offline", "--python", str(venv / "bin" / "python"),
                     "-r", str(requirements)], check=True, timeout=300)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    (site / "agentsup-src.pth").write_text(str(ROOT_SRC / "src") + "\n")
+    # A copy of this working tree's package: the checkout itself may sit where other users cannot read.
+    shutil.copytree(ROOT_SRC / "src" / "agentsup", where / "src" / "agentsup",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "agentsup-src.pth").write_text(str(where / "src") + "\n")
     script = venv / "bin" / "agentsup"
     script.write_text(f"#!{venv / 'bin' / 'python'}\nfrom agentsup.cli import main\n\nmain()\n")
     script.chmod(0o755)
-    where.chmod(0o755)
+    for folder, _, files in os.walk(where):  # readable by every user, whatever the umask was
+        os.chmod(folder, os.stat(folder).st_mode | 0o555)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o444 | (0o111 if mode & 0o100 else 0))
     return venv
 
 
