@@ -62,6 +62,17 @@ def agentsup_venv(where: Path) -> Path:
     return venv
 
 
+def accounts(argv: list[str], *, check: bool = True) -> None:
+    """useradd/userdel, again while another test worker holds the account files' lock."""
+    for attempt in range(50):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode == 0 or "lock" not in done.stderr:
+            break
+        time.sleep(0.1 + 0.02 * attempt)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed: {done.stderr.strip()}")
+
+
 @dataclass
 class Host:
     name: str
@@ -100,7 +111,7 @@ class SshLab:
         user = f"asf{secrets.token_hex(3)}{name}"[:32]
         home = self.root / f"home-{name}"
         # "*": no password, yet not locked ("!"), which sshd without PAM refuses even for a key
-        subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh", "-p", "*", user], check=True)
+        accounts(["useradd", "-M", "-d", str(home), "-s", "/bin/sh", "-p", "*", user])
         home.mkdir(mode=0o755)
         (home / ".ssh").mkdir(mode=0o700)
         (home / ".ssh" / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
@@ -175,4 +186,4 @@ class SshLab:
         for host in self.hosts.values():
             subprocess.run(["pkill", "-KILL", "-u", host.user], capture_output=True)
             time.sleep(0.05)
-            subprocess.run(["userdel", host.user], capture_output=True)
+            accounts(["userdel", host.user], check=False)
