@@ -109,6 +109,8 @@ SCENARIOS = [
              env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
     # The newest Claude Code: its five-hour limit continues by itself (no menu), its footer counts down.
     Scenario("idle", CLAUDE_NEWEST, [*SKIP, "say hello"], [6], {"active": False}),
+    # Without --dangerously-skip-permissions 2.1.332 starts in auto mode, with a notice: not a question.
+    Scenario("auto-mode-idle", CLAUDE_NEWEST, ["say hello"], [8], {"active": False}),
     Scenario("five-hour-limit", CLAUDE_NEWEST, [*SKIP, "say hello"], [6, LIMITED, *typed("next step"), 8],
              {"limited": True, "reset": "+1h", "auto_continue": True}),
     Scenario("overloaded-529", CLAUDE_NEWEST, [*SKIP, "say hello"],
