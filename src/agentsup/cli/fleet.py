@@ -132,7 +132,8 @@ def fleet_logs(target: Annotated[str, typer.Argument(metavar="HOST:NAME")], flee
                       *(["--json"] if json else []), "--", names[0])
     answer = stream(spec, spec.hosts[host_name], argv, lambda host, line: render.write(line), threading.Event())
     if answer.error or answer.code:
-        render.error(f"{host_name}: {answer.error or answer.stderr.strip().splitlines()[-1:]}")
+        last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
+        render.error(f"{host_name}: {answer.error or last.removeprefix('error: ')}")
         done(1)
 
 
