@@ -171,7 +171,8 @@ def fleet_events(hosts: Hosts = None, fleet: FleetOption = None, json: JsonOptio
         if answer.error or (answer.code and not stop.is_set()):
             failed.append(host)
             with out:
-                render.error(f"{host}: {answer.error or answer.stderr.strip()[-200:]}")
+                last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
+                render.error(f"{host}: {answer.error or last.removeprefix('error: ')}")
 
     threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in names]
     for t in threads:
