@@ -1,5 +1,5 @@
 """The `agentsup` command line: a thin Typer app that calls one core function per command and
 renders its result as text or `--json`."""
 
-from .app import main as main
-from .app import run as run
+from .main import main as main
+from .main import run as run

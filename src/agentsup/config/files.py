@@ -8,10 +8,6 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from agentsup.config.load import Config
 
 
 def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None,
@@ -63,34 +59,3 @@ def remember_good(cfg_path: Path) -> None:
     except OSError:
         pass  # a convenience: never a reason to fail a command
 
-
-def load_last_good(cfg_path: Path, *, apply_overrides: bool = True) -> Config | None:
-    """The config as it was when it last loaded, or None when there is no copy (or it fails too)."""
-    from agentsup.config.load import load_config
-    from agentsup.errors import ConfigError
-    from agentsup.store.state import read_text
-
-    text = read_text(last_good_path(cfg_path.expanduser().absolute()))
-    if text is None:
-        return None
-    try:
-        return load_config(cfg_path, text=text, apply_overrides=apply_overrides)
-    except ConfigError:
-        return None
-
-
-def load_valid(cfg_path: Path, *, apply_overrides: bool = True) -> tuple[Config, str | None]:
-    """The config, remembered as the last good copy; a file that stopped validating (an edit in
-    progress, a bad save) gives its last good copy and the error. With no copy, the ConfigError."""
-    from agentsup.config.load import load_config
-    from agentsup.errors import ConfigError
-
-    try:
-        cfg = load_config(cfg_path, apply_overrides=apply_overrides)
-    except ConfigError as exc:
-        good = load_last_good(cfg_path, apply_overrides=apply_overrides)
-        if good is None:
-            raise
-        return good, str(exc)
-    remember_good(cfg.path)
-    return cfg, None

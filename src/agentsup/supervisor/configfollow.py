@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentsup.config.files import load_valid, remember_good
+from agentsup.config.files import remember_good
+from agentsup.config.lastgood import load_valid
 from agentsup.config.load import Agent, Config, load_config
 from agentsup.errors import AgentsupError, ConfigError
 from agentsup.supervisor.clock import Clock
