@@ -78,7 +78,12 @@ def schema(config: ConfigOption = None,
     """Print the JSON Schema of agents.toml (or of fleet.toml)."""
     from agentsup.config.scaffold import schema as json_schema
 
-    sys.stdout.write(json_schema("fleet" if fleet else "agents"))
+    if fleet:
+        from agentsup.fleet.config import FleetFile
+
+        sys.stdout.write(json_schema(FleetFile, "fleet.toml"))
+    else:
+        sys.stdout.write(json_schema())
 
 
 @app.command()

@@ -83,17 +83,11 @@ def init(directory: Path, backend: str, *, force: bool = False) -> list[Written]
     return written
 
 
-def schema(which: str = "agents") -> str:
-    """The JSON Schema of agents.toml, or of fleet.toml: from the same tables the loaders use."""
+def schema(root: type | None = None, title: str = "agents.toml") -> str:
+    """The JSON Schema of agents.toml (or of another file's root table), from the tables its loader uses."""
+    from agentsup.config.schema import ConfigFile
     from agentsup.config.tables import json_schema
 
-    if which == "fleet":
-        from agentsup.fleet.config import FleetFile
-
-        data = json_schema(FleetFile)
-    else:
-        from agentsup.config.schema import ConfigFile
-
-        data = json_schema(ConfigFile)
-    data["title"] = f"{which}.toml"
+    data = json_schema(root or ConfigFile)
+    data["title"] = title
     return json.dumps(data, indent=2) + "\n"
