@@ -49,6 +49,9 @@ def agentsup_venv(where: Path) -> Path:
     shutil.copytree(ROOT_SRC / "src" / "agentsup", where / "src" / "agentsup",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (site / "agentsup-src.pth").write_text(str(where / "src") + "\n")
+    # Compiled now, as root: the hosts' users cannot write beside it, and would compile it at every run.
+    subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(where / "src")], check=True,
+                   timeout=120)
     script = venv / "bin" / "agentsup"
     script.write_text(f"#!{venv / 'bin' / 'python'}\nfrom agentsup.cli import main\n\nmain()\n")
     script.chmod(0o755)

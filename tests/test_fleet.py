@@ -107,7 +107,9 @@ def test_a_wedged_host_is_abandoned_at_its_timeout_and_its_ssh_ended(lab: SshLab
     lab.add("h2", agents("b"))
     lab.fleet_toml(timeout=3)
     assert fleet(lab, "up").returncode == 0
+    started = time.monotonic()
     assert fleet(lab, "status").returncode == 0  # the shared connections are up
+    healthy = time.monotonic() - started  # what a call costs on this machine now, every host answering
     frozen = [lab.hosts["h2"].sshd.pid, *lab.sshd_children("h2")]  # type: ignore[union-attr]
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
@@ -121,7 +123,7 @@ def test_a_wedged_host_is_abandoned_at_its_timeout_and_its_ssh_ended(lab: SshLab
     hosts = {h["host"]: h for h in json.loads(shown.stdout)["hosts"]}
     assert shown.returncode == 1 and hosts["h2"]["error"] == "no answer within 3s (ssh ended)"
     assert hosts["h1"]["error"] is None and hosts["h1"]["result"]["agents"][0]["state"] == "RUNNING"
-    assert took < 3 + 2.5, f"took {took:.1f}s"
+    assert took < healthy + 3 + 2.5, f"took {took:.1f}s; a call with every host answering took {healthy:.1f}s"
     stray = subprocess.run(["pgrep", "-f", f"-- h2 {lab.venv}"], capture_output=True, text=True).stdout.split()
     assert stray == [], "the abandoned ssh client was ended"
 

@@ -106,7 +106,7 @@ def end(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+        proc.wait(timeout=2)
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
             with contextlib.suppress(OSError):
