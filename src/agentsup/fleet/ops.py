@@ -49,31 +49,34 @@ class HostReply:
     code: int | None
     data: Any = None
     error: str = ""
+    seconds: float = 0.0  # how long the host took
 
     @property
     def ok(self) -> bool:
         return not self.error and self.code == 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"host": self.host, "exit_code": self.code, "result": self.data, "error": self.error or None}
+        return {"host": self.host, "exit_code": self.code, "result": self.data, "error": self.error or None,
+                "seconds": round(self.seconds, 3)}
 
 
 def reply_of(answer: Answer) -> HostReply:
     """A host's JSON answer, or one line that says why there is none (unreachable, login, missing
     or incompatible agentsup, the command's own error)."""
     if answer.error:
-        return HostReply(answer.host, answer.code, error=answer.error)
+        return HostReply(answer.host, answer.code, error=answer.error, seconds=answer.seconds)
     try:
         data = json.loads(answer.stdout) if answer.stdout.strip() else None
     except ValueError:
         data = None
         if answer.code == 0:
-            return HostReply(answer.host, answer.code,
+            return HostReply(answer.host, answer.code, seconds=answer.seconds,
                              error=f"incompatible agentsup on the host: not JSON: {answer.stdout.strip()[:120]!r}")
     if data is None and answer.code != 0:
         last = next((line for line in reversed(answer.stderr.splitlines()) if line.strip()), "")
-        return HostReply(answer.host, answer.code, error=f"exit {answer.code}: {last.removeprefix('error: ')}")
-    return HostReply(answer.host, answer.code, data)
+        return HostReply(answer.host, answer.code, error=f"exit {answer.code}: {last.removeprefix('error: ')}",
+                         seconds=answer.seconds)
+    return HostReply(answer.host, answer.code, data, seconds=answer.seconds)
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,9 @@ def status(fleet: Fleet, hosts: list[str] | None = None) -> FleetStatus:
         reply = reply_of(answer)
         if reply.ok and (not isinstance(reply.data, dict) or reply.data.get("version") != STATUS_VERSION):
             shape = reply.data.get("version") if isinstance(reply.data, dict) else type(reply.data).__name__
-            reply = HostReply(reply.host, reply.code, error=f"incompatible agentsup on the host: status version "
-                                                             f"{shape}, this agentsup reads {STATUS_VERSION}")
+            reply = HostReply(reply.host, reply.code, seconds=reply.seconds,
+                              error=f"incompatible agentsup on the host: status version {shape}, "
+                                    f"this agentsup reads {STATUS_VERSION}")
         replies.append(reply)
     return FleetStatus(replies)
 

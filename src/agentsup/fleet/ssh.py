@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Answer:
     stdout: str = ""
     stderr: str = ""
     error: str = ""  # unreachable, login failed, timed out, agentsup missing: one line
+    seconds: float = 0.0  # how long the host took (to answer, or to be given up on and ended)
 
     @property
     def reached(self) -> bool:
@@ -89,15 +91,17 @@ def call(fleet: Fleet, host: Host, remote: Sequence[str], *, timeout: float | No
     """Run `remote` (an argv list) on `host` and wait, at most its timeout; the ssh child is ended
     (its whole process group) when the host does not answer in time."""
     limit = host.timeout if timeout is None else timeout
+    started = time.monotonic()
     proc = subprocess.Popen(ssh_argv(fleet, host, remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
     try:
         out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         end(proc)
-        return Answer(host.name, None, error=f"no answer within {limit:g}s (ssh ended)")
+        return Answer(host.name, None, error=f"no answer within {limit:g}s (ssh ended)",
+                      seconds=time.monotonic() - started)
     why = explain(proc.returncode, err, host)
-    return Answer(host.name, proc.returncode, out, err, why)
+    return Answer(host.name, proc.returncode, out, err, why, seconds=time.monotonic() - started)
 
 
 def end(proc: subprocess.Popen[str]) -> None:
