@@ -102,3 +102,16 @@ def test_the_settings_commands_write_privately_and_keep_the_users_status_line(tm
                           capture_output=True, check=True)
     assert line.stdout.strip() == "USER-LINE", "the user's own status line still prints"
     assert json.loads((tmp_path / "status.json").read_text())["rate_limits"]["five_hour"]["used_percentage"] == 42
+
+
+def test_a_turn_claude_continued_by_itself_ends_the_limit_though_its_continuation_line_stays(
+        tmp_path: Path) -> None:
+    """Claude 2.1.234+ continues at the reset with no prompt (no UserPromptSubmit): the Stop of that
+    turn ends the limit, and the transcript's "set to continue automatically" line is history."""
+    stopped = json.loads(HOOKS[2])  # a Stop: a turn that ended well
+    sig = folded([*HOOKS, json.dumps(stopped)], tmp_path)
+    screen = replace(BANNER_SCREEN, menu_keys=(), auto_continue=True)  # the line is still on screen
+    obs = merge(screen, sig, {}, None, UTC)
+    assert not obs.limited and not obs.auto_continue
+    held = merge(screen, folded(HOOKS, tmp_path), {}, None, UTC)  # before that turn: held, continuing
+    assert held.limited and held.auto_continue
