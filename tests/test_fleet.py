@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,11 +31,13 @@ def agents(*names: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv() -> Iterator[Path]:
     if os.geteuid() != 0 or not os.access(SSHD, os.X_OK):
         pytest.fail("the fleet tests create users and run sshd: run them as root with openssh-server "
                     "installed (.ci/run installs it)")
-    return agentsup_venv(Path(tempfile.mkdtemp(prefix="as-venv-")))
+    where = Path(tempfile.mkdtemp(prefix="as-venv-"))
+    yield agentsup_venv(where)
+    shutil.rmtree(where, ignore_errors=True)
 
 
 @pytest.fixture
