@@ -132,6 +132,7 @@ def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, timeout=10)
         end_servers(root)
         end_tagged(socket)
+        end_log_writers(root)
         for _ in range(50):  # dying wrappers may still write an exit-code file: retry, bounded
             shutil.rmtree(root, ignore_errors=True)
             if not root.exists():
@@ -151,6 +152,22 @@ def end_servers(root: Path) -> None:
         except OSError:
             continue
         if comm.startswith("tmux: server") and str(root).encode() + b"/" in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), 9)
+
+
+def end_log_writers(root: Path) -> None:
+    """SIGKILL this test's log writers (`pipe-pane` children) that outlived their panes: one that
+    writes after the scratch directory went would make its log directory again."""
+    marker = str(root).encode() + b"/"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"agentsup.tmux.logpipe" in cmdline and marker in cmdline:
             with contextlib.suppress(OSError):
                 os.kill(int(entry), 9)
 
