@@ -156,36 +156,40 @@ def end_servers(root: Path) -> None:
                 os.kill(int(entry), 9)
 
 
+def pids_whose(name: str, matches: Callable[[bytes], bool]) -> list[int]:
+    """Processes whose /proc/PID/<name> (cmdline, environ) matches; one that ends meanwhile is skipped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if matches(Path(f"/proc/{entry}/{name}").read_bytes()):
+                    found.append(int(entry))
+    return found
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+
+
 def end_log_writers(root: Path) -> None:
     """SIGKILL this test's log writers (`pipe-pane` children) that outlived their panes: one that
     writes after the scratch directory went would make its log directory again."""
     marker = str(root).encode() + b"/"
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"agentsup.tmux.logpipe" in cmdline and marker in cmdline:
-            with contextlib.suppress(OSError):
-                os.kill(int(entry), 9)
+    kill_all(pids_whose("cmdline", lambda cmdline: b"agentsup.tmux.logpipe" in cmdline and marker in cmdline))
+
+
+def tagged_pids(socket: str) -> list[int]:
+    """Every process whose AGENTSUP_TAG names `socket`: what this test's agents started."""
+    needle = f"AGENTSUP_TAG={socket}:".encode()
+    return pids_whose("environ", lambda env: any(var.startswith(needle) for var in env.split(b"\0")))
 
 
 def end_tagged(socket: str) -> None:
     """SIGKILL what this test's agents started and left behind when their tmux server went (setsid
-    children, daemons such as codex's app-server): every process whose AGENTSUP_TAG names its socket."""
-    needle = f"AGENTSUP_TAG={socket}:".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if any(var.startswith(needle) for var in env.split(b"\0")):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry), 9)
+    children, daemons such as codex's app-server)."""
+    kill_all(tagged_pids(socket))
 
 
 def end_watchdogs(root: Path) -> None:

@@ -20,11 +20,11 @@ import pytest
 
 from agentsup.store.journal import read_events
 from agentsup.supervisor.clock import boot_id
-from agentsup.supervisor.proctree import TAG_VAR, Proc, ProcTree, running
+from agentsup.supervisor.proctree import Proc, ProcTree, running
 from agentsup.supervisor.reconcile import HEAVY, POLL
 from agentsup.supervisor.watchdog import Watchdog
 
-from .conftest import Project, sim_agent, wait_for
+from .conftest import Project, sim_agent, tagged_pids, wait_for
 from .test_buildloop import CONFIG as BUILD_LOOP
 from .test_buildloop import idle, push
 from .test_buildloop import loop_project as loop_project  # the fixture, shared
@@ -102,18 +102,7 @@ def program_of(project: Project, session: str) -> int:
 
 def tagged_alive(project: Project) -> list[int]:
     """Every process still carrying one of this project's agent tags."""
-    needle = f"{TAG_VAR}={project.socket}:".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if any(v.startswith(needle) for v in env.split(b"\0")) and running(int(entry)):
-            found.append(int(entry))
-    return found
+    return [pid for pid in tagged_pids(project.socket) if running(pid)]
 
 
 def record(project: Project, name: str) -> dict[str, Any]:

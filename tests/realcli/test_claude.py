@@ -66,6 +66,21 @@ def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
     return wait_for(step, timeout=timeout, interval=0.3)
 
 
+def healed_with_its_session(project: Project, api: MockAPI, dog: Watchdog, session_id: str) -> None:
+    """kill -9 of the program: healed with --resume of the same session."""
+    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    pid = program_pid(int(pane))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
+    wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
+    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
+    new_pid = wait_for(lambda: program_pid(int(new_pane)))
+    cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
+    assert b"--resume" in cmdline and session_id.encode() in cmdline
+    assert (project.log_dir / "state" / "sessions" / "c.id").read_text().strip() == session_id
+
+
 def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
         project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
     api = mock_api
@@ -116,19 +131,8 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     assert record(project)["state"] == "RUNNING", "a banner the agent resumed from is history"
     assert [e["event"] for e in events(project)].count("limit-hold") == 1
 
-    # kill -9 of the program: healed with --resume of the same session
-    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    pid = program_pid(int(pane))
-    assert pid is not None
     time.sleep(2)  # past start_grace: it ran, so a heal resumes
-    os.kill(pid, signal.SIGKILL)
-    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
-    wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
-    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    new_pid = wait_for(lambda: program_pid(int(new_pane)))
-    cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
-    assert b"--resume" in cmdline and session_id.encode() in cmdline
-    assert (project.log_dir / "state" / "sessions" / "c.id").read_text().strip() == session_id
+    healed_with_its_session(project, api, dog, session_id)
 
 
 def test_real_claude_s_server_error_is_retried_never_held_as_a_limit(
@@ -225,15 +229,5 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     nudged = [e for e in events(project) if e["event"] == "limit-nudge"]  # its own continuation had its grace
     assert all(datetime.fromisoformat(e["ts"]).timestamp() >= reset + 8 for e in nudged), "nudged in the grace"
 
-    # kill -9 of the program: healed with --resume of the same session
-    session_id = (project.log_dir / "state" / "sessions" / "c.id").read_text().strip()
-    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    pid = program_pid(int(pane))
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
-    wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
-    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    new_pid = wait_for(lambda: program_pid(int(new_pane)))
-    cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
-    assert b"--resume" in cmdline and session_id.encode() in cmdline
+    healed_with_its_session(project, api, dog,
+                            (project.log_dir / "state" / "sessions" / "c.id").read_text().strip())
