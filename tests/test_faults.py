@@ -181,13 +181,16 @@ def test_a_removed_socket_is_recreated_never_a_second_server(project: Project) -
 
 
 def test_parallel_ups_all_succeed_and_start_one_copy(project: Project) -> None:
-    write(project, watched("a"), watched("b"))
+    # Six at once over four agents: before the start lock, an `up` that had looked a moment earlier
+    # took the agent a parallel `up` had just started for a leftover and ended it (a dead pane).
+    names = ["a", "b", "c", "d"]
+    write(project, *(watched(n) for n in names))
     procs = [subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "up"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.root)
-             for _ in range(4)]
+             for _ in range(6)]
     results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
     assert all(code == 0 for code, _ in results), results
-    assert set(pane_pids(project)) == {"t-a", "t-b"} and tmux_servers(project) == {server_pid(project)}
+    assert set(pane_pids(project)) == {f"t-{n}" for n in names} and tmux_servers(project) == {server_pid(project)}
     time.sleep(0.5)
     watchdogs = [pid for pid in ProcTree.read().procs if running(pid) and
                  b"watchdog" in _cmdline(pid) and str(project.config_path).encode() in _cmdline(pid)]

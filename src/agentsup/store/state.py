@@ -280,6 +280,11 @@ class StateDir:
     def delivery_lock(self, session: str) -> Path:
         return self.locks_dir() / f"deliver-{session}.lock"
 
+    def start_lock(self, session: str) -> Path:
+        """Held from looking at a session to starting it: a parallel `up` or the watchdog must not
+        take the one just started for a leftover and end it."""
+        return self.locks_dir() / f"start-{session}.lock"
+
     def handoff_file(self) -> Path:
         """The remote head and inbox digests the handoff last looked at."""
         return self.root / "handoff.json"

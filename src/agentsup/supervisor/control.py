@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agentsup.config.load import Agent, Config, Service
 from agentsup.config.tables import suggest
 from agentsup.errors import AgentsupError, TmuxError, TmuxUnreachableError, UnknownNameError
-from agentsup.store.state import open_private
+from agentsup.store.state import locked, open_private
 from agentsup.supervisor.launch import launch_plan, log_path, prepare_home, spawn, tag
 from agentsup.supervisor.proctree import Stopped, end_processes
 from agentsup.supervisor.runtime import Runtime as Runtime  # re-exported: the adapters a command works with
@@ -59,31 +59,28 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     """Start `agent` unless it already runs. `force` kills a running one first. A dead pane (the
     program exited) is replaced. `known=True` means `pane` is the caller's fresh observation."""
     cfg = rt.cfg
-    if not known:
-        pane = rt.tmux.pane(agent.session)
-    if pane is not None and not pane.dead and not force:
+    if known and pane is not None and not pane.dead and not force:
         return ActionResult(agent.name, agent.session, "already-running")
-    replaced = pane is not None
-    # A replaced session, and whatever an earlier run left behind, ends before the new one starts.
-    stop_session(rt, agent.session, pane) if replaced else end_processes(
-        [], tag(rt, agent.session), cfg.watchdog.stop_timeout)
-    prepare_home(rt, agent)
-    plan, kickoff = launch_plan(rt, agent, resume=resume)
     backend = cfg.backend_of(agent)
-    if agent.unattended:
-        from agentsup.agents.firstrun import prepare
+    with locked(rt.state.start_lock(agent.session)):
+        pane = rt.tmux.pane(agent.session)  # looked at again under the lock: a parallel start may have won
+        if pane is not None and not pane.dead and not force:
+            return ActionResult(agent.name, agent.session, "already-running")
+        replaced = pane is not None
+        # A replaced session, and whatever an earlier run left behind, ends before the new one starts.
+        stop_session(rt, agent.session, pane) if replaced else end_processes(
+            [], tag(rt, agent.session), cfg.watchdog.stop_timeout)
+        prepare_home(rt, agent)
+        plan, kickoff = launch_plan(rt, agent, resume=resume)
+        if agent.unattended:
+            from agentsup.agents.firstrun import prepare
 
-        agent.home_dir.mkdir(parents=True, exist_ok=True)
-        prepare(backend, agent.home_dir, dict(agent.env))
-    try:
+            agent.home_dir.mkdir(parents=True, exist_ok=True)
+            prepare(backend, agent.home_dir, dict(agent.env))
         spawn(rt, agent.session, plan.argv, cwd=agent.home_dir,
               env={**plan.env, **agent.env, "AGENTSUP_AGENT": agent.name, "AGENTSUP_SESSION": agent.session},
               prompt_file=kickoff if plan.prompt_as_arg else None, preamble=backend.preamble,
               prefix=plan.prompt_prefix)
-    except TmuxError as exc:
-        if "duplicate session" in str(exc):  # a parallel `up` won the race: it runs, once
-            return ActionResult(agent.name, agent.session, "already-running")
-        raise
     typed = None
     if plan.typed_prompt:
         rt.sleep(backend.connect_delay)
@@ -93,18 +90,15 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
 
 
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
-    if not known:
-        pane = rt.tmux.pane(svc.session)
-    if pane is not None and not pane.dead:
+    if known and pane is not None and not pane.dead:
         return ActionResult(svc.name, svc.session, "already-running")
-    stop_session(rt, svc.session, pane) if pane is not None else end_processes(
-        [], tag(rt, svc.session), rt.cfg.watchdog.stop_timeout)
-    try:
-        spawn(rt, svc.session, svc.argv, cwd=svc.dir, env={**svc.env, "AGENTSUP_SERVICE": svc.name})
-    except TmuxError as exc:
-        if "duplicate session" in str(exc):
+    with locked(rt.state.start_lock(svc.session)):
+        pane = rt.tmux.pane(svc.session)
+        if pane is not None and not pane.dead:
             return ActionResult(svc.name, svc.session, "already-running")
-        raise
+        stop_session(rt, svc.session, pane) if pane is not None else end_processes(
+            [], tag(rt, svc.session), rt.cfg.watchdog.stop_timeout)
+        spawn(rt, svc.session, svc.argv, cwd=svc.dir, env={**svc.env, "AGENTSUP_SERVICE": svc.name})
     return ActionResult(svc.name, svc.session, "started", argv=svc.argv)
 
 
