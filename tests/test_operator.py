@@ -227,6 +227,21 @@ def test_a_ping_never_mixes_with_a_draft_in_the_input_box(project: Project) -> N
     wait_for(lambda: [r["text"] for r in project.records("a") if r["kind"] == "message"] == ["from the operator"])
 
 
+def test_the_same_text_left_unsent_by_an_earlier_try_is_cleared_and_sent_not_taken_for_a_draft(
+        project: Project) -> None:
+    """gemini 0.61 live: a probe typed while it was busy stayed in its input box, and every later
+    probe stranded on it as a "person's draft": the agent never resumed."""
+    project.write(sim_agent("a"))
+    assert project.cli("up", "a", "--no-watchdog").returncode == 0
+    wait_for(lambda: "agentsup sim" in project.screen("t-a"))
+    project.tmux("send-keys", "-t", "=t-a:", "-l", "status check: are you")  # our earlier try, unsent
+    wait_for(lambda: "> status check: are you" in project.screen("t-a"))
+    sent = project.cli("ping", "a", "status check: are you still working?")
+    assert sent.returncode == 0, sent.stdout
+    wait_for(lambda: [r["text"] for r in project.records("a") if r["kind"] == "message"]
+             == ["status check: are you still working?"])
+
+
 def test_a_missing_program_is_warned_by_check_and_its_last_words_reach_status(project: Project) -> None:
     project.write('[[agent]]\nname = "c"\nbackend = "claude"\n\n[[agent]]\nname = "d"\nbackend = "codex"\n\n'
                   '[backend.claude]\nbin = "no-such-claude"\nflags = ""\n\n[backend.codex]\nbin = "no-such-codex"\n')

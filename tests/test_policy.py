@@ -224,6 +224,22 @@ def test_still_limited_after_nudges_probes_with_backoff_and_never_restarts() -> 
     assert gaps == [300, 600, 1200, 1800]  # doubling up to limit_probe_max
 
 
+def test_a_limit_menu_is_answered_once_while_it_closes_and_its_closing_lifts_no_hold() -> None:
+    """gemini 0.61 live: two ticks 13 ms apart both saw its menu, and the second "2" landed in its
+    input box (then every nudge stranded on that draft)."""
+    from agentsup.store.record import Keys
+
+    menu = Observation(limited=True, menu_keys=("2",), limit_mark="1|Usage limit reached for all Pro models.")
+    d = transition(running(), alive(menu), T0, POL)
+    assert [a.keys for a in d.actions if isinstance(a, Keys)] == [("2",)] and d.record.state == LIMITED
+    d = transition(d.record, alive(menu), T0 + 0.013, POL)  # the menu not yet redrawn
+    assert not [a for a in d.actions if isinstance(a, Keys)] and d.record.state == LIMITED
+    d = transition(d.record, alive(IDLE, changed=True), T0 + 0.5, POL)  # the menu gone, its message not yet
+    assert d.record.state == LIMITED and "limit-lifted" not in events(d)
+    d = transition(d.record, alive(menu), T0 + 5, POL)  # the menu again (a probe met the limit): answered again
+    assert [a.keys for a in d.actions if isinstance(a, Keys)] == [("2",)]
+
+
 def test_distant_reset_time_is_distrusted() -> None:
     rec = transition(running(), alive(limited(7 * 3600)), T0, POL).record
     assert rec.limit_until == T0 + 300 and rec.reset_at is None

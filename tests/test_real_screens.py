@@ -74,7 +74,10 @@ def test_every_case_of_the_real_wording_is_covered() -> None:
                    "claude-2.1.197/bypass-warning.txt", "claude-2.1.197/root-refusal.txt",
                    "codex-0.169.0/limit.txt", "codex-0.169.0/working.txt", "codex-0.169.0/idle.txt",
                    "codex-0.169.0/stream-disconnected.txt", "codex-0.169.0/bad-config.txt",
-                   "claude-2.1.197/draft.txt", "codex-0.169.0/draft.txt"):
+                   "claude-2.1.197/draft.txt", "codex-0.169.0/draft.txt",
+                   "gemini-0.61.0/limit.txt", "gemini-0.61.0/limit-stopped.txt", "gemini-0.61.0/capacity-wait.txt",
+                   "gemini-0.61.0/permission-question.txt", "opencode-1.18.33/limit-retry.txt",
+                   "opencode-1.18.33/working.txt", "opencode-1.18.33/permission-question.txt"):
         assert needed in names
 
 

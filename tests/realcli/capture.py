@@ -143,10 +143,19 @@ SCENARIOS = [
              {"limited": True}),
     Scenario("idle-no-yolo", GEMINI, ["--prompt-interactive", "say hello"], [12], {"active": False}),
     Scenario("limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
-             [12, LIMITED, *typed("next step"), 75], {"limited": True}),
-    Scenario("capacity-limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
-             [12, mode(Mode.CAPACITY, reset_epoch=hour_from_now), *typed("next step"), 75],
-             {"limited": True, "reset": "+1h"}),
+             [12, LIMITED, *typed("next step"), 8], {"limited": True, "menu": True}),
+    Scenario("limit-stopped", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, LIMITED, *typed("next step"), 8, ["2"], 4], {"limited": True}),
+    # A capacity 429 with a retryDelay: gemini waits it out by itself, busy, with nothing on screen.
+    Scenario("capacity-wait", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, mode(Mode.CAPACITY, reset_epoch=hour_from_now), *typed("next step"), 8],
+             {"active": True, "note": "waiting out the server's retryDelay by itself"}),
+    Scenario("permission-question", GEMINI, ["--prompt-interactive", "say hello"],
+             [12, mode(Mode.TOOL_USE), *typed("create the marker"), 8, NORMAL], {"waiting_input": True}),
+    Scenario("working", OPENCODE, [], [12, mode(Mode.SLOW, slow_seconds=20), *typed("long task"), 4, NORMAL],
+             {"active": True}),
+    Scenario("permission-question", OPENCODE, [], [12, mode(Mode.TOOL_USE), *typed("create the marker"), 8, NORMAL],
+             {"waiting_input": True}, home="ask"),
 ]
 
 
@@ -156,7 +165,8 @@ def prepare_home(s: Scenario, home: Path, work: Path, api: MockAPI) -> dict[str,
         conf.mkdir(parents=True)
         (conf / "opencode.json").write_text(json.dumps({
             "autoupdate": False, "share": "disabled", "model": "anthropic/claude-sonnet-4-5",
-            "provider": {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "mock-key"}}}}))
+            "provider": {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "mock-key"}}},
+            **({"permission": {"bash": "ask"}} if s.home == "ask" else {})}))
         return {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1", **s.env}
     if s.cli is GEMINI:
         (home / ".gemini").mkdir()

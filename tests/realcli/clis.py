@@ -55,9 +55,9 @@ CLAUDE = pinned("claude", "oldest")  # the menu at a limit, the 2.1.197 wording
 CLAUDE_NEWEST = pinned("claude")  # continues by itself at a reset; auto mode
 CODEX = pinned("codex", "oldest")
 CODEX_NEWEST = pinned("codex")
-GEMINI = pinned("gemini")  # screens captured (capture.py); no live test yet
-OPENCODE = pinned("opencode")  # screens captured (capture.py); no live test yet
-PINNED = (CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST)
+GEMINI = pinned("gemini")
+OPENCODE = pinned("opencode")
+PINNED = (CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST, GEMINI, OPENCODE)
 
 
 if __name__ == "__main__":  # .ci/run: install the pinned CLIs before the tests enter their namespace

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST
+from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST, GEMINI, OPENCODE
 from .mockapi import MockAPI
 from .netns import enter_loopback_only, outside_reachable
 
@@ -22,7 +22,8 @@ def real_clis() -> dict[str, Path]:
         pytest.skip("real-CLI tests need root for a loopback-only network namespace (CI runs as root)")
     if shutil.which("npm") is None:
         pytest.fail("npm is missing: .ci/run installs nodejs and npm for the real-CLI tests")
-    paths = {cli.command: cli.install() for cli in (CLAUDE, CODEX)}  # before the namespace: npm needs the registry
+    # before the namespace: npm needs the registry
+    paths = {cli.command: cli.install() for cli in (CLAUDE, CODEX, GEMINI, OPENCODE)}
     paths["claude-newest"] = CLAUDE_NEWEST.install()
     paths["codex-newest"] = CODEX_NEWEST.install()
     enter_loopback_only()

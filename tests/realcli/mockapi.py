@@ -280,8 +280,10 @@ class MockAPI:
             "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": usage}})
         if tool:
+            names = {t.get("name") for t in body.get("tools", []) if isinstance(t, dict)}
+            name = "bash" if "bash" in names else "Bash"  # opencode's shell tool, or claude's
             self.event(h, "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-                "type": "tool_use", "id": "toolu_mock1", "name": "Bash", "input": {}}})
+                "type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}})
             args = json.dumps({"command": "touch agentsup-mock-tool-ran", "description": "Create a marker file"})
             self.event(h, "content_block_delta", {"type": "content_block_delta", "index": 0,
                                                   "delta": {"type": "input_json_delta", "partial_json": args}})
@@ -308,6 +310,11 @@ class MockAPI:
         if path.endswith(":countTokens"):
             self.send_json(h, 200, {"totalTokens": 100})
             return
+        side = ":generateContent" in path  # routing and next-speaker checks on a small model
+        if side and mode in (Mode.LIMITED, Mode.CAPACITY):
+            # A quota is per model: the small router model keeps answering. (Refused too, 0.61.0's
+            # router retried it ~40 times a second and never showed the limit.)
+            mode = Mode.NORMAL
         if mode is Mode.LIMITED:
             model = path.rsplit("/", 1)[-1].split(":")[0]
             self.send_json(h, 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": (
@@ -337,6 +344,14 @@ class MockAPI:
                                                  tokens=self.tokens))
             return
         self.start_sse(h)
+        if mode is Mode.TOOL_USE and not _has_function_response(body):  # without --yolo gemini asks first
+            call = {"functionCall": {"name": "run_shell_command", "args": {
+                "command": "touch agentsup-mock-tool-ran", "description": "Create a marker file"}}}
+            chunk = _gemini_chunk("", last=True, tokens=self.tokens)
+            chunk["candidates"][0]["content"]["parts"] = [call]
+            h.wfile.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+            h.wfile.flush()
+            return
         parts = self.chunks()
         for i, part in enumerate(parts):
             self.pause(len(parts))
@@ -407,6 +422,13 @@ def _gemini_chunk(text: str, *, last: bool, tokens: dict[str, int]) -> dict[str,
                                   "candidatesTokenCount": tokens["output"],
                                   "totalTokenCount": tokens["input"] + tokens["cache_read"] + tokens["output"]}
     return chunk
+
+
+def _has_function_response(body: dict[str, Any]) -> bool:
+    contents = body.get("contents")
+    return isinstance(contents, list) and any(
+        isinstance(c, dict) and any(isinstance(p, dict) and "functionResponse" in p for p in c.get("parts", []))
+        for c in contents)
 
 
 def _has_tool_result(body: dict[str, Any]) -> bool:

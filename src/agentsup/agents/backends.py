@@ -31,12 +31,13 @@ _CLAUDE_LIMIT = (
 # Claude Code's own retries used up on a server error (500, 529 Overloaded): agentsup retries later.
 _CLAUDE_TRANSIENT = r"(API Error: 5\d\d\b|Resend your message to try again)"
 _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
-# After "Stop" in gemini's limit menu it reports the quota error itself (public wording; gemini-cli
-# is not run against a mock here).
-# Its capacity wording ("We are currently experiencing high demand for M." then "Access resets at
-# 4:00 PM UTC.") is a limit with a reset too (gemini-cli 0.61's own source; the mock could not make
-# gemini show it: against an API key it keeps retrying).
+# Gemini CLI 0.61 against the mock: a daily quota opens "Usage limit reached for all Pro models."
+# with "1. Keep trying / 2. Stop"; after Stop it reports "[API Error: You have exhausted your daily
+# quota on this model.]". A capacity 429 it waits out silently (busy) for the retryDelay the server
+# sent. Its capacity wording ("We are currently experiencing high demand for M." then "Access resets
+# at 4:00 PM UTC.") is from its own source.
 _GEMINI_LIMIT = (r"(Usage limit reached for [\w .-]+|Quota exceeded for quota metric|You exceeded your current quota"
+                 r"|You have exhausted your (daily quota|capacity)"
                  r"|We are currently experiencing high demand for [\w .-]+)")
 _OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
 
@@ -126,12 +127,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "active_re": r"\(esc to cancel",
         "limit_re": _GEMINI_LIMIT,
         "limit_menu_re": r"1\. Keep trying",
-        "limit_menu_keys": ["2", "Enter"],  # "Stop": then agentsup holds and nudges
-        # the input row: ">" (or "*" in YOLO mode, "!" in shell mode), below the "> prompt" history rows
-        "input_re": r"^\s*│?\s*[>*!]\s+(.*?)\s*│?$",
-        "input_idle_re": r"^Type your message or @path/to/file$",
+        # "Stop": then agentsup holds and nudges. A number alone chooses; "2" and Enter written at once
+        # were taken for a paste and left "2" in the input box (0.61, live)
+        "limit_menu_keys": ["2"],
+        # the input row: ">" (or "*" in YOLO mode, "!" in shell mode), below the "> prompt" history
+        # rows; a menu or question replaces it, its cursor ("● 1. Keep trying") the lowest such row
+        "input_re": r"^\s*│?\s*[>*!●]\s+(.*?)\s*│?$",
+        "input_idle_re": r"^(Type your message or @path/to/file|\d+\.\s.*)$",
         "fatal_re": r"(Failed to login|API key not valid)",
-        "waiting_input_re": r"(Allow execution\?|Apply this change\?)",
+        "waiting_input_re": r"(Allow execution( of [^?\n]*)?\?|Apply this change\?)",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": False,

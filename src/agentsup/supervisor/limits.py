@@ -14,6 +14,10 @@ EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nu
 # did before agentsup nudges it, once. Against the mock, claude 2.1.332 resumed by itself 1.4 s
 # after the reset in one run and had not after 8 s in others (then the one nudge resumed it).
 AUTO_CONTINUE_GRACE = 8.0
+# A menu just answered may still be on screen at the next tick (watcher-driven ticks come within
+# milliseconds): answered again, gemini 0.61 took the second "2" into its input box. For this long
+# the menu is not answered again, and the screen between the menu and what follows lifts no hold.
+MENU_SETTLE = 3.0
 
 
 def nudge_text(kind: str) -> str:
@@ -28,11 +32,17 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def _answer_menu(d: Decision, obs: Observation) -> None:
-    """The program's own limit menu owns the keyboard: every nudge would strand. Answer it."""
-    if obs.menu_keys:
+def _answer_menu(d: Decision, obs: Observation, now: float) -> None:
+    """The program's own limit menu owns the keyboard: every nudge would strand. Answer it, once."""
+    rec = d.record
+    if obs.menu_keys and not _settling(rec, now):
         d.actions.append(Keys(obs.menu_keys, "limit-menu"))
         d.note("limit-menu-answered", keys=list(obs.menu_keys))
+        rec.menu_answered = now
+
+
+def _settling(rec: Record, now: float) -> bool:
+    return rec.menu_answered is not None and 0 <= now - rec.menu_answered < MENU_SETTLE
 
 
 def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
@@ -74,9 +84,12 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
         rec.settle(LIMITED, _hold_detail(obs, trusted))
         d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
                auto_continue=obs.auto_continue, source=obs.source)
-        _answer_menu(d, obs)
+        _answer_menu(d, obs, now)
         return True
+    if not shows_limit and _settling(rec, now):
+        return True  # the menu is closing: what it leads to is not on screen yet
     if not shows_limit:
+        rec.menu_answered = None
         d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
                resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
         rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
@@ -88,13 +101,13 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     if obs.limit_mark and obs.limit_mark != rec.limit_mark:
         rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
     if obs.menu_keys:
-        _answer_menu(d, obs)
+        _answer_menu(d, obs, now)
         return True  # nudge once the input is free, on a later tick
     grace = max(slack, AUTO_CONTINUE_GRACE)
     if obs.auto_continue and trusted and promised is not None and clock.wall < promised + grace:
         # it resumes by itself: no nudge before then, and then only if it has not
         rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + grace)
-    if now < rec.limit_until:
+    if now < rec.limit_until or _settling(rec, now):  # a nudge typed as the menu closes is lost
         return True
     rec.limit_nudges += 1
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))

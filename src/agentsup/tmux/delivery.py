@@ -114,22 +114,24 @@ class Deliverer:
         lock.acquire(blocking=True)
         try:
             if box is not None:
-                refused = self._clear_draft(session, box, force)
+                refused = self._clear_draft(session, box, force, text)
                 if refused is not None:
                     return refused
-            return self._deliver(session, text, submit_key)
+            return self._deliver(session, text, submit_key, box)
         except NoSessionError:
             return Delivery(DeliveryResult.NO_SESSION, 0, f"session {session!r} went away")
         finally:
             lock.release()
 
-    def _clear_draft(self, session: str, box: InputBox, force: bool) -> Delivery | None:
+    def _clear_draft(self, session: str, box: InputBox, force: bool, text: str) -> Delivery | None:
         shot = self._screen(session)
         draft = box.draft(shot[0]) if shot is not None else ""
         if not draft:
             return None
         shown = draft if len(draft) <= 40 else draft[:37] + "..."
-        if not force:
+        # This very text, left unsent by an earlier try (the program was busy): ours, so cleared.
+        ours = len(_norm(draft)) >= 8 and _norm(text).startswith(_norm(draft))
+        if not force and not ours:
             return Delivery(DeliveryResult.STRANDED, 0, f"input box holds a draft ({shown!r}); --force clears it",
                             draft=True)
         pane = self.tmux.pane(session)
@@ -158,7 +160,7 @@ class Deliverer:
                 return shot
             self.sleep(self.poll)
 
-    def _deliver(self, session: str, text: str, submit_key: str) -> Delivery:
+    def _deliver(self, session: str, text: str, submit_key: str, box: InputBox | None = None) -> Delivery:
         pane = self.tmux.pane(session)
         if pane is None or pane.dead:
             return Delivery(DeliveryResult.NO_SESSION, 0, f"no live session {session!r}")
@@ -182,7 +184,11 @@ class Deliverer:
         offset = shot[1] - hits[-1] if hits else None
         after_paste = shot[0]
 
+        head = _norm(text)[:PROBE_CHARS]
+
         def submitted(rows: list[str], cursor: int) -> bool:
+            if box is not None and _norm(box.draft(rows)).startswith(head):
+                return False  # still in the input box, wherever a redraw moved it (gemini, busy)
             if offset is None:
                 return rows != after_paste
             row = cursor - offset

@@ -1,0 +1,95 @@
+"""The real opencode against the mock Anthropic API: its kickoff typed and received; a usage limit
+it waits out by itself ("[retrying in 24s attempt #1]") held as LIMITED with that reset, nothing
+typed into it meanwhile, and working again on its own retry, in the same process."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentsup.store.journal import read_events
+from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
+
+from ..conftest import Project, wait_for
+from .mockapi import MockAPI, Mode
+from .test_claude import TIMERS
+
+
+def opencode_config(project: Project, api: MockAPI, opencode: Path) -> None:
+    conf = Path(os.environ["HOME"]) / ".config" / "opencode" / "opencode.json"  # what its user would have set
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(json.dumps({
+        "autoupdate": False, "share": "disabled", "model": "anthropic/claude-sonnet-4-5",
+        "provider": {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "mock-key"}}}}))
+    # Language servers and default plugins are downloaded unless turned off. (It still asks the npm
+    # registry for something at start whatever these say; the test below lists that attempt as known.)
+    env = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1",
+           "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1", "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+           "HTTPS_PROXY": api.url, "HTTP_PROXY": api.url, "NO_PROXY": "127.0.0.1,localhost"}
+    project.write(TIMERS + f'[backend.opencode]\nbin = "{opencode}"\n\n'
+                  f'[[agent]]\nname = "o"\nbackend = "opencode"\nwatch = "heal"\ndir = "work"\n'
+                  f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
+
+
+def record(project: Project) -> dict[str, Any]:
+    data = json.loads((project.log_dir / "state" / "agents" / "o.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def events(project: Project) -> list[str]:
+    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent="o")]
+
+
+def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
+    def step() -> Any:
+        dog.tick(SIGNAL)
+        return predicate()
+    try:
+        return wait_for(step, timeout=timeout, interval=0.3)
+    except AssertionError:  # what a person would look at: the screen, the record, the last events
+        state = dog.cfg.log_dir / "state" / "agents" / "o.json"
+        print(dog.rt.tmux.capture("=t-o:"), state.read_text() if state.exists() else "no record",
+              read_events(dog.cfg.log_dir / "events.jsonl")[-20:], sep="\n")
+        raise
+
+
+def pane_pid(project: Project) -> int:
+    return int(project.tmux("display-message", "-p", "-t", "=t-o:", "#{pane_pid}").stdout.strip())
+
+
+def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_by_itself(
+        project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
+    api = mock_api
+    api.known_attempts = {"CONNECT registry.npmjs.org:443"}  # opencode 1.18.33 at start; blocked
+    opencode_config(project, api, real_clis["opencode"])
+    dog = Watchdog(project.config_path)
+    dog.rt.deliverer.wait = 3.0
+    dog.tick(HEAVY)
+    # typed after its connect delay: a pointer to the kickoff file, which it reads
+    ticking(dog, lambda: any("kickoff-t-o.txt" in t for t in api.received()), timeout=90)
+    assert (project.log_dir / "state" / "kickoff-t-o.txt").read_text().strip() == "say hello"
+    # (it shows "working" for its log_grace after any output: its idle screen shows no sign of work)
+    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "Done. Waiting" in project.screen("t-o"))
+    first = pane_pid(project)
+
+    reset = int(time.time()) + 25
+    api.reset_epoch, api.mode = reset, Mode.LIMITED  # a 429 with retry-after: it waits that long itself
+    assert project.cli("ping", "o", "next step").returncode == 0
+    ticking(dog, lambda: record(project)["state"] == "LIMITED", timeout=30)
+    assert "retrying in" in project.screen("t-o")
+    held = datetime.fromisoformat(record(project)["reset_at"]).timestamp()
+    assert abs(held - reset) <= 3, f"its own retry time is the reset: {held - reset:+.1f}s"
+    assert "retrying by itself" in project.cli_json("status")["agents"][0]["detail"]
+    typed = len(api.received())
+
+    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=60)
+    assert time.time() - reset <= 15, f"RUNNING {time.time() - reset:.1f}s after the reset"
+    assert len(api.received()) == typed, "nothing typed into it: it retried by itself"
+    assert pane_pid(project) == first and "restart" not in events(project)
+    assert events(project).count("limit-hold") == 1 and "limit-nudge" not in events(project)
