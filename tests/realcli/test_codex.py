@@ -9,16 +9,15 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agentsup.store.journal import read_events
 from agentsup.supervisor.proctree import program_pid, tagged
 from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
+from .drive import events, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -41,21 +40,10 @@ def codex_config(project: Project, api: MockAPI, codex: Path) -> Path:
     return codex_home
 
 
-def record(project: Project) -> dict[str, Any]:
-    data = json.loads((project.log_dir / "state" / "agents" / "x.json").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
-def events(project: Project) -> list[str]:
-    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent="x")]
 
 
-def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
-    def step() -> Any:
-        dog.tick(SIGNAL)
-        return predicate()
-    return wait_for(step, timeout=timeout, interval=0.3)
 
 
 def pane_pid(project: Project) -> int:
@@ -72,7 +60,7 @@ def started(project: Project, api: MockAPI, codex: Path) -> tuple[Watchdog, Path
     dog.tick(HEAVY)
     assert f'[projects."{(project.root / "work").resolve()}"]' in (codex_home / "config.toml").read_text()
     wait_for(lambda: "say hello" in api.received(), timeout=60)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and record(project)["detail"] == "idle")
+    ticking(dog, lambda: record(project, "x").get("state") == "RUNNING" and record(project, "x")["detail"] == "idle")
     return dog, codex_home, pane_pid(project)
 
 
@@ -90,9 +78,9 @@ def test_real_codex_working_idle_and_a_transient_error_are_classified(
     # working: a slow stream shows text but no Working line
     api.mode, api.slow_seconds = Mode.SLOW, 6
     assert project.cli("ping", "x", "long task").returncode == 0
-    ticking(dog, lambda: record(project)["detail"] == "working", timeout=12)
+    ticking(dog, lambda: record(project, "x")["detail"] == "working", timeout=12)
     api.mode = Mode.NORMAL
-    ticking(dog, lambda: record(project)["detail"] == "idle", timeout=30)
+    ticking(dog, lambda: record(project, "x")["detail"] == "idle", timeout=30)
 
     # a dropped stream is transient: shown, never a restart
     api.mode = Mode.DISCONNECT
@@ -102,7 +90,7 @@ def test_real_codex_working_idle_and_a_transient_error_are_classified(
     for _ in range(8):
         dog.tick(SIGNAL)
         time.sleep(0.3)
-    assert pane_pid(project) == first and "restart" not in events(project)
+    assert pane_pid(project) == first and "restart" not in events(project, "x")
 
 
 def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
@@ -114,10 +102,10 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     api.reset_epoch = int(time.time()) + 4
     api.mode = Mode.LIMITED
     assert project.cli("ping", "x", "limit me").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "LIMITED", timeout=30)
-    assert record(project)["reset_at"] is not None, "codex's 'try again at' time is read"
+    ticking(dog, lambda: record(project, "x")["state"] == "LIMITED", timeout=30)
+    assert record(project, "x")["reset_at"] is not None, "codex's 'try again at' time is read"
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=90)
-    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=60)
+    ticking(dog, lambda: record(project, "x")["state"] == "RUNNING", timeout=60)
     assert pane_pid(project) == first, "a limited agent is never restarted"
 
     # kill -9: healed by resuming the session codex chose
@@ -127,7 +115,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     program = program_pid(first)
     assert program is not None
     os.kill(program, signal.SIGKILL)
-    ticking(dog, lambda: "restart" in events(project), timeout=30)
+    ticking(dog, lambda: "restart" in events(project, "x"), timeout=30)
     new = wait_for(lambda: program_pid(pane_pid(project)))
     cmdline = Path(f"/proc/{new}/cmdline").read_bytes().split(b"\0")
     assert b"resume" in cmdline and session.encode() in cmdline

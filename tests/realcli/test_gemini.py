@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
-from agentsup.store.journal import read_events
 from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
+from .drive import events, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -32,27 +31,10 @@ def gemini_config(project: Project, api: MockAPI, gemini: Path, *, yolo: bool = 
                   f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
 
 
-def record(project: Project) -> dict[str, Any]:
-    data = json.loads((project.log_dir / "state" / "agents" / "g.json").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
-def events(project: Project) -> list[str]:
-    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent="g")]
 
 
-def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
-    def step() -> Any:
-        dog.tick(SIGNAL)
-        return predicate()
-    try:
-        return wait_for(step, timeout=timeout, interval=0.3)
-    except AssertionError:  # what a person would look at: the screen, the record, the last events
-        state = dog.cfg.log_dir / "state" / "agents" / "g.json"
-        print(dog.rt.tmux.capture("=t-g:"), state.read_text() if state.exists() else "no record",
-              read_events(dog.cfg.log_dir / "events.jsonl")[-20:], sep="\n")
-        raise
 
 
 def pane_pid(project: Project) -> int:
@@ -65,7 +47,7 @@ def started(project: Project, api: MockAPI, gemini: Path, *, yolo: bool = True) 
     dog.rt.deliverer.wait = 3.0
     dog.tick(HEAVY)
     wait_for(lambda: "say hello" in api.received(), timeout=60)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and record(project)["detail"] == "idle")
+    ticking(dog, lambda: record(project, "g").get("state") == "RUNNING" and record(project, "g")["detail"] == "idle")
     return dog
 
 
@@ -77,28 +59,28 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
     assert project.cli("ping", "g", "ping from agentsup").returncode == 0
     wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
     ticking(dog, lambda: project.screen("t-g").count("Done. Waiting for the next instruction.") == 2
-            and record(project)["detail"] == "idle")
+            and record(project, "g")["detail"] == "idle")
 
     # the daily quota: its menu answered with "Stop", held as LIMITED with no reset time to trust
     api.mode = Mode.LIMITED
     assert project.cli("ping", "g", "next step").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "LIMITED")
-    ticking(dog, lambda: "limit-menu-answered" in events(project))
+    ticking(dog, lambda: record(project, "g")["state"] == "LIMITED")
+    ticking(dog, lambda: "limit-menu-answered" in events(project, "g"))
     ticking(dog, lambda: "exhausted your daily quota" in project.screen("t-g"), timeout=20)
     assert "1. Keep trying" not in project.screen("t-g")
-    assert record(project)["reset_at"] is None, "no reset time on screen: probed, never guessed"
+    assert record(project, "g")["reset_at"] is None, "no reset time on screen: probed, never guessed"
     status = project.cli_json("status")["agents"][0]
     assert status["state"] == "LIMITED", status
 
     # probed while the quota lasts (each probe meets the menu again, answered again), then resumed
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=30)
     api.mode = Mode.NORMAL
-    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=90)
+    ticking(dog, lambda: record(project, "g")["state"] == "RUNNING", timeout=90)
     assert pane_pid(project) == first, "a limited agent is never restarted"
-    assert "restart" not in events(project) and "limit-lifted" in events(project)
+    assert "restart" not in events(project, "g") and "limit-lifted" in events(project, "g")
     for _ in range(10):
         dog.tick(SIGNAL)
-    assert record(project)["state"] == "RUNNING", "the quota message it resumed from is history"
+    assert record(project, "g")["state"] == "RUNNING", "the quota message it resumed from is history"
 
 
 def test_real_gemini_s_permission_question_is_shown_and_never_typed_into(
@@ -107,7 +89,7 @@ def test_real_gemini_s_permission_question_is_shown_and_never_typed_into(
     dog = started(project, api, real_clis["gemini"], yolo=False)
     api.mode = Mode.TOOL_USE
     assert project.cli("ping", "g", "create the marker").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "WAITING", timeout=30)
+    ticking(dog, lambda: record(project, "g")["state"] == "WAITING", timeout=30)
     row = project.cli_json("status")["agents"][0]
     assert "Allow execution" in row["detail"] or "Allow execution" in json.dumps(row), row
     typed = len(api.received())

@@ -9,13 +9,12 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+from agentsup.supervisor.reconcile import HEAVY
 from agentsup.supervisor.watchdog import Watchdog
 
-from ..conftest import Project, wait_for
+from ..conftest import Project
+from .drive import events, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -36,27 +35,15 @@ def opencode_config(project: Project, api: MockAPI, opencode: Path) -> None:
                   f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
 
 
-def record(project: Project) -> dict[str, Any]:
-    data = json.loads((project.log_dir / "state" / "agents" / "o.json").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
-def events(project: Project) -> list[str]:
-    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent="o")]
 
 
-def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
-    def step() -> Any:
-        dog.tick(SIGNAL)
-        return predicate()
-    try:
-        return wait_for(step, timeout=timeout, interval=0.3)
-    except AssertionError:  # what a person would look at: the screen, the record, the last events
-        state = dog.cfg.log_dir / "state" / "agents" / "o.json"
-        print(dog.rt.tmux.capture("=t-o:"), state.read_text() if state.exists() else "no record",
-              read_events(dog.cfg.log_dir / "events.jsonl")[-20:], sep="\n")
-        raise
+
+
+def user_texts(api: MockAPI) -> list[str]:
+    """What was typed into it: the user texts it sent, less its own title requests."""
+    return [t for t in api.received() if not t.startswith("Generate a title for this conversation")]
 
 
 def pane_pid(project: Project) -> int:
@@ -75,21 +62,21 @@ def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_b
     ticking(dog, lambda: any("kickoff-t-o.txt" in t for t in api.received()), timeout=90)
     assert (project.log_dir / "state" / "kickoff-t-o.txt").read_text().strip() == "say hello"
     # (it shows "working" for its log_grace after any output: its idle screen shows no sign of work)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "Done. Waiting" in project.screen("t-o"))
+    ticking(dog, lambda: record(project, "o").get("state") == "RUNNING" and "Done. Waiting" in project.screen("t-o"))
     first = pane_pid(project)
 
     reset = int(time.time()) + 25
     api.reset_epoch, api.mode = reset, Mode.LIMITED  # a 429 with retry-after: it waits that long itself
     assert project.cli("ping", "o", "next step").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "LIMITED", timeout=30)
+    ticking(dog, lambda: record(project, "o")["state"] == "LIMITED", timeout=30)
     assert "retrying in" in project.screen("t-o")
-    held = datetime.fromisoformat(record(project)["reset_at"]).timestamp()
+    held = datetime.fromisoformat(record(project, "o")["reset_at"]).timestamp()
     assert abs(held - reset) <= 3, f"its own retry time is the reset: {held - reset:+.1f}s"
     assert "retrying by itself" in project.cli_json("status")["agents"][0]["detail"]
-    typed = len(api.received())
+    typed = user_texts(api)
 
-    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=60)
+    ticking(dog, lambda: record(project, "o")["state"] == "RUNNING", timeout=60)
     assert time.time() - reset <= 15, f"RUNNING {time.time() - reset:.1f}s after the reset"
-    assert len(api.received()) == typed, "nothing typed into it: it retried by itself"
-    assert pane_pid(project) == first and "restart" not in events(project)
-    assert events(project).count("limit-hold") == 1 and "limit-nudge" not in events(project)
+    assert user_texts(api) == typed, "nothing typed into it: it retried by itself"
+    assert pane_pid(project) == first and "restart" not in events(project, "o")
+    assert events(project, "o").count("limit-hold") == 1 and "limit-nudge" not in events(project, "o")

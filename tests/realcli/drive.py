@@ -1,0 +1,40 @@
+"""Driving an in-process watchdog over one real CLI: its record, its events, and a wait that ticks
+and, when it times out, prints what a person would look at (the screen, the record, the events)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentsup.store.journal import read_events
+from agentsup.supervisor.reconcile import SIGNAL
+from agentsup.supervisor.watchdog import Watchdog
+
+from ..conftest import Project, wait_for
+
+
+def record(project: Project, name: str) -> dict[str, Any]:
+    data = json.loads((project.log_dir / "state" / "agents" / f"{name}.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def events(project: Project, name: str) -> list[str]:
+    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent=name)]
+
+
+def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
+    """Tick until `predicate()` holds; on a timeout print each agent's screen and record, and the
+    last events."""
+    def step() -> Any:
+        dog.tick(SIGNAL)
+        return predicate()
+    try:
+        return wait_for(step, timeout=timeout, interval=0.3)
+    except AssertionError:
+        for agent in dog.cfg.agents.values():
+            state = dog.cfg.log_dir / "state" / "agents" / f"{agent.name}.json"
+            print(dog.rt.tmux.capture(f"={agent.session}:"), state.read_text() if state.exists() else "no record",
+                  sep="\n")
+        print(read_events(dog.cfg.log_dir / "events.jsonl")[-20:])
+        raise
