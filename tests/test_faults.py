@@ -432,3 +432,24 @@ def test_a_hostile_commit_subject_reaches_the_adversary_as_text(loop_project: Pr
     assert len(got) == 1 and "claim(gate-1): x[201~ then [31mred" in got[0], got
     time.sleep(0.5)
     assert pane_pids(project).get("t-adversary") == pid, "no Ctrl-C reached the adversary"
+
+
+def test_down_stops_the_watchdog_the_kernel_names_not_a_stale_pid_from_its_pid_file(project: Project) -> None:
+    """Soak seed 83: a watchdog restarted while the log filesystem was full could not write its pid
+    file, `down` read the dead predecessor's pid from it, stopped nothing, and the watchdog ran on
+    (and a reused pid would have been signalled instead)."""
+    write(project, watched("a"))
+    bystander = subprocess.Popen(["sleep", "60"])  # a process that got the stale pid
+    try:
+        with watchdog_process(project) as dog:
+            pid_file = project.log_dir / "state" / "watchdog.lock.pid"
+            wait_for(lambda: pid_file.exists() and "t-a" in pane_pids(project), timeout=15)
+            pid_file.write_text(f"{bystander.pid}\n")
+            assert project.cli_json("status")["watchdog"]["pid"] == dog.pid
+            down = project.cli("down")
+            assert down.returncode == 0, down.stdout + down.stderr
+            wait_for(lambda: dog.poll() is not None, timeout=5)
+            assert bystander.poll() is None, "the process named by the stale pid file was not signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -199,11 +199,30 @@ class FileLock:
             self._fd = None
 
     def holder_pid(self) -> int | None:
+        """Who holds it: the kernel's word (/proc/locks), else the pid file. The pid file alone can
+        be stale: a holder that took the lock on a full disk could not write it, and the pid in it
+        may since belong to another process."""
+        holder = self._kernel_holder()
+        if holder is not None:
+            return holder
         try:
             text = self.pid_file.read_text().strip()
         except OSError:
             return None
         return int(text) if text.isdigit() else None
+
+    def _kernel_holder(self) -> int | None:
+        try:
+            st = os.stat(self.path, follow_symlinks=False)
+            table = Path("/proc/locks").read_text()
+        except OSError:
+            return None
+        file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:16039943 0 EOF"
+            fields = line.split()  # a waiter's line has "->" second: never the holder
+            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5] == file_id:
+                return int(fields[4]) if fields[4].isdigit() and int(fields[4]) > 0 else None
+        return None
 
     def is_held(self) -> bool:
         """True when another process holds the lock right now."""
