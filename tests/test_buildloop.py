@@ -310,3 +310,26 @@ def test_a_claim_right_after_a_phase_advance_is_pinged_once(loop_project: Projec
     finally:
         dog.send_signal(signal.SIGTERM)
         dog.wait(timeout=10)
+
+
+def test_a_ping_queued_for_a_starting_loop_agent_survives_the_phase_advance_that_restarts_it(
+        loop_project: Project) -> None:
+    """Soak seed 83: a review pushed while the builder was still starting was queued for it, the
+    same tick's DONE restarted the loops for the next phase with fresh records, and the ping was
+    gone. It now reaches the new phase's builder, once."""
+    project = loop_project
+    project.write(CONFIG.format(signal=30, heavy=300))
+    status_file(project, "STATUS-p1.md", "not yet\n")
+    dog = Watchdog(project.config_path)
+    dog.tick(HEAVY)  # starts both loops (not up yet) and takes the origin's head as the baseline
+    push(project, "review(gate-1): PASS")
+    status_file(project, "STATUS-p1.md", "## DONE\nall gates passed\n")
+    dog.tick(SIGNAL)  # the handoff queues the ping (the builder is starting), then the phase advances
+    kinds = [e["event"] for e in read_events(project.log_dir / "events.jsonl")]
+    assert "ping-queued" in kinds and "phase-advance" in kinds
+    wait_for(lambda: dog.tick(SIGNAL) and any("review(gate-1)" in m for m in messages(project, "builder")),
+             timeout=20, interval=0.3)
+    assert any("plan two" in p or "p2" in p for p in prompts(project, "builder")), "the new phase's builder"
+    for _ in range(5):
+        dog.tick(SIGNAL)
+    assert sum("review(gate-1)" in m for m in messages(project, "builder")) == 1

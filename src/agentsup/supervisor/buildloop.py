@@ -120,8 +120,11 @@ class BuildLoop:
                 self.rec.log("start-failed", agent.name, error=str(exc))
                 continue
             now = self.rec.clock.monotonic()
+            # A fresh record for the new phase; what was queued for the agent still goes to it
+            # (a push pinged while it was starting, just before the DONE: soak seed 83).
+            queued = self.rec.record(agent.name).queue
             self.rec.records[agent.name] = Record(state=State.STARTING, detail=reason, started_at=now,
-                                                  boot=self.rec.boot)
+                                                  boot=self.rec.boot, queue=list(queued))
             self.rec.persist(agent.name)
             self.rec.log("start", agent.name, reason=reason)
 
