@@ -187,6 +187,11 @@ class SshLab:
         for name in list(self.hosts):
             self.stop(name)
         for host in self.hosts.values():
-            subprocess.run(["pkill", "-KILL", "-u", host.user], capture_output=True)
-            time.sleep(0.05)
+            # Again until none is left: a watchdog may start a process between pkill's look and
+            # its kill (a tmux server outlived one pass, and userdel then refused the account).
+            for _ in range(50):
+                subprocess.run(["pkill", "-KILL", "-u", host.user], capture_output=True)
+                time.sleep(0.05)
+                if subprocess.run(["pgrep", "-u", host.user], capture_output=True).returncode != 0:
+                    break
             accounts(["userdel", host.user], check=False)
