@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,14 @@ def deliver(rt: Runtime, agent: Agent, text: str, *, force: bool = False) -> Del
                                 force=force)
 
 
+@contextlib.contextmanager
+def _claimed(rt: Runtime, session: str) -> Iterator[PaneInfo | None]:
+    """The session's start lock, held from looking at it to starting it, and the pane as seen under
+    it: a parallel `up` (or the watchdog) that looked a moment earlier never ends what was just started."""
+    with locked(rt.state.start_lock(session)):
+        yield rt.tmux.pane(session)
+
+
 def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInfo | None = None,
                 known: bool = False, resume: bool = False) -> ActionResult:
     """Start `agent` unless it already runs. `force` kills a running one first. A dead pane (the
@@ -62,8 +70,7 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
     if known and pane is not None and not pane.dead and not force:
         return ActionResult(agent.name, agent.session, "already-running")
     backend = cfg.backend_of(agent)
-    with locked(rt.state.start_lock(agent.session)):
-        pane = rt.tmux.pane(agent.session)  # looked at again under the lock: a parallel start may have won
+    with _claimed(rt, agent.session) as pane:
         if pane is not None and not pane.dead and not force:
             return ActionResult(agent.name, agent.session, "already-running")
         replaced = pane is not None
@@ -92,8 +99,7 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
     if known and pane is not None and not pane.dead:
         return ActionResult(svc.name, svc.session, "already-running")
-    with locked(rt.state.start_lock(svc.session)):
-        pane = rt.tmux.pane(svc.session)
+    with _claimed(rt, svc.session) as pane:
         if pane is not None and not pane.dead:
             return ActionResult(svc.name, svc.session, "already-running")
         stop_session(rt, svc.session, pane) if pane is not None else end_processes(

@@ -76,6 +76,13 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+def _unsent(draft: str, text: str) -> bool:
+    """The input box holds `text` (its start, where the row is narrower), not sent: one test for
+    "still ours after Enter" and "ours from an earlier try", never a person's few characters."""
+    shown, whole = _norm(draft), _norm(text)
+    return len(shown) >= min(8, len(whole)) > 0 and whole.startswith(shown)
+
+
 def probe_of(text: str) -> str:
     return _norm(text)[-PROBE_CHARS:]
 
@@ -129,9 +136,7 @@ class Deliverer:
         if not draft:
             return None
         shown = draft if len(draft) <= 40 else draft[:37] + "..."
-        # This very text, left unsent by an earlier try (the program was busy): ours, so cleared.
-        ours = len(_norm(draft)) >= 8 and _norm(text).startswith(_norm(draft))
-        if not force and not ours:
+        if not force and not _unsent(draft, text):  # our own text, left by an earlier try, is cleared
             return Delivery(DeliveryResult.STRANDED, 0, f"input box holds a draft ({shown!r}); --force clears it",
                             draft=True)
         pane = self.tmux.pane(session)
@@ -184,10 +189,8 @@ class Deliverer:
         offset = shot[1] - hits[-1] if hits else None
         after_paste = shot[0]
 
-        head = _norm(text)[:PROBE_CHARS]
-
         def submitted(rows: list[str], cursor: int) -> bool:
-            if box is not None and _norm(box.draft(rows)).startswith(head):
+            if box is not None and _unsent(box.draft(rows), text):
                 return False  # still in the input box, wherever a redraw moved it (gemini, busy)
             if offset is None:
                 return rows != after_paste
