@@ -240,6 +240,39 @@ def test_a_limit_menu_is_answered_once_while_it_closes_and_its_closing_lifts_no_
     assert [a.keys for a in d.actions if isinstance(a, Keys)] == [("2",)]
 
 
+def test_a_probe_that_meets_the_limit_again_lifts_nothing_and_types_no_queued_ping() -> None:
+    """gemini 0.61 under CI's load: the probe's echo changed the screen before its quota message
+    came back; that change lifted the hold, the queue went into the still-limited agent, and it
+    was LIMITED again a moment later. Lifted only after it has looked resumed for a while."""
+    from agentsup.supervisor.limits import PROBE_CONFIRM
+
+    def banner(copies: int) -> Observation:
+        return Observation(limited=True, limit_mark=f"{copies}|You have exhausted your daily quota")
+
+    rec = transition(running(), alive(banner(1)), T0, POL).record
+    rec.queue = ["a ping"]
+    d = transition(rec, alive(banner(1)), T0 + 300, POL)
+    assert [a.purpose for a in delivers(d)] == ["nudge"]
+    d = transition(d.record, alive(banner(1), changed=True), T0 + 300.5, POL)  # the probe's echo
+    assert d.record.state == LIMITED and not delivers(d) and "limit-lifted" not in events(d)
+    d = transition(d.record, alive(BUSY, changed=True), T0 + 301, POL)  # it sends the probe
+    assert d.record.state == LIMITED and not delivers(d)
+    d = transition(d.record, alive(banner(2), changed=True), T0 + 303, POL)  # and meets the limit again
+    d = transition(d.record, alive(banner(2)), T0 + 310, POL)
+    assert d.record.state == LIMITED and not delivers(d) and "limit-lifted" not in events(d)
+
+    # the next probe is answered: the same two banners stay on screen, as history
+    probe = d.record.limit_until
+    assert probe is not None
+    d = transition(d.record, alive(banner(2)), probe, POL)
+    assert [a.purpose for a in delivers(d)] == ["nudge"]
+    d = transition(d.record, alive(banner(2), changed=True), probe + 0.5, POL)
+    assert d.record.state == LIMITED
+    d = transition(d.record, alive(banner(2)), probe + 0.5 + PROBE_CONFIRM, POL)
+    assert d.record.state == RUNNING and "limit-lifted" in events(d)
+    assert [(a.text, a.purpose) for a in delivers(d)] == [("a ping", "queued")]
+
+
 def test_distant_reset_time_is_distrusted() -> None:
     rec = transition(running(), alive(limited(7 * 3600)), T0, POL).record
     assert rec.limit_until == T0 + 300 and rec.reset_at is None

@@ -32,9 +32,23 @@ def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
     try:
         return wait_for(step, timeout=timeout, interval=0.3)
     except AssertionError:
-        for agent in dog.cfg.agents.values():
-            state = dog.cfg.log_dir / "state" / "agents" / f"{agent.name}.json"
-            print(dog.rt.tmux.capture(f"={agent.session}:"), state.read_text() if state.exists() else "no record",
-                  sep="\n")
-        print(read_events(dog.cfg.log_dir / "events.jsonl")[-20:])
+        show(dog)
         raise
+
+
+def holding(dog: Watchdog, predicate: Any, ticks: int = 10) -> None:
+    """`predicate()` still holds after each of `ticks` more ticks; if not, what a person would
+    look at is printed and the test fails."""
+    for tick in range(ticks):
+        dog.tick(SIGNAL)
+        if not predicate():
+            show(dog)
+            raise AssertionError(f"no longer true after {tick + 1} tick(s)")
+
+
+def show(dog: Watchdog) -> None:
+    for agent in dog.cfg.agents.values():
+        state = dog.cfg.log_dir / "state" / "agents" / f"{agent.name}.json"
+        print(dog.rt.tmux.capture(f"={agent.session}:"), state.read_text() if state.exists() else "no record",
+              sep="\n")
+    print(read_events(dog.cfg.log_dir / "events.jsonl")[-20:])

@@ -12,7 +12,7 @@ from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
-from .drive import events, record, ticking
+from .drive import events, holding, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -29,12 +29,6 @@ def gemini_config(project: Project, api: MockAPI, gemini: Path, *, yolo: bool = 
     project.write(TIMERS + f'[backend.gemini]\nbin = "{gemini}"\n{flags}\n'
                   f'[[agent]]\nname = "g"\nbackend = "gemini"\nwatch = "heal"\ndir = "work"\n'
                   f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
-
-
-
-
-
-
 
 
 def pane_pid(project: Project) -> int:
@@ -78,9 +72,7 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
     ticking(dog, lambda: record(project, "g")["state"] == "RUNNING", timeout=90)
     assert pane_pid(project) == first, "a limited agent is never restarted"
     assert "restart" not in events(project, "g") and "limit-lifted" in events(project, "g")
-    for _ in range(10):
-        dog.tick(SIGNAL)
-    assert record(project, "g")["state"] == "RUNNING", "the quota message it resumed from is history"
+    holding(dog, lambda: record(project, "g")["state"] == "RUNNING")  # the quota message it resumed from is history
 
 
 def test_real_gemini_s_permission_question_is_shown_and_never_typed_into(

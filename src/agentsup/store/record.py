@@ -93,6 +93,7 @@ class Record:
     limit_mark: str = ""  # the banner that holds it now
     limit_seen: str = ""  # the last banner it resumed from: still on screen, it is history
     menu_answered: float | None = None  # when its limit menu was last answered (monotonic)
+    probe_taken: float | None = None  # when it first seemed to take up the last probe (monotonic)
     source: str = ""  # what decided the last observation: screen | hooks | session-file
     attempts: int = 0  # a task's attempts so far
     retry_at: float | None = None  # a task waits for its retry until then
@@ -176,7 +177,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
     "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
     "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),
-    "menu_answered": _optional(_number),
+    "menu_answered": _optional(_number), "probe_taken": _optional(_number),
     "source": lambda v: isinstance(v, str),
     "attempts": lambda v: isinstance(v, int) and not isinstance(v, bool), "retry_at": _optional(_number),
     "shared_hold": lambda v: isinstance(v, str), "question": lambda v: isinstance(v, str),

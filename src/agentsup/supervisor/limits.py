@@ -18,6 +18,11 @@ AUTO_CONTINUE_GRACE = 8.0
 # milliseconds): answered again, gemini 0.61 took the second "2" into its input box. For this long
 # the menu is not answered again, and the screen between the menu and what follows lifts no hold.
 MENU_SETTLE = 3.0
+# A probe's own echo changes the screen before the program's answer to it is drawn: gemini 0.61
+# under load drew its quota message again a few seconds after a probe that the screen's change
+# had already lifted (and the queue had gone out into the still-limited agent). A probe is taken
+# up only when the agent has looked resumed for this long with no new banner or menu meanwhile.
+PROBE_CONFIRM = 4.0
 
 
 def nudge_text(kind: str) -> str:
@@ -62,9 +67,11 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
         shows_limit = False  # the old banner, still on screen
-    if (shows_limit and rec.limit_until is not None and rec.limit_nudges and changed and not obs.menu_keys
-            and is_history(obs.limit_mark, rec.limit_mark or None)):
-        shows_limit = False  # nudged, it answered, and no new banner came: it resumed
+    if rec.limit_until is not None and rec.limit_nudges and not rec.shared_hold:
+        resumed = _probe_taken(rec, obs, now, changed or not shows_limit)
+        if resumed is None:
+            return True  # held while it is confirmed
+        shows_limit = not resumed
     if rec.shared_hold and rec.limit_until is not None and not shows_limit:
         return _shared(d, obs, now, pol, changed)
     promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
@@ -89,7 +96,7 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     if not shows_limit and _settling(rec, now):
         return True  # the menu is closing: what it leads to is not on screen yet
     if not shows_limit:
-        rec.menu_answered = None
+        rec.menu_answered = rec.probe_taken = None
         d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
                resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
         rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
@@ -110,6 +117,7 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     if now < rec.limit_until or _settling(rec, now):  # a nudge typed as the menu closes is lost
         return True
     rec.limit_nudges += 1
+    rec.probe_taken = None
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
     if trusted and promised is not None and promised > clock.wall:
         rec.limit_until = clock.mono_of(promised) + slack
@@ -120,6 +128,19 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
     d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
     return True
+
+
+def _probe_taken(rec: Record, obs: Observation, now: float, looks_resumed: bool) -> bool | None:
+    """After a probe: has the agent resumed? True once it has looked resumed (work, a changed
+    screen, the banner gone) for PROBE_CONFIRM with no new banner or menu; None while that is
+    being confirmed; False otherwise. A new banner means the probe met the limit again."""
+    new_banner = bool(obs.menu_keys) or (obs.limited and not is_history(obs.limit_mark, rec.limit_mark or None))
+    if new_banner or (not looks_resumed and rec.probe_taken is None):
+        rec.probe_taken = None
+        return False
+    if rec.probe_taken is None:
+        rec.probe_taken = now
+    return True if now - rec.probe_taken >= PROBE_CONFIRM else None
 
 
 def _hold_detail(obs: Observation, trusted: bool) -> str:
