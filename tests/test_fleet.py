@@ -61,8 +61,14 @@ def lab(venv: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SshLab]:
 
 
 def fleet(lab: SshLab, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentsup", "fleet", *args, "--fleet", str(lab.root / "fleet.toml")],
+    done = subprocess.run([sys.executable, "-m", "agentsup", "fleet", *args, "--fleet", str(lab.root / "fleet.toml")],
                           capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:  # shown when the test fails: what each host was doing
+        print(f"fleet {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
+        users = ",".join(h.user for h in lab.hosts.values())
+        print(subprocess.run(["ps", "-o", "pid,ppid,user:16,stat,etime,wchan:24,args", "-u", users],
+                             capture_output=True, text=True).stdout)
+    return done
 
 
 def rows(lab: SshLab) -> dict[str, Any]:
@@ -194,25 +200,55 @@ def test_fleet_doctor_checks_login_version_and_watchdog_per_host(lab: SshLab) ->
     assert found[("h2", "ssh login")]["level"] == "fail" and "unreachable" in found[("h2", "ssh login")]["detail"]
 
 
+# Ctrl-C works as at a terminal: a child started while another thread of this worker was inside
+# system() (or from a shell's background job) inherits SIGINT ignored, and Python keeps it so.
+AT_A_TERMINAL = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from agentsup.cli import main; sys.argv[0] = 'agentsup'; main()")
+
+
+def follower(lab: SshLab, *args: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-c", AT_A_TERMINAL, "fleet", *args, "--fleet", str(lab.root / "fleet.toml")]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stopped_by(proc: subprocess.Popen[str], sig: int, pattern: str) -> None:
+    """`sig` ends a follow at once, with every ssh client it started and the remote commands they
+    kept alive (matched by `pattern`); on a timeout, what was still running is shown."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=10)
+    finally:
+        left = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
+        if proc.returncode is None:
+            proc.kill()
+            print("still running:", left, proc.communicate()[1])
+    assert proc.returncode == 0, proc.communicate()[1]
+    wait_for(lambda: subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 1,
+             timeout=10)  # on every host: the ssh clients and the remote follows
+
+
 def test_fleet_events_follow_every_host_each_line_with_its_host(lab: SshLab) -> None:
     lab.add("h1", agents("a"))
     lab.add("h2", agents("b"))
     lab.fleet_toml()
     assert fleet(lab, "up").returncode == 0
-    follower = subprocess.Popen([sys.executable, "-m", "agentsup", "fleet", "events", "-f", "-n", "0", "--json",
-                                 "--fleet", str(lab.root / "fleet.toml")], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(2)
-        assert fleet(lab, "restart", "h2:b").returncode == 0
-        assert follower.stdout is not None
-        line = json.loads(follower.stdout.readline())
-        assert line["host"] == "h2" and line["agent"] == "b"
-    finally:
-        follower.send_signal(signal.SIGINT)
-        follower.wait(timeout=15)
-    assert follower.returncode == 0
-    wait_for(lambda: subprocess.run(["pgrep", "-f", "events --json -n 0 -f"], capture_output=True).returncode == 1,
-             timeout=10)  # following stopped on every host: the ssh clients and the remote follows
+    events = follower(lab, "events", "-f", "-n", "0", "--json")
+    time.sleep(2)
+    assert fleet(lab, "restart", "h2:b").returncode == 0
+    assert events.stdout is not None
+    line = json.loads(events.stdout.readline())
+    assert line["host"] == "h2" and line["agent"] == "b"
+    stopped_by(events, signal.SIGINT, "events --json -n 0 -f")
+
+
+def test_a_followed_log_ends_with_its_ssh_when_the_follower_is_terminated(lab: SshLab) -> None:
+    lab.add("h1", agents("a"))
+    lab.fleet_toml()
+    assert fleet(lab, "up").returncode == 0
+    logs = follower(lab, "logs", "-f", "-n", "5", "h1:a")
+    wait_for(lambda: subprocess.run(["pgrep", "-f", "logs -n 5 -f -- a"], capture_output=True).returncode == 0,
+             timeout=20)  # its remote follow runs
+    stopped_by(logs, signal.SIGTERM, "logs -n 5 -f -- a")
 
 
 def test_a_mistake_in_fleet_toml_is_named_by_its_key(tmp_path: Path) -> None:

@@ -124,14 +124,15 @@ def fleet_logs(target: Annotated[str, typer.Argument(metavar="HOST:NAME")], flee
                lines: Annotated[int, typer.Option("-n", "--lines", help="lines to show")] = 50) -> None:
     """An agent's pane output, from its host."""
     from agentsup.fleet import ops
-    from agentsup.fleet.ssh import stream
+    from agentsup.fleet.ssh import follow as follow_hosts
 
     spec = _fleet(fleet)
     host_name, names = next(iter(ops.parse_targets(spec, [target], whole_hosts=False).items()))
     argv = ops.remote(spec.hosts[host_name], "logs", "-n", str(lines), *(["-f"] if follow else []),
                       *(["--json"] if json else []), "--", names[0])
-    answer = stream(spec, spec.hosts[host_name], argv, lambda host, line: render.write(line), threading.Event())
-    if answer.error or answer.code:
+    answers, _ = follow_hosts(spec, {host_name: (host_name, argv)}, lambda host, line: render.write(line))
+    answer = answers.get(host_name)  # none: the user stopped it
+    if answer is not None and (answer.error or answer.code):
         last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
         render.error(f"{host_name}: {answer.error or last.removeprefix('error: ')}")
         done(1)
@@ -143,12 +144,11 @@ def fleet_events(hosts: Hosts = None, fleet: FleetOption = None, json: JsonOptio
                  lines: Annotated[int, typer.Option("-n", "--lines", help="events to show per host")] = 20) -> None:
     """Every host's journal, each line prefixed with its host (-f follows them all)."""
     from agentsup.fleet import ops
-    from agentsup.fleet.ssh import stream
+    from agentsup.fleet.ssh import follow as follow_hosts
 
     spec = _fleet(fleet)
     names = hosts or list(spec.hosts)
     out = threading.Lock()
-    failed: list[str] = []
 
     def show(host: str, line: str) -> None:
         try:
@@ -163,28 +163,13 @@ def fleet_events(hosts: Hosts = None, fleet: FleetOption = None, json: JsonOptio
                 render.write(f"{host}  {entry.get('ts', '')}  {entry.get('agent', '-')!s:<14} "
                              f"{entry.get('event')}  {fields}".rstrip())
 
-    stop = threading.Event()
-
-    def one(host: str) -> None:
-        argv = ops.remote(spec.host(host), "events", "--json", "-n", str(lines), *(["-f"] if follow else []))
-        answer = stream(spec, spec.host(host), argv, show, stop)
-        if answer.error or (answer.code and not stop.is_set()):
-            failed.append(host)
-            with out:
-                last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
-                render.error(f"{host}: {answer.error or last.removeprefix('error: ')}")
-
-    threads = [threading.Thread(target=one, args=(h,), daemon=True) for h in names]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()  # each host's ssh is ended (its remote follow ends with the session), then we go
-        for t in threads:
-            t.join(5.0)
+    jobs = {host: (host, ops.remote(spec.host(host), "events", "--json", "-n", str(lines), *(["-f"] if follow else [])))
+            for host in names}
+    answers, _ = follow_hosts(spec, jobs, show)  # stopped by the user: not a failure
+    failed = [a for a in answers.values() if a.error or a.code]
+    for answer in failed:
+        last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
+        render.error(f"{answer.host}: {answer.error or last.removeprefix('error: ')}")
     done(1 if failed else 0)
 
 

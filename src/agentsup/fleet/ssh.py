@@ -104,13 +104,19 @@ def call(fleet: Fleet, host: Host, remote: Sequence[str], *, timeout: float | No
     return Answer(host.name, proc.returncode, out, err, why, seconds=time.monotonic() - started)
 
 
+def end_group(proc: subprocess.Popen[str]) -> None:
+    """End an ssh client and its process group (never a reaped pid's: that number may be reused)."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=2)
+
+
 def end(proc: subprocess.Popen[str]) -> None:
     """End an ssh client and its process group. Its output is not read to the end: a shared
     connection's master holds the client's pipes (they were passed to it) and may never close them."""
-    with contextlib.suppress(OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=2)
+    end_group(proc)
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
             with contextlib.suppress(OSError):
@@ -130,24 +136,71 @@ def call_all(fleet: Fleet, jobs: Mapping[str, tuple[str, Sequence[str]]]) -> dic
 def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[str, str], None],
            stop: threading.Event) -> Answer:
     """Run a command that keeps printing (`events -f`, `logs -f`); each line goes to `on_line(host,
-    line)` as it comes, until the command ends or `stop` is set."""
+    line)` as it comes, until the command ends or `stop` is set (then its ssh is ended at once)."""
     proc = subprocess.Popen(ssh_argv(fleet, host, remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
-    def end_on_stop() -> None:
-        stop.wait()
-        end(proc)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout, proc.stderr
+    errors: list[str] = []
+    # Read aside: a shared connection's master holds the pipes, so a read may outlast the ssh client.
+    def read_out() -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in _lines(out):
+                on_line(host.name, line)
 
-    watcher = threading.Thread(target=end_on_stop, daemon=True)
-    watcher.start()
-    assert proc.stdout is not None
-    with contextlib.suppress(ValueError, OSError):  # ended by `stop`: its pipes were closed under us
-        for line in _lines(proc.stdout):
-            on_line(host.name, line)
-    proc.wait()
-    err = ""
-    with contextlib.suppress(ValueError, OSError):
-        err = proc.stderr.read() if proc.stderr is not None else ""
-    return Answer(host.name, proc.returncode, "", err, explain(proc.returncode, err, host))
+    def read_err() -> None:
+        with contextlib.suppress(ValueError, OSError):
+            errors.append(err.read())
+
+    readers = [threading.Thread(target=read_out, daemon=True), threading.Thread(target=read_err, daemon=True)]
+    for reader in readers:
+        reader.start()
+    while proc.poll() is None and not stop.wait(0.1):
+        pass
+    if proc.poll() is None:  # stopped: the client and its process group end now, its pipes with this process
+        end_group(proc)
+        return Answer(host.name, None, seconds=0.0)
+    for reader in readers:
+        reader.join(2.0)
+    text = "".join(errors)
+    return Answer(host.name, proc.returncode, "", text, explain(proc.returncode, text, host))
+
+
+def follow(fleet: Fleet, jobs: Mapping[str, tuple[str, Sequence[str]]],
+           on_line: Callable[[str, str], None]) -> tuple[dict[str, Answer], bool]:
+    """Streams from several hosts at once (key → (host name, argv)) until each ends or the user
+    stops them: Ctrl-C, SIGTERM or SIGHUP end every ssh client at once. Each runs in a session of
+    its own (the terminal's signals never reach it), so nothing else would end it, nor the remote
+    command it keeps alive. Returns the answers of the streams that ended by themselves, and
+    whether the user stopped them."""
+    stop = threading.Event()
+    answers: dict[str, Answer] = {}
+
+    def one(key: str, host: str, argv: Sequence[str]) -> None:
+        answer = stream(fleet, fleet.host(host), argv, on_line, stop)
+        if not stop.is_set():
+            answers[key] = answer
+
+    threads = [threading.Thread(target=one, args=(key, host, argv), daemon=True)
+               for key, (host, argv) in jobs.items()]
+    main = threading.current_thread() is threading.main_thread()
+    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGHUP)} if main else {}
+    try:
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) and not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    stopped = stop.is_set()
+    stop.set()
+    deadline = time.monotonic() + 3.0
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return answers, stopped
 
 
 def _lines(fh: object) -> Iterator[str]:
