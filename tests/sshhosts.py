@@ -177,7 +177,8 @@ class SshLab:
                     found.append(int(entry))
         return found
 
-    def fleet_toml(self, *, timeout: float = 15, extra: str = "") -> Path:
+    def fleet_toml(self, *, timeout: float = 30, extra: str = "") -> Path:
+        """(A host's timeout is generous where it is not what a test checks: the suite's load.)"""
         body = f"[fleet]\ntimeout = {timeout}\n\n" + "".join(
             f'[[host]]\nname = "{h.name}"\nssh = "{h.name}"\nssh_options = ["-F", "{self.ssh_config}"]\n'
             f'config = "~/agents.toml"\nagentsup = "{self.venv}/bin/agentsup"\n\n' for h in self.hosts.values())

@@ -87,7 +87,7 @@ def test_fleet_status_shows_every_host_s_agents_heals_them_and_names_a_dead_host
     lab.add("h1", agents("builder", "adversary"))
     lab.add("h2", agents("builder"))
     lab.add("h3", agents("solo"))
-    lab.fleet_toml(timeout=8)
+    lab.fleet_toml(timeout=20)
     up = fleet(lab, "up")
     assert up.returncode == 0, up.stdout + up.stderr
     assert up.stdout.count("watchdog  started") == 3
@@ -107,7 +107,7 @@ def test_fleet_status_shows_every_host_s_agents_heals_them_and_names_a_dead_host
     assert "unreachable: ssh: connect to host 127.0.0.1 port" in line and "Connection refused" in line
     assert sum(line.startswith(("h1 ", "h2 ")) for line in down.stdout.splitlines()) == 3, "the others are intact"
     refused = {h["host"]: h for h in json.loads(fleet(lab, "status", "--json").stdout)["hosts"]}["h3"]
-    assert refused["seconds"] < 4, f"a refused host answers at once, not at its 8 s timeout: {refused}"
+    assert refused["seconds"] < 4, f"a refused host answers at once, not at its 20 s timeout: {refused}"
 
 
 def test_a_wedged_host_is_abandoned_at_its_timeout_and_its_ssh_ended(lab: SshLab) -> None:
@@ -186,7 +186,7 @@ def test_nothing_from_a_config_value_or_a_target_reaches_a_shell(lab: SshLab) ->
 def test_fleet_doctor_checks_login_version_and_watchdog_per_host(lab: SshLab) -> None:
     lab.add("h1", agents("a"))
     lab.add("h2", agents("b"))
-    lab.fleet_toml(timeout=5)
+    lab.fleet_toml()
     assert fleet(lab, "up", "h1:").returncode == 0
     lab.stop("h2")
     checked = fleet(lab, "doctor", "--json")
