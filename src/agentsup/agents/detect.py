@@ -148,9 +148,7 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     if limited and limit_match is not None:
         rules.append("limit_re")
         reset_at = parse_reset("\n".join(lines), now, tz)
-        text = _line_of(lines, limit_match)
-        count = sum(1 for line in strip_ansi(screen).split("\n") if limit_match.group(0) in line)
-        mark = f"{max(1, count)}|{text}"
+        mark = _mark(screen, lines, limit_match)
         if _search(backend.limit_menu_re, lines) is not None:
             menu_keys = backend.limit_menu_keys
     auto = _search(backend.auto_continue_re, lines) is not None
@@ -166,10 +164,7 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         rules.append("fatal_re")
     transient_match = _search(backend.transient_re, lines)
     transient = transient_match is not None
-    transient_mark = None
-    if transient_match is not None:
-        count = sum(1 for line in strip_ansi(screen).split("\n") if transient_match.group(0) in line)
-        transient_mark = f"{max(1, count)}|{_line_of(lines, transient_match)}"
+    transient_mark = _mark(screen, lines, transient_match) if transient_match is not None else None
     self_retry = _search(backend.self_retry_re, lines) is not None
     if self_retry:  # waiting out a limit by itself: held (not working), until the reset it names
         rules.append("self_retry_re")
@@ -189,6 +184,12 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         transient_mark=transient_mark if not limited else None,
         prompt=_prompt_shown(screen, backend),
     )
+
+
+def _mark(screen: str, lines: list[str], match: re.Match[str]) -> str:
+    """`<copies on screen>|<its line>`: the same banner scrolled up is the old one; one more copy is new."""
+    count = sum(1 for line in strip_ansi(screen).split("\n") if match.group(0) in line)
+    return f"{max(1, count)}|{_line_of(lines, match)}"
 
 
 def _prompt_shown(screen: str, backend: Backend) -> bool | None:

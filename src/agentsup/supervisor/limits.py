@@ -4,6 +4,7 @@ agent of the same account when one of them hits the shared limit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agentsup.agents.detect import Observation, is_history
@@ -50,19 +51,32 @@ def _settling(rec: Record, now: float) -> bool:
     return rec.menu_answered is not None and 0 <= now - rec.menu_answered < MENU_SETTLE
 
 
+@dataclass(frozen=True)
+class Promise:
+    """The reset a banner promises (wall clock), whether it is trusted, and the slack after it."""
+
+    at: float | None
+    trusted: bool
+    slack: float
+
+    @classmethod
+    def of(cls, obs: Observation, clock: Now, pol: Policy) -> Promise:
+        at = obs.reset_at.timestamp() if obs.reset_at is not None else None
+        # Banners say the minute only: a promise up to a minute old is the minute that is ending.
+        # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute more.
+        slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
+        trusted = (at is not None and at > clock.wall - max(pol.limit_slack, 60.0)
+                   and at - clock.wall <= pol.limit_max_hold)
+        return cls(at if trusted else None, trusted, slack)
+
+
 def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
     """Usage-limit hold. True while the agent is held (the caller does nothing else). The reset time
     is a wall-clock promise; the hold itself is a monotonic deadline. A limit is an edge: a banner
     the agent already resumed from does not hold it again; only a new one does."""
     rec, now = d.record, clock.mono
     if obs.self_retry:  # it waits out its limit by itself: held, never nudged, never restarted
-        reset = obs.reset_at.isoformat() if obs.reset_at is not None else None
-        if rec.limit_until is None:
-            d.note("limit-hold", until=None, reset_at=reset, parsed=reset is not None, self_retry=True,
-                   source=obs.source)
-        rec.limit_until = max(rec.limit_until or now, now + pol.limit_fallback)
-        rec.reset_at = reset or rec.reset_at
-        rec.settle(LIMITED, "retrying by itself" + (f" at {reset}" if reset else ""))
+        _retrying_by_itself(d, obs, now, pol)
         return True
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
@@ -74,60 +88,79 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
         shows_limit = not resumed
     if rec.shared_hold and rec.limit_until is not None and not shows_limit:
         return _shared(d, obs, now, pol, changed)
-    promised = obs.reset_at.timestamp() if obs.reset_at is not None else None
-    # Banners say the minute only: a promise up to a minute old is the minute that is ending.
-    # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute needs more.
-    slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
-    trusted = (promised is not None and promised > clock.wall - max(pol.limit_slack, 60.0)
-               and promised - clock.wall <= pol.limit_max_hold)
+    promise = Promise.of(obs, clock, pol)
     if rec.limit_until is None:
-        if not shows_limit:
-            return False
-        rec.limit_until = (clock.mono_of(promised) + slack if trusted and promised
-                           else now + pol.limit_fallback)
-        rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
-        rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else None
-        rec.limit_mark = obs.limit_mark or ""
-        rec.settle(LIMITED, _hold_detail(obs, trusted))
-        d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=trusted,
-               auto_continue=obs.auto_continue, source=obs.source)
-        _answer_menu(d, obs, now)
-        return True
-    if not shows_limit and _settling(rec, now):
-        return True  # the menu is closing: what it leads to is not on screen yet
+        if shows_limit:
+            _hold(d, obs, clock, pol, promise)
+        return shows_limit
     if not shows_limit:
-        rec.menu_answered = rec.probe_taken = None
-        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
-               resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
-        rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
-        rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
-        d.actions += [Deliver(text, "queued") for text in rec.queue]
-        rec.queue = []
-        rec.settle(RUNNING, "working" if obs.active else "idle")
+        if not _settling(rec, now):  # (a menu closing: what it leads to is not on screen yet)
+            _lift(d, obs, now)
         return True
     if obs.limit_mark and obs.limit_mark != rec.limit_mark:
         rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
     if obs.menu_keys:
         _answer_menu(d, obs, now)
         return True  # nudge once the input is free, on a later tick
-    grace = max(slack, AUTO_CONTINUE_GRACE)
-    if obs.auto_continue and trusted and promised is not None and clock.wall < promised + grace:
+    grace = max(promise.slack, AUTO_CONTINUE_GRACE)
+    if obs.auto_continue and promise.at is not None and clock.wall < promise.at + grace:
         # it resumes by itself: no nudge before then, and then only if it has not
-        rec.limit_until = max(rec.limit_until, clock.mono_of(promised) + grace)
-    if now < rec.limit_until or _settling(rec, now):  # a nudge typed as the menu closes is lost
-        return True
+        rec.limit_until = max(rec.limit_until, clock.mono_of(promise.at) + grace)
+    if now >= rec.limit_until and not _settling(rec, now):  # a nudge typed as the menu closes is lost
+        _nudge(d, obs, clock, pol, promise)
+    return True
+
+
+def _retrying_by_itself(d: Decision, obs: Observation, now: float, pol: Policy) -> None:
+    rec = d.record
+    reset = obs.reset_at.isoformat() if obs.reset_at is not None else None
+    if rec.limit_until is None:
+        d.note("limit-hold", until=None, reset_at=reset, parsed=reset is not None, self_retry=True, source=obs.source)
+    rec.limit_until = max(rec.limit_until or now, now + pol.limit_fallback)
+    rec.reset_at = reset or rec.reset_at
+    rec.settle(LIMITED, "retrying by itself" + (f" at {reset}" if reset else ""))
+
+
+def _hold(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Promise) -> None:
+    rec = d.record
+    rec.limit_until = (clock.mono_of(promise.at) + promise.slack if promise.at is not None
+                       else clock.mono + pol.limit_fallback)
+    rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
+    rec.reset_at = obs.reset_at.isoformat() if promise.trusted and obs.reset_at else None
+    rec.limit_mark = obs.limit_mark or ""
+    rec.settle(LIMITED, _hold_detail(obs, promise.trusted))
+    d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=promise.trusted,
+           auto_continue=obs.auto_continue, source=obs.source)
+    _answer_menu(d, obs, clock.mono)
+
+
+def _lift(d: Decision, obs: Observation, now: float) -> None:
+    """It works again: what was queued while it was held goes out, in order."""
+    rec = d.record
+    rec.menu_answered = rec.probe_taken = None
+    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
+           resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
+    rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
+    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
+    d.actions += [Deliver(text, "queued") for text in rec.queue]
+    rec.queue = []
+    rec.settle(RUNNING, "working" if obs.active else "idle")
+
+
+def _nudge(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Promise) -> None:
+    """A probe: typed once the reset has passed, then again with backoff while the limit lasts."""
+    rec, now = d.record, clock.mono
     rec.limit_nudges += 1
     rec.probe_taken = None
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
-    if trusted and promised is not None and promised > clock.wall:
-        rec.limit_until = clock.mono_of(promised) + slack
+    if promise.at is not None and promise.at > clock.wall:
+        rec.limit_until = clock.mono_of(promise.at) + promise.slack
     else:
         rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
                                                                                pol.limit_probe_max)
         rec.limit_until = now + rec.limit_probe
-    rec.reset_at = obs.reset_at.isoformat() if trusted and obs.reset_at else rec.reset_at
+    rec.reset_at = obs.reset_at.isoformat() if promise.trusted and obs.reset_at else rec.reset_at
     d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
-    return True
 
 
 def _probe_taken(rec: Record, obs: Observation, now: float, looks_resumed: bool) -> bool | None:
