@@ -245,6 +245,9 @@ def test_a_followed_log_ends_with_its_ssh_when_the_follower_is_terminated(lab: S
     lab.add("h1", agents("a"))
     lab.fleet_toml()
     assert fleet(lab, "up").returncode == 0
+    shown = fleet(lab, "events", "-n", "50", "--json")  # not followed: all of it, then it ends
+    assert shown.returncode == 0, shown.stderr
+    assert {(e["host"], e["event"]) for e in map(json.loads, shown.stdout.splitlines())} >= {("h1", "up")}
     logs = follower(lab, "logs", "-f", "-n", "5", "h1:a")
     wait_for(lambda: subprocess.run(["pgrep", "-f", "logs -n 5 -f -- a"], capture_output=True).returncode == 0,
              timeout=20)  # its remote follow runs

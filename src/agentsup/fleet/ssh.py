@@ -142,11 +142,14 @@ def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[s
     assert proc.stdout is not None and proc.stderr is not None
     out, err = proc.stdout, proc.stderr
     errors: list[str] = []
+    last_line = [time.monotonic()]
+
     # Read aside: a shared connection's master holds the pipes, so a read may outlast the ssh client.
     def read_out() -> None:
         with contextlib.suppress(ValueError, OSError):
             for line in _lines(out):
                 on_line(host.name, line)
+                last_line[0] = time.monotonic()
 
     def read_err() -> None:
         with contextlib.suppress(ValueError, OSError):
@@ -160,8 +163,10 @@ def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[s
     if proc.poll() is None:  # stopped: the client and its process group end now, its pipes with this process
         end_group(proc)
         return Answer(host.name, None, seconds=0.0)
-    for reader in readers:
-        reader.join(2.0)
+    last_line[0] = max(last_line[0], time.monotonic())
+    while readers[0].is_alive() and time.monotonic() - last_line[0] < 2.0:  # the rest, while it comes
+        readers[0].join(0.1)
+    readers[1].join(2.0)
     text = "".join(errors)
     return Answer(host.name, proc.returncode, "", text, explain(proc.returncode, text, host))
 
