@@ -118,3 +118,36 @@ def test_check_warns_that_claude_refuses_to_skip_permissions_as_root(tmp_path: P
         proc = subprocess.run([sys.executable, "-m", "agentsup", "-c", str(tmp_path / "agents.toml"), "check"],
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0 and "warn agent c: claude refuses" in proc.stdout
+
+
+def on_a_terminal(project: Project, *args: str, env: dict[str, str] | None = None) -> str:
+    """What `agentsup ARGS` prints when its output is a terminal (a pty)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), *args],
+                            stdout=follower, stderr=follower, cwd=project.root,
+                            env={**os.environ, "TERM": "xterm", "COLUMNS": "120", **(env or {})})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=30)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_status_on_a_terminal_colours_its_states_and_no_color_turns_them_off(project: Project) -> None:
+    project.write(sim_agent("a"))
+    assert project.cli("up", "--no-watchdog").returncode == 0
+    wait_for(lambda: project.cli_json("status")["agents"][0]["state"] == "RUNNING", timeout=15)
+    coloured = on_a_terminal(project, "status")
+    assert "\x1b[32mRUNNING\x1b[0m" in coloured, coloured  # green
+    plain = on_a_terminal(project, "status", env={"NO_COLOR": "1"})
+    assert "RUNNING" in plain and "\x1b[" not in plain, plain

@@ -1,8 +1,8 @@
 """Turn result objects into human text or stable JSON. Only the CLI (and the live view) call this.
 
-Plain text with ANSI colours on a terminal (none in a pipe or under NO_COLOR): a table renderer
-of our own is a few dozen lines, and importing a rich-text library costs more than a whole
-`agentsup status` may take. Names and state words are never cut; a narrow terminal drops the
+Plain text, coloured with rich's styles on a terminal (none in a pipe or under NO_COLOR). The
+columns are laid out here: a few dozen lines, where rich's table and console would cost `status`
+more time than it otherwise takes. Names and state words are never cut; a narrow terminal drops the
 kind, model and watch columns, and on a narrow terminal or in a pipe an agent's detail goes on a
 line of its own.
 """
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from agentsup.supervisor.accounting import AgentUsage, UsageReport
     from agentsup.supervisor.status import StatusReport
 
-_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
-          "cyan": "36", "bold red": "1;31"}
 STATE_STYLES = {
     "RUNNING": "green", "STARTING": "cyan", "STOPPED": "dim", "EXITED": "yellow", "STALLED": "yellow",
     "BACKOFF": "yellow", "FATAL": "bold red", "LIMITED": "magenta", "WAITING": "cyan", "SLEEPING": "blue",
@@ -48,14 +46,18 @@ def width_of(stream: TextIO) -> int:
 
 
 class Painter:
-    """Colours text for a terminal, or leaves it plain."""
+    """Colours text for a terminal with rich's styles (imported only then), or leaves it plain."""
 
     def __init__(self, colour: bool) -> None:
         self.colour = colour
 
     def __call__(self, text: str, style: str | None) -> str:
-        code = _CODES.get(style or "")
-        return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code and text else text
+        if not (self.colour and style and text):
+            return text
+        from rich.color import ColorSystem
+        from rich.style import Style
+
+        return Style.parse(style).render(text, color_system=ColorSystem.STANDARD)
 
 
 def write(text: str, stream: TextIO | None = None) -> None:
