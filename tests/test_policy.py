@@ -243,7 +243,8 @@ def test_a_limit_menu_is_answered_once_while_it_closes_and_its_closing_lifts_no_
 def test_a_probe_that_meets_the_limit_again_lifts_nothing_and_types_no_queued_ping() -> None:
     """gemini 0.61 under CI's load: the probe's echo changed the screen before its quota message
     came back; that change lifted the hold, the queue went into the still-limited agent, and it
-    was LIMITED again a moment later. Lifted only after it has looked resumed for a while."""
+    was LIMITED again a moment later. Probed blind (no reset time), it is lifted only after it has
+    looked resumed for a while."""
     from agentsup.supervisor.limits import PROBE_CONFIRM
 
     def banner(copies: int) -> Observation:

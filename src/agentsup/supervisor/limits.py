@@ -21,8 +21,9 @@ AUTO_CONTINUE_GRACE = 8.0
 MENU_SETTLE = 3.0
 # A probe's own echo changes the screen before the program's answer to it is drawn: gemini 0.61
 # under load drew its quota message again a few seconds after a probe that the screen's change
-# had already lifted (and the queue had gone out into the still-limited agent). A probe is taken
-# up only when the agent has looked resumed for this long with no new banner or menu meanwhile.
+# had already lifted (and the queue had gone out into the still-limited agent). A blind probe (no
+# reset time to trust) is taken up only when the agent has looked resumed for this long with no
+# new banner or menu meanwhile; after a trusted reset has passed, resuming lifts the hold at once.
 PROBE_CONFIRM = 4.0
 
 
@@ -81,7 +82,8 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
         shows_limit = False  # the old banner, still on screen
-    if rec.limit_until is not None and rec.limit_nudges and not rec.shared_hold:
+    if rec.limit_until is not None and rec.limit_nudges and not rec.shared_hold and rec.reset_at is None:
+        # probed blind (no reset time to trust): the limit may well still be on
         resumed = _probe_taken(rec, obs, now, changed or not shows_limit)
         if resumed is None:
             return True  # held while it is confirmed
