@@ -274,6 +274,16 @@ def test_a_probe_that_meets_the_limit_again_lifts_nothing_and_types_no_queued_pi
     assert [(a.text, a.purpose) for a in delivers(d)] == [("a ping", "queued")]
 
 
+def test_after_a_trusted_reset_the_nudge_answered_lifts_the_hold_at_once() -> None:
+    banner = limited(600, limit_mark="1|You've hit your session limit · resets 3pm")
+    rec = transition(running(), alive(banner), T0, POL).record
+    rec.queue = ["a ping"]
+    d = transition(rec, alive(banner), T0 + 645, POL)
+    assert [a.purpose for a in delivers(d)] == ["nudge"]
+    d = transition(d.record, alive(banner, changed=True), T0 + 646, POL)  # it answered; the banner is history
+    assert d.record.state == RUNNING and [(a.text, a.purpose) for a in delivers(d)] == [("a ping", "queued")]
+
+
 def test_distant_reset_time_is_distrusted() -> None:
     rec = transition(running(), alive(limited(7 * 3600)), T0, POL).record
     assert rec.limit_until == T0 + 300 and rec.reset_at is None

@@ -82,12 +82,14 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
     shows_limit = (obs.limited or obs.auto_continue) and not obs.active
     if shows_limit and rec.limit_until is None and is_history(obs.limit_mark, rec.limit_seen or None):
         shows_limit = False  # the old banner, still on screen
-    if rec.limit_until is not None and rec.limit_nudges and not rec.shared_hold and rec.reset_at is None:
-        # probed blind (no reset time to trust): the limit may well still be on
-        resumed = _probe_taken(rec, obs, now, changed or not shows_limit)
-        if resumed is None:
-            return True  # held while it is confirmed
-        shows_limit = not resumed
+    if rec.limit_until is not None and rec.limit_nudges and not rec.shared_hold:
+        if rec.reset_at is None:  # probed blind (no reset time to trust): the limit may well still be on
+            resumed = _probe_taken(rec, obs, now, changed or not shows_limit)
+            if resumed is None:
+                return True  # held while it is confirmed
+            shows_limit = not resumed
+        elif shows_limit and changed and not obs.menu_keys and is_history(obs.limit_mark, rec.limit_mark or None):
+            shows_limit = False  # past its reset, nudged, it answered, and no new banner came: it resumed
     if rec.shared_hold and rec.limit_until is not None and not shows_limit:
         return _shared(d, obs, now, pol, changed)
     promise = Promise.of(obs, clock, pol)
