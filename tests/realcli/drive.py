@@ -19,8 +19,17 @@ def record(project: Project, name: str) -> dict[str, Any]:
     return data
 
 
+def entries(project: Project, name: str) -> list[dict[str, Any]]:
+    """The agent's journal entries, oldest first."""
+    return read_events(project.log_dir / "events.jsonl", agent=name)
+
+
 def events(project: Project, name: str) -> list[str]:
-    return [e["event"] for e in read_events(project.log_dir / "events.jsonl", agent=name)]
+    return [e["event"] for e in entries(project, name)]
+
+
+def pane_pid(project: Project, session: str) -> int:
+    return int(project.tmux("display-message", "-p", "-t", f"={session}:", "#{pane_pid}").stdout.strip())
 
 
 def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:

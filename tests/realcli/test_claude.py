@@ -11,17 +11,16 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agentsup.store.journal import read_events
 from agentsup.supervisor.launch import RESUME_NOTE
 from agentsup.supervisor.proctree import program_pid
 from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
+from .drive import entries, pane_pid, record, ticking
 from .mockapi import MockAPI, Mode
 
 TIMERS = """
@@ -49,33 +48,15 @@ def claude_config(project: Project, api: MockAPI, claude: Path, **extra: str) ->
                   + keys + "\n")
 
 
-def record(project: Project) -> dict[str, Any]:
-    data = json.loads((project.log_dir / "state" / "agents" / "c.json").read_text())
-    assert isinstance(data, dict)
-    return data
-
-
-def events(project: Project) -> list[dict[str, Any]]:
-    return read_events(project.log_dir / "events.jsonl", agent="c")
-
-
-def ticking(dog: Watchdog, predicate: Any, timeout: float = 60) -> Any:
-    def step() -> Any:
-        dog.tick(SIGNAL)
-        return predicate()
-    return wait_for(step, timeout=timeout, interval=0.3)
-
-
 def healed_with_its_session(project: Project, api: MockAPI, dog: Watchdog, session_id: str) -> None:
     """kill -9 of the program: healed with --resume of the same session."""
-    pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    pid = program_pid(int(pane))
+    pane = pane_pid(project, "t-c")
+    pid = program_pid(pane)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in events(project)))
+    ticking(dog, lambda: any(e["event"] == "restart" and e.get("resume") for e in entries(project, "c")))
     wait_for(lambda: RESUME_NOTE in api.received(), timeout=60)
-    new_pane = project.tmux("display-message", "-p", "-t", "=t-c:", "#{pane_pid}").stdout.strip()
-    new_pid = wait_for(lambda: program_pid(int(new_pane)))
+    new_pid = wait_for(lambda: program_pid(pane_pid(project, "t-c")))
     cmdline = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
     assert b"--resume" in cmdline and session_id.encode() in cmdline
     assert (project.log_dir / "state" / "sessions" / "c.id").read_text().strip() == session_id
@@ -96,8 +77,8 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
 
     # kickoff, then a ping, both received by the model
     wait_for(lambda: "say hello" in api.received(), timeout=60)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
-    assert record(project)["source"] == "hooks"
+    ticking(dog, lambda: record(project, "c").get("state") == "RUNNING" and "idle" in record(project, "c")["detail"])
+    assert record(project, "c")["source"] == "hooks"
     assert user_hook.exists(), "the user's own Stop hook still ran"
     ping = project.cli("ping", "c", "ping from agentsup")
     assert ping.returncode == 0, ping.stdout + ping.stderr
@@ -110,26 +91,26 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     api.reset_epoch = reset
     assert project.cli("ping", "c", "refresh your status line").returncode == 0  # answers carry the window
     wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
-    ticking(dog, lambda: "idle" in record(project)["detail"])
+    ticking(dog, lambda: "idle" in record(project, "c")["detail"])
     api.mode = Mode.LIMITED
     assert project.cli("ping", "c", "next step").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "LIMITED")
-    held = next(e for e in events(project) if e["event"] == "limit-hold")
+    ticking(dog, lambda: record(project, "c")["state"] == "LIMITED")
+    held = next(e for e in entries(project, "c") if e["event"] == "limit-hold")
     assert held["source"] == "hooks"
-    held_until = datetime.fromisoformat(record(project)["reset_at"]).timestamp()
+    held_until = datetime.fromisoformat(record(project, "c")["reset_at"]).timestamp()
     assert held_until == reset, "the exact reset epoch (the banner itself says only the minute)"
-    ticking(dog, lambda: any(e["event"] == "limit-menu-answered" for e in events(project)))
+    ticking(dog, lambda: any(e["event"] == "limit-menu-answered" for e in entries(project, "c")))
     ticking(dog, lambda: "Stop and wait for limit to reset" not in project.screen("t-c"), timeout=20)
 
     # after the reset: nudged, received, RUNNING again, and the old banner holds it no more
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=90)
-    ticking(dog, lambda: record(project)["state"] == "RUNNING", timeout=30)
+    ticking(dog, lambda: record(project, "c")["state"] == "RUNNING", timeout=30)
     assert "You've hit your session limit" in project.screen("t-c"), "the banner is still on screen"
     for _ in range(10):
         dog.tick(SIGNAL)
         time.sleep(0.3)
-    assert record(project)["state"] == "RUNNING", "a banner the agent resumed from is history"
-    assert [e["event"] for e in events(project)].count("limit-hold") == 1
+    assert record(project, "c")["state"] == "RUNNING", "a banner the agent resumed from is history"
+    assert [e["event"] for e in entries(project, "c")].count("limit-hold") == 1
 
     time.sleep(2)  # past start_grace: it ran, so a heal resumes
     healed_with_its_session(project, api, dog, session_id)
@@ -148,11 +129,11 @@ def test_real_claude_s_server_error_is_retried_never_held_as_a_limit(
     dog.rt.deliverer.wait = 3.0
     dog.tick(HEAVY)
     wait_for(lambda: "say hello" in api.received(), timeout=60)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
+    ticking(dog, lambda: record(project, "c").get("state") == "RUNNING" and "idle" in record(project, "c")["detail"])
     api.mode = Mode.SERVER_ERROR
     assert project.cli("ping", "c", "next step").returncode == 0
-    ticking(dog, lambda: any(e["event"] == "transient-error" for e in events(project)), timeout=60)
-    assert record(project)["state"] == "RUNNING"
+    ticking(dog, lambda: any(e["event"] == "transient-error" for e in entries(project, "c")), timeout=60)
+    assert record(project, "c")["state"] == "RUNNING"
     api.mode = Mode.NORMAL
     ticking(dog, lambda: any("temporary server error" in t for t in api.received()), timeout=30)
     for _ in range(15):
@@ -161,9 +142,9 @@ def test_real_claude_s_server_error_is_retried_never_held_as_a_limit(
     hooks = (project.log_dir / "state" / "signals" / "c.hooks.jsonl").read_text().splitlines()
     typed = [json.loads(h).get("prompt", "") for h in hooks if '"UserPromptSubmit"' in h]
     assert sum("temporary server error" in t for t in typed) == 1, "retried once: it got through"
-    kinds = [e["event"] for e in events(project)]
+    kinds = [e["event"] for e in entries(project, "c")]
     assert "limit-hold" not in kinds and kinds.count("transient-retry") == 1
-    assert record(project)["state"] == "RUNNING"
+    assert record(project, "c")["state"] == "RUNNING"
 
 
 @pytest.mark.parametrize("auto_continue", [True, False], ids=["auto-continue", "auto-continue-off"])
@@ -183,7 +164,7 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     dog.rt.deliverer.wait = 3.0
     dog.tick(HEAVY)
     wait_for(lambda: "say hello" in api.received(), timeout=90)
-    ticking(dog, lambda: record(project).get("state") == "RUNNING" and "idle" in record(project)["detail"])
+    ticking(dog, lambda: record(project, "c").get("state") == "RUNNING" and "idle" in record(project, "c")["detail"])
     assert project.cli("ping", "c", "ping from agentsup").returncode == 0
     wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
 
@@ -191,11 +172,11 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     api.reset_epoch = reset
     assert project.cli("ping", "c", "refresh your status line").returncode == 0
     wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
-    ticking(dog, lambda: "idle" in record(project)["detail"])
+    ticking(dog, lambda: "idle" in record(project, "c")["detail"])
     api.mode = Mode.LIMITED
     assert project.cli("ping", "c", "next step").returncode == 0
-    ticking(dog, lambda: record(project)["state"] == "LIMITED")
-    assert datetime.fromisoformat(record(project)["reset_at"]).timestamp() == reset, "the exact reset epoch"
+    ticking(dog, lambda: record(project, "c")["state"] == "LIMITED")
+    assert datetime.fromisoformat(record(project, "c")["reset_at"]).timestamp() == reset, "the exact reset epoch"
     detail = project.cli_json("status")["agents"][0]["detail"]
     assert ("continues by itself at" if auto_continue else "agentsup resumes at") in detail, detail
     typed_before = len(api.received())
@@ -205,9 +186,10 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     def dump() -> bool:
         if os.environ.get("AGENTSUP_DEBUG_SCREENS"):
             tail = [line for line in project.screen("t-c").splitlines() if line.strip()][-6:]
-            print(f"\n--- {time.time() - reset:+.1f}s {record(project)['state']} {record(project)['detail']}")
+            now = record(project, "c")
+            print(f"\n--- {time.time() - reset:+.1f}s {now['state']} {now['detail']}")
             print("\n".join(tail))
-        return bool(record(project)["state"] == "RUNNING")
+        return bool(record(project, "c")["state"] == "RUNNING")
 
     ticking(dog, dump, timeout=30)
     back = time.time()
@@ -215,18 +197,18 @@ def test_real_claude_2_1_332_is_held_untouched_and_running_again_within_15s_of_a
     for _ in range(20):
         dog.tick(SIGNAL)
         time.sleep(0.3)
-    assert record(project)["state"] == "RUNNING"
+    assert record(project, "c")["state"] == "RUNNING"
     probes = [t for t in api.received() if "watchdog probe" in t]
     assert len(probes) <= 1, f"nudged {len(probes)} times"
-    resumed = any(e["event"] == "limit-lifted" for e in events(project))
-    assert resumed and [e["event"] for e in events(project)].count("limit-hold") == 1
-    lifted = next(e for e in events(project) if e["event"] == "limit-lifted")
+    resumed = any(e["event"] == "limit-lifted" for e in entries(project, "c"))
+    assert resumed and [e["event"] for e in entries(project, "c")].count("limit-hold") == 1
+    lifted = next(e for e in entries(project, "c") if e["event"] == "limit-lifted")
     # Either claude continued by itself (nothing typed) or, past the grace, one nudge resumed it.
     assert (lifted["resumed"], len(probes)) in (("by itself", 0), ("after agentsup's nudge", 1)), lifted
     if not auto_continue:
         assert (lifted["resumed"], len(probes)) == ("after agentsup's nudge", 1)
         return
-    nudged = [e for e in events(project) if e["event"] == "limit-nudge"]  # its own continuation had its grace
+    nudged = [e for e in entries(project, "c") if e["event"] == "limit-nudge"]  # its own continuation had its grace
     assert all(datetime.fromisoformat(e["ts"]).timestamp() >= reset + 8 for e in nudged), "nudged in the grace"
 
     healed_with_its_session(project, api, dog,

@@ -17,7 +17,7 @@ from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
-from .drive import events, record, ticking
+from .drive import events, pane_pid, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -40,16 +40,6 @@ def codex_config(project: Project, api: MockAPI, codex: Path) -> Path:
     return codex_home
 
 
-
-
-
-
-
-
-def pane_pid(project: Project) -> int:
-    return int(project.tmux("display-message", "-p", "-t", "=t-x:", "#{pane_pid}").stdout.strip())
-
-
 def started(project: Project, api: MockAPI, codex: Path) -> tuple[Watchdog, Path, int]:
     # codex 0.169 fetches a start-up tip from raw.githubusercontent.com whatever its config says
     # (update check, analytics, feedback, plugins and tooltips are off below); it is blocked.
@@ -61,7 +51,7 @@ def started(project: Project, api: MockAPI, codex: Path) -> tuple[Watchdog, Path
     assert f'[projects."{(project.root / "work").resolve()}"]' in (codex_home / "config.toml").read_text()
     wait_for(lambda: "say hello" in api.received(), timeout=60)
     ticking(dog, lambda: record(project, "x").get("state") == "RUNNING" and record(project, "x")["detail"] == "idle")
-    return dog, codex_home, pane_pid(project)
+    return dog, codex_home, pane_pid(project, "t-x")
 
 
 @pytest.fixture(params=["codex", "codex-newest"], ids=["oldest", "newest"])
@@ -90,7 +80,7 @@ def test_real_codex_working_idle_and_a_transient_error_are_classified(
     for _ in range(8):
         dog.tick(SIGNAL)
         time.sleep(0.3)
-    assert pane_pid(project) == first and "restart" not in events(project, "x")
+    assert pane_pid(project, "t-x") == first and "restart" not in events(project, "x")
 
 
 def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
@@ -106,7 +96,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     assert record(project, "x")["reset_at"] is not None, "codex's 'try again at' time is read"
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=90)
     ticking(dog, lambda: record(project, "x")["state"] == "RUNNING", timeout=60)
-    assert pane_pid(project) == first, "a limited agent is never restarted"
+    assert pane_pid(project, "t-x") == first, "a limited agent is never restarted"
 
     # kill -9: healed by resuming the session codex chose
     session = project.cli_json("status")["agents"][0]["session_id"]
@@ -116,7 +106,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     assert program is not None
     os.kill(program, signal.SIGKILL)
     ticking(dog, lambda: "restart" in events(project, "x"), timeout=30)
-    new = wait_for(lambda: program_pid(pane_pid(project)))
+    new = wait_for(lambda: program_pid(pane_pid(project, "t-x")))
     cmdline = Path(f"/proc/{new}/cmdline").read_bytes().split(b"\0")
     assert b"resume" in cmdline and session.encode() in cmdline
 

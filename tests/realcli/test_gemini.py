@@ -12,7 +12,7 @@ from agentsup.supervisor.reconcile import HEAVY, SIGNAL
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
-from .drive import events, holding, record, ticking
+from .drive import events, holding, pane_pid, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -31,10 +31,6 @@ def gemini_config(project: Project, api: MockAPI, gemini: Path, *, yolo: bool = 
                   f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
 
 
-def pane_pid(project: Project) -> int:
-    return int(project.tmux("display-message", "-p", "-t", "=t-g:", "#{pane_pid}").stdout.strip())
-
-
 def started(project: Project, api: MockAPI, gemini: Path, *, yolo: bool = True) -> Watchdog:
     gemini_config(project, api, gemini, yolo=yolo)
     dog = Watchdog(project.config_path)
@@ -49,7 +45,7 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
         project: Project, mock_api: MockAPI, real_clis: dict[str, Path]) -> None:
     api = mock_api
     dog = started(project, api, real_clis["gemini"])
-    first = pane_pid(project)
+    first = pane_pid(project, "t-g")
     assert project.cli("ping", "g", "ping from agentsup").returncode == 0
     wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
     ticking(dog, lambda: project.screen("t-g").count("Done. Waiting for the next instruction.") == 2
@@ -70,7 +66,7 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=30)
     api.mode = Mode.NORMAL
     ticking(dog, lambda: record(project, "g")["state"] == "RUNNING", timeout=90)
-    assert pane_pid(project) == first, "a limited agent is never restarted"
+    assert pane_pid(project, "t-g") == first, "a limited agent is never restarted"
     assert "restart" not in events(project, "g") and "limit-lifted" in events(project, "g")
     holding(dog, lambda: record(project, "g")["state"] == "RUNNING")  # the quota message it resumed from is history
 

@@ -14,7 +14,7 @@ from agentsup.supervisor.reconcile import HEAVY
 from agentsup.supervisor.watchdog import Watchdog
 
 from ..conftest import Project
-from .drive import events, record, ticking
+from .drive import events, pane_pid, record, ticking
 from .mockapi import MockAPI, Mode
 from .test_claude import TIMERS
 
@@ -35,19 +35,9 @@ def opencode_config(project: Project, api: MockAPI, opencode: Path) -> None:
                   f'prompt = "say hello"\nenv = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items())} }}\n')
 
 
-
-
-
-
-
-
 def user_texts(api: MockAPI) -> list[str]:
     """What was typed into it: the user texts it sent, less its own title requests."""
     return [t for t in api.received() if not t.startswith("Generate a title for this conversation")]
-
-
-def pane_pid(project: Project) -> int:
-    return int(project.tmux("display-message", "-p", "-t", "=t-o:", "#{pane_pid}").stdout.strip())
 
 
 def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_by_itself(
@@ -63,7 +53,7 @@ def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_b
     assert (project.log_dir / "state" / "kickoff-t-o.txt").read_text().strip() == "say hello"
     # (it shows "working" for its log_grace after any output: its idle screen shows no sign of work)
     ticking(dog, lambda: record(project, "o").get("state") == "RUNNING" and "Done. Waiting" in project.screen("t-o"))
-    first = pane_pid(project)
+    first = pane_pid(project, "t-o")
 
     reset = int(time.time()) + 25
     api.reset_epoch, api.mode = reset, Mode.LIMITED  # a 429 with retry-after: it waits that long itself
@@ -80,5 +70,5 @@ def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_b
     # (its ping may reach the model only now: under load the 429 that held it answered its title request)
     more = [t for t in user_texts(api) if t not in typed and t != "next step"]
     assert more == [], "nothing typed into it: it retried by itself"
-    assert pane_pid(project) == first and "restart" not in events(project, "o")
+    assert pane_pid(project, "t-o") == first and "restart" not in events(project, "o")
     assert events(project, "o").count("limit-hold") == 1 and "limit-nudge" not in events(project, "o")

@@ -117,6 +117,16 @@ def fleet_ping(targets: Annotated[list[str], typer.Argument(metavar="HOST:NAME..
     _emit_replies(ops.ping(_fleet(fleet), names, message, now=now, force=force), "ping", json)
 
 
+def _stream_failures(answers: dict[str, Any]) -> int:
+    """Each host whose stream failed, named with why in one line; 1 if any did (a stream the user
+    stopped has no answer: that is no failure)."""
+    failed = [a for a in answers.values() if a.error or a.code]
+    for answer in failed:
+        last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
+        render.error(f"{answer.host}: {answer.error or last.removeprefix('error: ')}")
+    return 1 if failed else 0
+
+
 @fleet_app.command("logs")
 def fleet_logs(target: Annotated[str, typer.Argument(metavar="HOST:NAME")], fleet: FleetOption = None,
                json: JsonOption = False,
@@ -130,12 +140,8 @@ def fleet_logs(target: Annotated[str, typer.Argument(metavar="HOST:NAME")], flee
     host_name, names = next(iter(ops.parse_targets(spec, [target], whole_hosts=False).items()))
     argv = ops.remote(spec.hosts[host_name], "logs", "-n", str(lines), *(["-f"] if follow else []),
                       *(["--json"] if json else []), "--", names[0])
-    answers, _ = follow_hosts(spec, {host_name: (host_name, argv)}, lambda host, line: render.write(line))
-    answer = answers.get(host_name)  # none: the user stopped it
-    if answer is not None and (answer.error or answer.code):
-        last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
-        render.error(f"{host_name}: {answer.error or last.removeprefix('error: ')}")
-        done(1)
+    answers = follow_hosts(spec, {host_name: (host_name, argv)}, lambda host, line: render.write(line))
+    done(_stream_failures(answers))
 
 
 @fleet_app.command("events")
@@ -165,12 +171,7 @@ def fleet_events(hosts: Hosts = None, fleet: FleetOption = None, json: JsonOptio
 
     jobs = {host: (host, ops.remote(spec.host(host), "events", "--json", "-n", str(lines), *(["-f"] if follow else [])))
             for host in names}
-    answers, _ = follow_hosts(spec, jobs, show)  # stopped by the user: not a failure
-    failed = [a for a in answers.values() if a.error or a.code]
-    for answer in failed:
-        last = (answer.stderr.strip().splitlines() or [f"exit {answer.code}"])[-1]
-        render.error(f"{answer.host}: {answer.error or last.removeprefix('error: ')}")
-    done(1 if failed else 0)
+    done(_stream_failures(follow_hosts(spec, jobs, show)))
 
 
 @fleet_app.command("doctor")

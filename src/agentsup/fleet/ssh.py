@@ -162,7 +162,7 @@ def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[s
         pass
     if proc.poll() is None:  # stopped: the client and its process group end now, its pipes with this process
         end_group(proc)
-        return Answer(host.name, None, seconds=0.0)
+        return Answer(host.name, None)
     last_line[0] = max(last_line[0], time.monotonic())
     while readers[0].is_alive() and time.monotonic() - last_line[0] < 2.0:  # the rest, while it comes
         readers[0].join(0.1)
@@ -172,12 +172,12 @@ def stream(fleet: Fleet, host: Host, remote: Sequence[str], on_line: Callable[[s
 
 
 def follow(fleet: Fleet, jobs: Mapping[str, tuple[str, Sequence[str]]],
-           on_line: Callable[[str, str], None]) -> tuple[dict[str, Answer], bool]:
+           on_line: Callable[[str, str], None]) -> dict[str, Answer]:
     """Streams from several hosts at once (key → (host name, argv)) until each ends or the user
     stops them: Ctrl-C, SIGTERM or SIGHUP end every ssh client at once. Each runs in a session of
     its own (the terminal's signals never reach it), so nothing else would end it, nor the remote
-    command it keeps alive. Returns the answers of the streams that ended by themselves, and
-    whether the user stopped them."""
+    command it keeps alive. Returns the answers of the streams that ended by themselves (one the
+    user stopped has none: that is no failure)."""
     stop = threading.Event()
     answers: dict[str, Answer] = {}
 
@@ -200,12 +200,11 @@ def follow(fleet: Fleet, jobs: Mapping[str, tuple[str, Sequence[str]]],
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
-    stopped = stop.is_set()
     stop.set()
     deadline = time.monotonic() + 3.0
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return answers, stopped
+    return answers
 
 
 def _lines(fh: object) -> Iterator[str]:

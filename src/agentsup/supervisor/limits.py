@@ -54,11 +54,15 @@ def _settling(rec: Record, now: float) -> bool:
 
 @dataclass(frozen=True)
 class Promise:
-    """The reset a banner promises (wall clock), whether it is trusted, and the slack after it."""
+    """The reset a banner promises (wall clock; None when there is none to trust), and the slack
+    after it."""
 
     at: float | None
-    trusted: bool
     slack: float
+
+    @property
+    def trusted(self) -> bool:
+        return self.at is not None
 
     @classmethod
     def of(cls, obs: Observation, clock: Now, pol: Policy) -> Promise:
@@ -68,7 +72,7 @@ class Promise:
         slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
         trusted = (at is not None and at > clock.wall - max(pol.limit_slack, 60.0)
                    and at - clock.wall <= pol.limit_max_hold)
-        return cls(at if trusted else None, trusted, slack)
+        return cls(at if trusted else None, slack)
 
 
 def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed: bool) -> bool:
