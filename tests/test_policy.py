@@ -492,6 +492,9 @@ def test_status_says_who_gets_a_limited_agent_working_again_and_when() -> None:
     assert transition(running(), alive(auto), T0, POL).record.detail == f"continues by itself at {hhmm}"
     assert transition(running(), alive(plain), T0, POL).record.detail == f"agentsup resumes at {hhmm}"
     assert transition(running(), alive(unknown), T0, POL).record.detail == "usage limit: agentsup probes until it lifts"
+    # claude's failure hook came before its "continue automatically" line: the detail follows it
+    held = transition(running(), alive(plain), T0, POL).record
+    assert transition(held, alive(auto), T0 + 1, POL).record.detail == f"continues by itself at {hhmm}"
 
 
 def test_an_exact_reset_is_waited_out_by_seconds_not_the_screen_s_slack() -> None:

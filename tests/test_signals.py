@@ -115,3 +115,13 @@ def test_a_turn_claude_continued_by_itself_ends_the_limit_though_its_continuatio
     assert not obs.limited and not obs.auto_continue
     held = merge(screen, folded(HOOKS, tmp_path), {}, None, UTC)  # before that turn: held, continuing
     assert held.limited and held.auto_continue
+
+
+def test_a_turn_its_hooks_say_failed_is_over_while_the_screen_still_spins() -> None:
+    """Under load claude's spinner was still on screen when its StopFailure (a 500) was already in:
+    read as working, the error was taken as behind it and never retried."""
+    failed = ClaudeSignals(events=3, turn="idle", failure="server_error", failures=1)
+    obs = merge(Observation(active=True, rule="active_re"), failed, {}, None, UTC)
+    assert obs.transient and obs.transient_mark == "1|hooks" and not obs.active
+    working = ClaudeSignals(events=4, turn="busy", failures=1)  # a new prompt: its own turn
+    assert merge(Observation(active=True, rule="active_re"), working, {}, None, UTC).active

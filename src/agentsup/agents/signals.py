@@ -168,7 +168,8 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
     asking = sig.waiting or (waiting_for if status == "waiting" and waiting_for == "permission prompt" else None)
     return replace(
         obs, source="hooks",
-        active=(sig.turn == "busy" or obs.active) and not limited,
+        # a turn its hooks say ended (in a limit or an error) is over, whatever spinner the screen still shows
+        active=(sig.turn == "busy" or (obs.active and not failed)) and not limited,
         limited=limited,
         auto_continue=obs.auto_continue and limited,  # its own continuation line stays in the transcript
         reset_at=reset, reset_exact=exact,

@@ -107,6 +107,9 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
         return True
     if obs.limit_mark and obs.limit_mark != rec.limit_mark:
         rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
+    if obs.auto_continue and not rec.detail.startswith("continues by itself"):
+        # its own continuation drawn after the hold began (claude's failure hook comes first)
+        rec.settle(LIMITED, _hold_detail(obs, promise.trusted))
     if obs.menu_keys:
         _answer_menu(d, obs, now)
         return True  # nudge once the input is free, on a later tick
