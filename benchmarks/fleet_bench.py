@@ -2,7 +2,7 @@
 
     sudo uv run python benchmarks/fleet_bench.py --hosts 10 --agents 20 --runs 7
 
-Each host is a Unix user of its own behind its own sshd on 127.0.0.1 (tests/sshhosts.py, as the
+Each host is a Unix user of its own behind its own sshd on 127.0.0.1 (tests/fleet/sshhosts.py, as the
 fleet tests use), with N sim agents on its own tmux server. Cold: no shared ssh connection exists
 (each run starts after every master was told to exit). Warm: the connections from the run before
 are reused. Wedged: one host's sshd is SIGSTOPped, so that host costs its timeout and no more.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sshhosts import SshLab, agentsup_venv
+from tests.fleet.sshhosts import SshLab, agentsup_venv
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:

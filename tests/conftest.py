@@ -25,6 +25,17 @@ import pytest
 from agentsup.config.load import Config, load_config
 from agentsup.supervisor.control import Runtime, make_runtime
 
+from .tiers import (  # noqa: F401  the tiers' hooks and the pure tier's guard, for the whole suite
+    _pure_starts_no_process,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+    pytest_unconfigure,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,8 +122,6 @@ class Project:
 
 @pytest.fixture
 def project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed; .ci/run installs it (apt-get install tmux)")
     # A short path: unix socket paths are limited to ~108 bytes.
     root = Path(tempfile.mkdtemp(prefix="as-"))
     home = root / "home"
@@ -235,7 +244,7 @@ def sim_agent(name: str, *args: str, extra: str = "", record: bool = True) -> st
 
 @pytest.fixture
 def fleet_of(tmp_path: Path) -> Any:
-    from .fleet import Fleet
+    from .scripted import Fleet
 
     return lambda *agents: Fleet(tmp_path, *agents)
 

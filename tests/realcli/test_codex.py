@@ -70,7 +70,7 @@ def test_real_codex_working_idle_and_a_transient_error_are_classified(
     assert project.cli("ping", "x", "long task").returncode == 0
     ticking(dog, lambda: record(project, "x")["detail"] == "working", timeout=12)
     api.mode = Mode.NORMAL
-    ticking(dog, lambda: record(project, "x")["detail"] == "idle", timeout=30)
+    ticking(dog, lambda: record(project, "x")["detail"] == "idle", timeout=60)
 
     # a dropped stream is transient: shown, never a restart
     api.mode = Mode.DISCONNECT
@@ -92,7 +92,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     api.reset_epoch = int(time.time()) + 4
     api.mode = Mode.LIMITED
     assert project.cli("ping", "x", "limit me").returncode == 0
-    ticking(dog, lambda: record(project, "x")["state"] == "LIMITED", timeout=30)
+    ticking(dog, lambda: record(project, "x")["state"] == "LIMITED", timeout=60)
     assert record(project, "x")["reset_at"] is not None, "codex's 'try again at' time is read"
     ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=90)
     ticking(dog, lambda: record(project, "x")["state"] == "RUNNING", timeout=60)
@@ -105,7 +105,7 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     program = program_pid(first)
     assert program is not None
     os.kill(program, signal.SIGKILL)
-    ticking(dog, lambda: "restart" in events(project, "x"), timeout=30)
+    ticking(dog, lambda: "restart" in events(project, "x"), timeout=60)
     new = wait_for(lambda: program_pid(pane_pid(project, "t-x")))
     cmdline = Path(f"/proc/{new}/cmdline").read_bytes().split(b"\0")
     assert b"resume" in cmdline and session.encode() in cmdline

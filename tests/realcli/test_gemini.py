@@ -47,7 +47,7 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
     dog = started(project, api, real_clis["gemini"])
     first = pane_pid(project, "t-g")
     assert project.cli("ping", "g", "ping from agentsup").returncode == 0
-    wait_for(lambda: "ping from agentsup" in api.received(), timeout=30)
+    wait_for(lambda: "ping from agentsup" in api.received(), timeout=60)
     ticking(dog, lambda: project.screen("t-g").count("Done. Waiting for the next instruction.") == 2
             and record(project, "g")["detail"] == "idle")
 
@@ -56,14 +56,14 @@ def test_real_gemini_s_limit_menu_is_answered_held_probed_and_resumed(
     assert project.cli("ping", "g", "next step").returncode == 0
     ticking(dog, lambda: record(project, "g")["state"] == "LIMITED")
     ticking(dog, lambda: "limit-menu-answered" in events(project, "g"))
-    ticking(dog, lambda: "exhausted your daily quota" in project.screen("t-g"), timeout=20)
+    ticking(dog, lambda: "exhausted your daily quota" in project.screen("t-g"), timeout=45)
     assert "1. Keep trying" not in project.screen("t-g")
     assert record(project, "g")["reset_at"] is None, "no reset time on screen: probed, never guessed"
     status = project.cli_json("status")["agents"][0]
     assert status["state"] == "LIMITED", status
 
     # probed while the quota lasts (each probe meets the menu again, answered again), then resumed
-    ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=30)
+    ticking(dog, lambda: any("watchdog probe" in t for t in api.received()), timeout=60)
     api.mode = Mode.NORMAL
     ticking(dog, lambda: record(project, "g")["state"] == "RUNNING", timeout=90)
     assert pane_pid(project, "t-g") == first, "a limited agent is never restarted"
@@ -77,7 +77,7 @@ def test_real_gemini_s_permission_question_is_shown_and_never_typed_into(
     dog = started(project, api, real_clis["gemini"], yolo=False)
     api.mode = Mode.TOOL_USE
     assert project.cli("ping", "g", "create the marker").returncode == 0
-    ticking(dog, lambda: record(project, "g")["state"] == "WAITING", timeout=30)
+    ticking(dog, lambda: record(project, "g")["state"] == "WAITING", timeout=60)
     row = project.cli_json("status")["agents"][0]
     assert "Allow execution" in row["detail"] or "Allow execution" in json.dumps(row), row
     typed = len(api.received())

@@ -58,7 +58,7 @@ def test_real_opencode_s_own_retry_at_a_limit_is_held_untouched_and_it_resumes_b
     reset = int(time.time()) + 25
     api.reset_epoch, api.mode = reset, Mode.LIMITED  # a 429 with retry-after: it waits that long itself
     assert project.cli("ping", "o", "next step").returncode == 0
-    ticking(dog, lambda: record(project, "o")["state"] == "LIMITED", timeout=30)
+    ticking(dog, lambda: record(project, "o")["state"] == "LIMITED", timeout=60)
     assert "retrying in" in project.screen("t-o")
     held = datetime.fromisoformat(record(project, "o")["reset_at"]).timestamp()
     assert abs(held - reset) <= 3, f"its own retry time is the reset: {held - reset:+.1f}s"
