@@ -84,6 +84,10 @@ class FakeTmux:
         self._call()
         return self._by_target(target).screen()
 
+    def capture_styled(self, target: str, *, history: int = 0) -> str:
+        self._call()
+        return self._by_target(target).screen()  # the scripted screens have no colours
+
     def capture_many(self, targets: Sequence[str]) -> dict[str, str]:
         self._call()
         return {t: self._by_target(t).screen() for t in targets}

@@ -29,3 +29,12 @@ def test_unit_runs_the_watchdog_command() -> None:
     argv = shlex.split(load()["Service"]["ExecStart"])
     assert Path(argv[0]).name == "agentsup" and argv[-1] == "watchdog"
     assert load()["Install"]["WantedBy"] == "default.target"  # a user unit
+
+
+def test_the_web_unit_serves_loopback_read_only_beside_the_watchdog() -> None:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string((ROOT / "systemd" / "agentsup-web.service").read_text())
+    argv = shlex.split(parser["Service"]["ExecStart"])
+    assert Path(argv[0]).name == "agentsup" and argv[1] == "web"
+    assert argv[argv.index("--host") + 1] == "127.0.0.1" and "--actions" not in argv
+    assert parser["Service"]["KillSignal"] == "SIGTERM" and parser["Install"]["WantedBy"] == "default.target"

@@ -275,3 +275,26 @@ def test_fleet_toml_has_a_json_schema_from_the_same_tables(tmp_path: Path) -> No
     host = data["$defs"]["HostSpec"]
     assert set(host["properties"]) == {"name", "ssh", "ssh_options", "config", "agentsup", "timeout"}
     assert set(host["required"]) == {"name", "ssh"}
+
+
+def test_the_web_view_shows_every_host_grouped_and_a_dead_host_as_one_row(lab: SshLab, browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from ..browser import web_server
+
+    lab.add("h1", agents("builder", "adversary"))
+    lab.add("h2", agents("solo"))
+    lab.fleet_toml(timeout=20)
+    assert fleet(lab, "up").returncode == 0
+    with web_server(["web", "--fleet", str(lab.root / "fleet.toml"), "--port", "0"], cwd=lab.root) as server:
+        page = browser_page.page
+        page.goto(server.login)
+        for host, names in (("h1", ["builder", "adversary"]), ("h2", ["solo"])):
+            section = page.locator(f'div.host[data-host="{host}"]')
+            for name in names:
+                expect(section.locator(f'tr[data-agent="{host}:{name}"] .state')).to_have_text("RUNNING",
+                                                                                              timeout=60_000)
+        lab.stop("h2")  # its sshd goes: the host is one row saying why, the other host is intact
+        expect(page.locator('div.host[data-host="h2"] .host-error')).to_contain_text("unreachable", timeout=60_000)
+        expect(page.locator('div.host[data-host="h1"] tr[data-agent="h1:builder"]')).to_be_visible()
+    assert all(url.startswith(server.base + "/") for url, _ in browser_page.requests)

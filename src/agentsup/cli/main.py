@@ -12,9 +12,10 @@ from typer._click import exceptions as click  # Typer vendors click; its errors 
 
 from agentsup.cli import render
 from agentsup.cli.app import FROM_SHELL, app
+from agentsup.cli.web import BARE_FLEET
 from agentsup.errors import AgentsupError
 
-for _module in ("commands", "admin", "fleet"):  # each registers its commands on `app`, listed in this order
+for _module in ("commands", "admin", "fleet", "web"):  # each registers its commands on `app`, listed in this order
     importlib.import_module(f"agentsup.cli.{_module}")
 
 
@@ -81,6 +82,8 @@ def _shell_named(argv: Sequence[str]) -> list[str]:
         if word in ("--show-completion", "--install-completion") and (
                 following is None or following.startswith("-") or following in named):
             out.append(FROM_SHELL)
+        elif word == "--fleet" and "web" in out[:i] and (following is None or following.startswith("-")):
+            out.append(BARE_FLEET)  # `agentsup web --fleet`: the fleet.toml found as `fleet` finds it
     return out
 
 

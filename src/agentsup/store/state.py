@@ -351,6 +351,10 @@ class StateDir:
     def stopped_dir(self) -> Path:
         return self.root / "stopped"
 
+    def web_token(self) -> Path:
+        """The web view's login token (0600); `agentsup web --new-token` replaces it."""
+        return self.root / "web.token"
+
     def read_exit_code(self, session: str) -> int | None:
         text = read_text(self.exit_file(session))
         if text is None or not text.strip().lstrip("-").isdigit():

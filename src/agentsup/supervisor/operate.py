@@ -1,10 +1,14 @@
 """What the operator asks for, as functions that return result objects: the CLI parses, calls one
 of these, and renders what it returns. Every manual action leaves a journal line marked
-`"by": "cli"`. Changes to records go through the running watchdog (a request file) or, when none
+`"by": "cli"` (`"web"` from the web view).
+Changes to records go through the running watchdog (a request file) or, when none
 runs, are made here under its lock, so nobody edits records behind its back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +19,23 @@ from agentsup.supervisor import control
 from agentsup.supervisor.control import ActionResult
 
 BY_WATCHDOG = "handed to the running watchdog, which did it"
+ACTOR: ContextVar[str] = ContextVar("actor", default="cli")  # who asked: the journal's "by"
+
+
+@contextmanager
+def acting_as(who: str) -> Iterator[None]:
+    """Operations called inside are journaled as asked by `who` (the web view says "web")."""
+    token = ACTOR.set(who)
+    try:
+        yield
+    finally:
+        ACTOR.reset(token)
 
 
 def journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
     from agentsup.store.journal import open_journal
 
-    open_journal(cfg).write(event, agent, by="cli", **fields)
+    open_journal(cfg).write(event, agent, by=ACTOR.get(), **fields)
 
 
 @dataclass(frozen=True)
@@ -47,13 +62,13 @@ def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     warnings = control.launch_warnings(cfg, names)
     for name in names:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in cfg.agents and cfg.agents[name].kind != "task":
-            send_request(cfg, "reset", name)
+            send_request(cfg, "reset", name, by=ACTOR.get())
     results = control.up(rt, names, with_watchdog=with_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*cfg.agents, *cfg.services], stopped=False)
     tasks = [a for a in cfg.agents.values() if a.kind == "task" and (a.name in names or (not names and a.enabled))]
     for task in tasks:  # started by the watchdog, in dependency order
-        send_request(cfg, "queue", task.name)
+        send_request(cfg, "queue", task.name, by=ACTOR.get())
         results.append(ActionResult(task.name, task.session, "queued",
                                     detail=f"after {', '.join(task.after)}" if task.after else ""))
     for r in results:
@@ -109,7 +124,7 @@ def restart(cfg: Config, names: list[str]) -> Actions:
     mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
     results = []
     for name in names:
-        how = send_request(cfg, "restart", name)
+        how = send_request(cfg, "restart", name, by=ACTOR.get())
         action, _, why = ("restart-requested" if how.result == "requested" else how.result).partition(": ")
         results.append(ActionResult(name, cfg.agents[name].session, action,
                                     detail=why or (BY_WATCHDOG if how.by_watchdog else "")))
@@ -121,7 +136,7 @@ def reset(cfg: Config, name: str) -> Actions:
 
     if name not in cfg.agents:
         raise control.unknown_name(cfg, name)
-    how = send_request(cfg, "reset", name)
+    how = send_request(cfg, "reset", name, by=ACTOR.get())
     detail = (BY_WATCHDOG if how.by_watchdog else "cleared (no watchdog running; start it with `agentsup up`)")
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
 
@@ -139,7 +154,7 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
-    how = send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None)
+    how = send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None, by=ACTOR.get())
     if how.by_watchdog:
         action = "run-requested" if how.result == "requested" else how.result
         return Actions([ActionResult(task, session, action, detail=BY_WATCHDOG)])
@@ -180,7 +195,7 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
     for name in names:
         # The file is a hint; the records' owner decides whether the agent is held (and queues it).
         if not now and record_of(rt, name).get("state") == "LIMITED":
-            how = send_request(cfg, "ping", name, payload=message)
+            how = send_request(cfg, "ping", name, payload=message, by=ACTOR.get())
             if how.result in ("queued", "requested"):
                 rows.append(PingRow(name, "queued", 0, "held by a usage limit: delivered once it lifts"))
                 continue

@@ -77,9 +77,10 @@ class Handled:
 CONNECT_PATIENCE = 5.0  # a watchdog holds its lock a moment before its socket listens
 
 
-def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) -> Handled:
+def send_request(cfg: Config, kind: str, name: str, payload: str | None = None, *, by: str = "cli") -> Handled:
     """Have `kind` (reset | start | queue | restart | ping) for agent `name` carried out: by the
-    running watchdog, which answers over its control socket, or here under the watchdog's lock."""
+    running watchdog, which answers over its control socket, or here under the watchdog's lock.
+    `by` (cli, web) is who asked, as the journal says it."""
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
     deadline = time.monotonic() + CONNECT_PATIENCE
@@ -88,7 +89,8 @@ def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) 
             lock.acquire()
         except LockedError:  # a watchdog runs: ask it
             try:
-                answer = channel.ask(state.control_socket(), {"kind": kind, "name": name, "payload": payload})
+                answer = channel.ask(state.control_socket(), {"kind": kind, "name": name, "payload": payload,
+                                                              "by": by})
             except channel.NoWatchdogError:
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -99,7 +101,7 @@ def send_request(cfg: Config, kind: str, name: str, payload: str | None = None) 
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, open_journal(cfg))
-        return Handled(carry_out(reconciler, kind, cfg.agents[name], payload), False)
+        return Handled(carry_out(reconciler, kind, cfg.agents[name], payload, by=by), False)
     finally:
         lock.release()
 
@@ -140,11 +142,12 @@ def take_request_files(state: StateDir) -> list[tuple[str, str, str | None]]:
     return taken
 
 
-def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None) -> str:
+def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None, *,
+              by: str = "cli") -> str:
     """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
     under the watchdog's lock), and say what became of it."""
     if kind == "ping" and payload:  # queued while the agent is held; otherwise the CLI types it itself
-        return reconciler.queue_if_held(agent.name, payload, reason="cli")
+        return reconciler.queue_if_held(agent.name, payload, reason=by)
     if kind == "reset":
         reset_record(reconciler, agent.name)
         return "reset"
@@ -155,7 +158,7 @@ def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | No
         request_tasks(reconciler, [agent.name])
         return "queued"
     if kind == "restart" and agent.kind != "task":
-        return restart_by_hand(reconciler, agent)
+        return restart_by_hand(reconciler, agent, by=by)
     return "refused"
 
 
@@ -170,7 +173,7 @@ def _vars(payload: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def restart_by_hand(reconciler: Reconciler, agent: Agent) -> str:
+def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") -> str:
     """Stop the agent's whole tree and start it again. It counts in the restart budget like any
     restart; a pane the watchdog saw before is replaced."""
     cfg = reconciler.rt.cfg
@@ -184,9 +187,9 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent) -> str:
     try:
         control.start_agent(reconciler.rt, agent, force=True)
     except AgentsupError as exc:
-        reconciler.log("start-failed", agent.name, error=str(exc), by="cli")
+        reconciler.log("start-failed", agent.name, error=str(exc), by=by)
         reconciler.persist(agent.name)
         return f"start-failed: {exc}"
-    reconciler.log("restart", agent.name, reason="restarted by hand", by="cli")
+    reconciler.log("restart", agent.name, reason="restarted by hand", by=by)
     reconciler.persist(agent.name)
     return "restarted"

@@ -159,11 +159,13 @@ class Watchdog:
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         name, kind, payload = request.get("name"), str(request["kind"]), request.get("payload")
+        by = request.get("by") if request.get("by") in ("cli", "web") else "cli"
         agent = self.cfg.agents.get(name) if isinstance(name, str) else None
         if agent is None:
             return {"error": f"no agent named {name!r} in {self.cfg.path}"}
         try:
-            return {"result": carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None)}
+            return {"result": carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None,
+                                       by=str(by))}
         except AgentsupError as exc:
             self.reconciler.log("request-error", name, kind=kind, error=str(exc))
             return {"error": str(exc)}

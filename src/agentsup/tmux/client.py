@@ -152,6 +152,12 @@ class Tmux:
         out = self.run(["capture-pane", "-p", "-J", *extra, "-t", target])
         return "\n".join(line.rstrip() for line in out.splitlines()).rstrip("\n")
 
+    def capture_styled(self, target: str, *, history: int = 0) -> str:
+        """The visible screen and `history` lines above it with its colours (SGR escapes, -e), for
+        a viewer; never attaches, so the pane's size is untouched."""
+        extra = ["-S", str(-history)] if history else []
+        return self.run(["capture-pane", "-p", "-e", "-J", *extra, "-t", target])
+
     def screen(self, pane_id: str) -> str:
         """The visible screen exactly as drawn (no joining, no trimming): what delivery compares."""
         return self.run(["capture-pane", "-p", "-t", pane_id])
