@@ -96,3 +96,33 @@ class Fleet:
         data = json.loads((self.root / "logs" / "state" / "agents" / f"{name}.json").read_text())
         assert isinstance(data, dict)
         return data
+
+
+def resume_delay(root: Path, banner: str, lifts_at: float, *, limit: float = 7200) -> tuple[float, list[str]]:
+    """A scripted agent shows `banner`, and its limit truly lifts at wall time `lifts_at`: each
+    probe before then meets the limit again (the banner once more, after the probe), one after it
+    gets the agent working. Ticks every second of the manual clock. (Seconds from the true lift
+    until the watchdog lifted the hold, what the agent received.)"""
+    f = Fleet(root, agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    pane = f.tmux.sessions["t-a"]
+    f.tmux.show("t-a", banner)
+    f.advance(1)
+    assert f.record("a")["state"] == "LIMITED", f.record("a")
+    assert f.dog.reconciler.ping("a", "queued note", reason="test") == "queued"
+    answered = 0
+    while f.clock.wall() < lifts_at + limit:
+        f.advance(1)
+        if len(pane.received) > answered:  # a probe came in
+            answered = len(pane.received)
+            if f.clock.wall() >= lifts_at:
+                f.tmux.show("t-a", pane.output + "\nresuming after the usage limit\nesc to interrupt")
+            else:
+                f.tmux.show("t-a", pane.output + "\n" + banner)
+        lifted = [e for e in read_events(f.root / "logs" / "events.jsonl", agent="a") if e["event"] == "limit-lifted"]
+        if lifted:
+            from datetime import datetime
+
+            return datetime.fromisoformat(lifted[0]["ts"]).timestamp() - lifts_at, pane.received
+    raise AssertionError(f"still held {limit} s after the lift: {f.record('a')}")

@@ -191,3 +191,28 @@ def test_claude_2_1_332_with_auto_continue_off_opens_a_menu_under_its_five_hour_
     obs = classify(screen, resolve_backend("claude", None), datetime(2026, 12, 3, 13, 43, 50, tzinfo=UTC), UTC)
     assert obs.limited and obs.menu_keys == ("Enter",) and not obs.auto_continue
     assert obs.reset_at == datetime(2026, 12, 3, 13, 44, tzinfo=UTC)
+
+
+def test_opencodes_absolute_reset_is_a_limit_it_waits_out_itself_to_the_second() -> None:
+    screen = ("  ┃  next step\n     ▣  Build · Claude Sonnet 4.5\n"
+              "   ⬝⬝⬝ Your limit will reset at 2026-11-21 20:30:24 [retrying in 2m 22s #8]        esc interrupt\n")
+    obs = classify(screen, resolve_backend("opencode", None), datetime(2026, 11, 21, 20, 28, 2, tzinfo=UTC), UTC)
+    assert obs.limited and obs.self_retry and not obs.active
+    assert obs.reset_at == datetime(2026, 11, 21, 20, 30, 24, tzinfo=UTC) and obs.reset_grain == 1.0
+
+
+def test_a_limit_line_above_a_later_prompt_is_history_for_every_backend() -> None:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    claude = ("❯ next step\n  ⎿  You've hit your session limit · resets 4:57am (UTC)\n❯ resume now\n"
+              "● Done.\n" + "─" * 40 + "\n❯\n" + "─" * 40 + "\n")
+    gemini = (" > next step\n✕ [API Error: You have exhausted your daily quota on this model.]\n"
+              " > resume now\n✦ Done.\n *   Type your message or @path/to/file\n")
+    sim = ("› next\nYou've hit your session limit · resets 3pm\n› watchdog probe: resume\n"
+           "resuming after the usage limit\n> ")
+    for name, screen in (("claude", claude), ("gemini", gemini), ("sim", sim)):
+        obs = classify(screen, resolve_backend(name, None), now, UTC)
+        assert not obs.limited, (name, obs)
+        again = screen.replace("Done.", "You've hit your session limit · resets 3pm (UTC)") if name != "sim" else \
+            sim + "\nYou've hit your session limit · resets 3pm"
+        if name != "gemini":  # a limit after the latest prompt is the current one
+            assert classify(again, resolve_backend(name, None), now, UTC).limited, name

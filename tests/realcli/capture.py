@@ -31,7 +31,7 @@ from typing import Any
 
 from agentsup.supervisor.proctree import tagged
 
-from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, GEMINI, OPENCODE, Cli
+from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST, GEMINI, OPENCODE, Cli
 from .mockapi import MockAPI, Mode
 from .netns import enter_loopback_only
 
@@ -73,6 +73,7 @@ SKIP = ["--dangerously-skip-permissions"]
 YOLO = ["--dangerously-bypass-approvals-and-sandbox"]
 LIMITED = mode(Mode.LIMITED, reset_epoch=hour_from_now, claim="five_hour")
 NORMAL = mode(Mode.NORMAL)
+PROBE = "watchdog probe: if your usage limit has reset, resume now"  # agentsup's nudge
 
 SCENARIOS = [
     Scenario("idle", CLAUDE, [*SKIP, "say hello"], [6], {"active": False}),
@@ -107,7 +108,21 @@ SCENARIOS = [
     Scenario("overloaded-529", CLAUDE, [*SKIP, "say hello"],
              [6, mode(Mode.OVERLOADED), *typed("next step"), 20, NORMAL], {"transient": True},
              env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
+    # The latest turn decides: a 429 on one turn, then a server error on the next, is a transient
+    # error to retry (the 429 above the later prompt is history); a nudge that meets the limit again
+    # is limited again.
+    Scenario("api-key-429-then-500", CLAUDE, SKIP,
+             [5, LIMITED, *typed("go on"), 8, mode(Mode.SERVER_ERROR), *typed("next step"), 25, NORMAL],
+             {"transient": True}, home="api-key",
+             env={"ANTHROPIC_API_KEY": API_KEY, "IS_SANDBOX": "1", "CLAUDE_CODE_MAX_RETRIES": "1"}),
+    Scenario("limit-nudged-limited-again", CLAUDE, [*SKIP, "say hello"],
+             [6, LIMITED, *typed("next step"), 8, ["Enter"], 3, *typed(PROBE), 10],
+             {"limited": True, "reset": "+1h", "menu": True}),
     # The newest Claude Code: its five-hour limit continues by itself (no menu), its footer counts down.
+    Scenario("api-key-429-then-529", CLAUDE_NEWEST, SKIP,
+             [5, LIMITED, *typed("go on"), 8, mode(Mode.OVERLOADED), *typed("next step"), 25, NORMAL],
+             {"transient": True}, home="api-key",
+             env={"ANTHROPIC_API_KEY": API_KEY, "IS_SANDBOX": "1", "CLAUDE_CODE_MAX_RETRIES": "1"}),
     Scenario("idle", CLAUDE_NEWEST, [*SKIP, "say hello"], [6], {"active": False}),
     # Without --dangerously-skip-permissions 2.1.332 starts in auto mode, with a notice: not a question.
     Scenario("auto-mode-idle", CLAUDE_NEWEST, ["say hello"], [8], {"active": False}),
@@ -126,6 +141,8 @@ SCENARIOS = [
     Scenario("limit-resumed", CODEX, [*YOLO, "say hello"],
              [8, LIMITED, *typed("next step"), 6, NORMAL, *typed("resume now"), 6],
              {"limited": True, "reset": "+1h", "note": "history: a screen alone cannot tell; the edge decides"}),
+    Scenario("limit-nudged-limited-again", CODEX_NEWEST, [*YOLO, "say hello"],
+             [8, LIMITED, *typed("next step"), 8, *typed(PROBE), 10, NORMAL], {"limited": True, "reset": "+1h"}),
     Scenario("reconnecting", CODEX, [*YOLO, "say hello"], [8, mode(Mode.OVERLOADED), *typed("next step"), 12, NORMAL],
              {"active": True}),
     Scenario("stream-disconnected", CODEX, [*YOLO, "say hello"],
@@ -141,6 +158,8 @@ SCENARIOS = [
     Scenario("idle", OPENCODE, [], [12, *typed("say hello"), 10], {"active": False}),
     Scenario("limit-retry", OPENCODE, [], [12, *typed("say hello"), 8, LIMITED, *typed("next step"), 15],
              {"limited": True}),
+    Scenario("limit-then-reply", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
+             [12, LIMITED, *typed("next step"), 8, ["2"], 4, NORMAL, *typed("resume now"), 10], {"limited": False}),
     Scenario("idle-no-yolo", GEMINI, ["--prompt-interactive", "say hello"], [12], {"active": False}),
     Scenario("limit", GEMINI, ["--yolo", "--prompt-interactive", "say hello"],
              [12, LIMITED, *typed("next step"), 8], {"limited": True, "menu": True}),

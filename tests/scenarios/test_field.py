@@ -162,16 +162,28 @@ def test_an_edit_of_an_idle_agent_s_args_is_applied_within_seconds_at_default_ti
 
 
 def test_status_watch_into_a_pipe_prints_a_plain_frame_per_refresh(project: Project) -> None:
+    import threading
+
     project.write(sim_agent("a"))
     proc = subprocess.Popen([sys.executable, "-m", "agentsup", "-c", str(project.config_path), "status", "--watch"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=project.root)
-    try:
-        time.sleep(2.6)
+    stdout = proc.stdout
+    assert stdout is not None
+    out = bytearray()
+
+    def read() -> None:
+        while chunk := os.read(stdout.fileno(), 4096):
+            out.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:  # a frame per refresh: wait for the second one, however slow this machine is right now
+        wait_for(lambda: out.decode(errors="replace").count("agentsup status --watch") >= 2, timeout=60, interval=0.2)
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
+        reader.join(timeout=10)
     text = out.decode()
-    assert text.count("agentsup status --watch") >= 2, text
     assert "\x1b[" not in text and "AGENT" in text and "Traceback" not in err.decode()
 
 

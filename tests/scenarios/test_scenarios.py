@@ -234,12 +234,18 @@ def test_a_server_error_is_retried_after_a_backoff_once_per_error_and_never_held
     for _ in range(5):
         f.advance(30)
     assert len(pane.received) == 1, "the error it got past is history"
-    f.tmux.show("t-a", "› next step\n" + ERROR_529 + "\n› retry\n" + ERROR_529)  # failed again: a new error
+    f.tmux.show("t-a", "› next step\n" + ERROR_529 + "\n› retry\n" + ERROR_529)  # after that success, a new error
     f.advance(1)
-    f.advance(9)
-    assert len(pane.received) == 1, "the second retry waits twice as long"
+    f.advance(3)
+    assert len(pane.received) == 1, "a new error after a success is retried after the first backoff"
     f.advance(2)
     assert len(pane.received) == 2 and f.events("a").count("transient-retry") == 2
+    f.tmux.show("t-a", pane.output + "\n" + ERROR_529)  # the retry failed too: errors in a row
+    f.advance(1)
+    f.advance(8)
+    assert len(pane.received) == 2, "the next retry in a row waits twice as long"
+    f.advance(2)
+    assert len(pane.received) == 3 and f.events("a").count("transient-retry") == 3
 
 
 def test_a_watchdog_ping_to_an_agent_that_is_down_waits_for_it_and_arrives_once(fleet_of: Any) -> None:

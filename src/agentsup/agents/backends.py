@@ -39,7 +39,10 @@ _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit
 _GEMINI_LIMIT = (r"(Usage limit reached for [\w .-]+|Quota exceeded for quota metric|You exceeded your current quota"
                  r"|You have exhausted your (daily quota|capacity)"
                  r"|We are currently experiencing high demand for [\w .-]+)")
-_OPENCODE_LIMIT = r"(Usage limit reached\. It will reset|usage limit has been reached)"
+# opencode names an absolute reset when the provider gives one: "Your limit will reset at
+# 2026-11-21 20:30:24 [retrying in 2m 22s #8]" (the form its source prints for an absolute time).
+_OPENCODE_LIMIT = (r"(Usage limit reached\. It will reset|usage limit has been reached"
+                   r"|limit will reset at \d{4}-\d{2}-\d{2})")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "claude": {
@@ -63,6 +66,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The input box is the last "❯" row (older releases: "│ > … │"); a menu's cursor is not a draft.
         "input_re": r"^\s*(?:❯|│\s*>)\s?(.*?)\s*│?$",
         "input_idle_re": r"^(\d+\.\s.*|Try \".*\"|Resend your message to try again)$",
+        # a prompt it was given, in its transcript: what came above it is an earlier turn's (a slash
+        # command is no turn: claude types `/rate-limit-options` itself to open its limit menu)
+        "turn_open_re": r"^(?:❯|>) (?!/)\S",
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,
@@ -106,7 +112,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "active_re": r"esc (to )?interrupt",
         "limit_re": _OPENCODE_LIMIT,
         # opencode waits out a limit by itself: hold it, never nudge or restart it meanwhile
-        "self_retry_re": r"\[retrying in [^\]]*attempt #\d+\]",
+        "self_retry_re": r"\[retrying in [^\]]*(?:attempt )?#\d+\]",
         "fatal_re": r"(ProviderAuthError|Unauthorized: invalid api key)",
         "waiting_input_re": r"(Permission required|Allow once)",
         "stall_idle": 300,
@@ -133,6 +139,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # the input row: ">" (or "*" in YOLO mode, "!" in shell mode), below the "> prompt" history
         # rows; a menu or question replaces it, its cursor ("● 1. Keep trying") the lowest such row
         "input_re": r"^\s*│?\s*[>*!●]\s+(.*?)\s*│?$",
+        "turn_open_re": r"^\s*> \S",  # a prompt it was given, in its transcript
         "input_idle_re": r"^(Type your message or @path/to/file|\d+\.\s.*)$",
         "fatal_re": r"(Failed to login|API key not valid)",
         "waiting_input_re": r"(Allow execution( of [^?\n]*)?\?|Apply this change\?)",
@@ -155,6 +162,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "waiting_input_re": r"Do you want to proceed\?",
         "auto_continue_re": r"(set to continue automatically|Continuing automatically|Continuing shortly)",
         "input_re": r"^> (.*)$",
+        "turn_open_re": r"^› \S",  # a message it was given, in its transcript
         "stall_idle": 300,
         "submit_key": "Enter",
         "supports_resume": True,

@@ -4,7 +4,9 @@ auto-continue pending, WAITING-UNTIL deadline, fatal, transient errors.
 
 Only the bottom of the visible screen counts: scrollback and old transcript lines revive stale
 banners, and ordinary output that mentions "rate limit" or "429" higher up is not a limit.
-Banners wrap at the pane width, so each pattern is searched in the bottom lines rejoined.
+Of that, only the latest turn counts for a limit, an error or a question: a line above a later
+prompt (the user's, or agentsup's nudge) is history. Banners wrap at the pane width, so each
+pattern is searched in the bottom lines rejoined.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from agentsup.agents.backends import Backend
-from agentsup.agents.resettime import parse_iso, parse_reset
+from agentsup.agents.resettime import Shown, parse_iso, shown_reset
 
 BOTTOM_LINES = 12  # non-empty lines from the bottom that make up "the bottom of the screen"
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -43,6 +45,7 @@ class Observation:
     source: str = "screen"  # what decided: screen | hooks | session-file
     prompt: bool | None = None  # its input box is on screen (None: the backend names no input box)
     reset_exact: bool = False  # reset_at is an exact epoch (claude's status line), not a screen's minute
+    reset_grain: float = 0.0  # what the shown reset is rounded to (1, 60, 3600 s); 0 when none is shown
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,9 +130,25 @@ def _turn_open(backend: Backend, screen: str) -> bool:
     return False
 
 
+def latest_turn(screen: str, backend: Backend) -> int:
+    """How many non-empty rows at the bottom belong to the latest turn: from the last prompt that
+    was submitted (a `turn_open_re` row above the input box) down. Everything, when the backend
+    names no prompt line or none is on screen."""
+    rows = [line.rstrip() for line in strip_ansi(screen).split("\n") if line.strip()]
+    if backend.turn_open_re is None:
+        return len(rows)
+    box = len(rows)  # the input box (or a menu's cursor row in its place) is the last input row
+    if backend.input_re is not None:
+        box = next((i for i in range(len(rows) - 1, -1, -1)
+                    if backend.input_re.match(rows[i]) or backend.input_re.match(rows[i] + " ")), len(rows))
+    prompts = [i for i in range(box) if backend.turn_open_re.search(rows[i])]
+    return len(rows) - prompts[-1] if prompts else len(rows)
+
+
 def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observation:
     lines = bottom(screen)
     active_lines = lines[-backend.active_bottom_lines:] if backend.active_bottom_lines else lines
+    lines = lines[-latest_turn(screen, backend):]  # a limit, error or question above a later prompt is history
     rules: list[str] = []
 
     active = _search(backend.active_re, active_lines) is not None
@@ -143,19 +162,18 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         rules.append("turn_open_re")
     limit_match = _search(backend.limit_re, lines)
     limited = limit_match is not None and not active
-    reset_at = None
+    shown: Shown | None = None
     mark = menu_keys = None
     if limited and limit_match is not None:
         rules.append("limit_re")
-        reset_at = parse_reset("\n".join(lines), now, tz)
+        shown = shown_reset("\n".join(lines), now, tz)
         mark = _mark(screen, lines, limit_match)
         if _search(backend.limit_menu_re, lines) is not None:
             menu_keys = backend.limit_menu_keys
     auto = _search(backend.auto_continue_re, lines) is not None
     if auto:
         rules.append("auto_continue_re")
-        if reset_at is None:
-            reset_at = parse_reset("\n".join(lines), now, tz)
+        shown = shown or shown_reset("\n".join(lines), now, tz)
     waiting_input = asking is not None
     if asking is not None:
         rules.append("waiting_input_re")
@@ -169,7 +187,7 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
     if self_retry:  # waiting out a limit by itself: held (not working), until the reset it names
         rules.append("self_retry_re")
         limited, active = True, False
-        reset_at = reset_at or parse_reset("\n".join(lines), now, tz)
+        shown = shown or shown_reset("\n".join(lines), now, tz)
     waiting_until = None
     marks = _WAITING_UNTIL.findall(strip_ansi(screen))
     if marks:
@@ -177,7 +195,8 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         if waiting_until is not None:
             rules.append("waiting_until")
     return Observation(
-        active=active, limited=limited, reset_at=reset_at, auto_continue=auto and not active,
+        active=active, limited=limited, reset_at=shown.at if shown else None, reset_grain=shown.grain if shown else 0.0,
+        auto_continue=auto and not active,
         waiting_until=waiting_until, waiting_input=waiting_input, fatal=fatal,
         rule=_decisive(rules), question=_question(screen, lines, asking) if asking is not None else None,
         menu_keys=menu_keys or (), limit_mark=mark, transient=transient and not limited, self_retry=self_retry,

@@ -11,6 +11,7 @@ resolved in their zone, so DST is honoured. The result is a promise to verify, n
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,7 +39,7 @@ _ABSOLUTE = re.compile(
     r"(?:(?P<iso>\d{4}-\d{2}-\d{2})[ T]"
     r"|(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?"
     r"(?:,?\s*(?P<year>\d{4}))?,?\s+(?:at\s+)?)?"
-    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?(?::\d{2})?\s*(?P<ampm>[ap]\.?m\.?)?"
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?(?::(?P<second>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?"
     r"(?:\s*\((?P<zone>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)\)|\s*(?P<abbr>[A-Z]{1,5})\b)?",
     re.IGNORECASE,
 )
@@ -75,12 +76,12 @@ def _zone(name: str | None, abbr: str | None, default: tzinfo) -> tzinfo | None:
     return default
 
 
-def _wall(day: date, hour: int, minute: int, zone: tzinfo) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+def _wall(day: date, hour: int, minute: int, zone: tzinfo, second: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
 
 
 def _absolute(m: re.Match[str], now: datetime, default: tzinfo) -> datetime | None:
-    hour, minute = int(m["hour"]), int(m["minute"] or 0)
+    hour, minute, second = int(m["hour"]), int(m["minute"] or 0), int(m["second"] or 0)
     ampm = (m["ampm"] or "").lower().replace(".", "")
     if not ampm and m["minute"] is None:
         return None  # a bare number ("resets 3") is too ambiguous to trust
@@ -88,7 +89,7 @@ def _absolute(m: re.Match[str], now: datetime, default: tzinfo) -> datetime | No
         if not 1 <= hour <= 12:
             return None
         hour = (hour % 12) + (12 if ampm == "pm" else 0)
-    if hour > 23 or minute > 59:
+    if hour > 23 or minute > 59 or second > 59:
         return None
     zone = _zone(m["zone"], m["abbr"] if not m["abbr"] or m["abbr"].lower() not in ("am", "pm") else None,
                  default)
@@ -97,7 +98,7 @@ def _absolute(m: re.Match[str], now: datetime, default: tzinfo) -> datetime | No
     local_now = now.astimezone(zone)
     try:
         if m["iso"]:
-            return _wall(date.fromisoformat(m["iso"]), hour, minute, zone)
+            return _wall(date.fromisoformat(m["iso"]), hour, minute, zone, second)
         if m["mon"]:
             month, day = _MONTHS[m["mon"].lower()[:3]], int(m["day"])
             year = int(m["year"]) if m["year"] else local_now.year
@@ -117,21 +118,44 @@ def _absolute(m: re.Match[str], now: datetime, default: tzinfo) -> datetime | No
 JUST_PASSED_MIN = 2
 
 
-def parse_reset(text: str, now: datetime, default_tz: tzinfo) -> datetime | None:
-    """The reset time promised by the last banner in `text`, or None. `now` must be aware."""
+@dataclass(frozen=True)
+class Shown:
+    """A reset as a banner shows it: when, and to what it is rounded (seconds: 1 for a time shown
+    to the second, 60 to the minute, 3600 to the hour), which is how far the true lift may be off."""
+
+    at: datetime
+    grain: float
+
+
+def _grain(m: re.Match[str]) -> float:
+    if m.re is _RELATIVE:
+        units = [unit.lower()[0] for _, unit in _PART.findall(m["spec"])]
+        return min({"d": 86400.0, "h": 3600.0, "m": 60.0}.get(u, 1.0) for u in units)
+    return 1.0 if m["second"] else 60.0 if m["minute"] else 3600.0
+
+
+def shown_reset(text: str, now: datetime, default_tz: tzinfo) -> Shown | None:
+    """The reset promised by the last banner in `text`, or None. `now` must be aware. A program's
+    own retry countdown ("retrying in 2m 22s") counts only when no banner names the reset itself."""
     flat = " ".join(text.split())  # banners wrap at the pane width; rejoin them
-    candidates: list[tuple[int, datetime]] = []
+    candidates: list[tuple[bool, int, Shown]] = []
     for m in _RELATIVE.finditer(flat):
         delta = _duration(m["spec"])
         if delta:
-            candidates.append((m.start(), now + delta))
+            candidates.append((not m.group(0).lower().startswith("retrying"), m.start(), Shown(now + delta, _grain(m))))
     for m in _ABSOLUTE.finditer(flat):
         when = _absolute(m, now, default_tz)
         if when is not None:
-            candidates.append((m.start(), when))
+            candidates.append((True, m.start(), Shown(when, _grain(m))))
     if not candidates:
         return None
-    return max(candidates, key=lambda c: c[0])[1]
+    return max(candidates, key=lambda c: (c[0], c[1]))[2]
+
+
+def parse_reset(text: str, now: datetime, default_tz: tzinfo) -> datetime | None:
+    """The reset time promised by the last banner in `text`, or None. `now` must be aware."""
+    shown = shown_reset(text, now, default_tz)
+    return shown.at if shown is not None else None
 
 
 def parse_iso(text: str, default_tz: tzinfo) -> datetime | None:

@@ -172,7 +172,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         active=(sig.turn == "busy" or (obs.active and not failed)) and not limited,
         limited=limited,
         auto_continue=obs.auto_continue and limited,  # its own continuation line stays in the transcript
-        reset_at=reset, reset_exact=exact,
+        reset_at=reset, reset_exact=exact, reset_grain=1.0 if exact else obs.reset_grain if reset else 0.0,
         limit_mark=f"{sig.limits}|hooks" if limited else None,
         menu_keys=menu or (screen.menu_keys if limited else ()),
         waiting_input=bool(asking) or (screen.waiting_input and not limited),

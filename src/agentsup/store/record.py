@@ -85,6 +85,7 @@ class Record:
     limit_nudges: int = 0
     limit_probe: float = 0.0
     reset_at: str | None = None
+    reset_grain: float = 0.0  # what the shown reset was rounded to (s): probes come that often past it
     queue: list[str] = field(default_factory=list)
     wake_due: float | None = None
     pane: str = ""  # the live pane last seen (id and pid): another one was started by someone else
@@ -173,7 +174,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "last_exit": _optional(lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "last_lines": _list_of(lambda v: isinstance(v, str)), "limit_until": _optional(_number),
     "limit_nudges": lambda v: isinstance(v, int), "limit_probe": _number,
-    "reset_at": _optional(lambda v: isinstance(v, str)), "queue": _list_of(lambda v: isinstance(v, str)),
+    "reset_at": _optional(lambda v: isinstance(v, str)), "reset_grain": _number,
+    "queue": _list_of(lambda v: isinstance(v, str)),
     "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
     "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
     "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),

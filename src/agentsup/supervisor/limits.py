@@ -138,6 +138,7 @@ def _hold(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Promi
                        else clock.mono + pol.limit_fallback)
     rec.limit_nudges, rec.limit_probe = 0, pol.limit_fallback
     rec.reset_at = obs.reset_at.isoformat() if promise.trusted and obs.reset_at else None
+    rec.reset_grain = obs.reset_grain if rec.reset_at else 0.0
     rec.limit_mark = obs.limit_mark or ""
     rec.settle(LIMITED, _hold_detail(obs, promise.trusted))
     d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=promise.trusted,
@@ -164,14 +165,37 @@ def _nudge(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Prom
     rec.limit_nudges += 1
     rec.probe_taken = None
     d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
+    fast = fast_probe(rec.reset_at, rec.reset_grain, clock.wall)
     if promise.at is not None and promise.at > clock.wall:
         rec.limit_until = clock.mono_of(promise.at) + promise.slack
+    elif fast is not None:  # just past a reset shown to the minute (or hour, or second): look again soon
+        rec.limit_until = now + fast
     else:
         rec.limit_probe = pol.limit_fallback if rec.limit_nudges == 1 else min(rec.limit_probe * 2,
                                                                                pol.limit_probe_max)
         rec.limit_until = now + rec.limit_probe
     rec.reset_at = obs.reset_at.isoformat() if promise.trusted and obs.reset_at else rec.reset_at
-    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=_iso(clock.wall_of(rec.limit_until)))
+    next_probe = _iso(clock.wall_of(rec.limit_until))
+    if rec.state == LIMITED and not obs.auto_continue and (promise.at is None or promise.at <= clock.wall):
+        rec.settle(LIMITED, f"still limited past its reset: next probe at {next_probe[11:19]}")
+    d.note("limit-nudge", nudge=rec.limit_nudges, next_probe=next_probe)
+
+
+def fast_probe(reset_at: str | None, grain: float, wall: float) -> float | None:
+    """How soon to probe again after a probe met the limit, while the shown reset has only just
+    passed: a time shown to the minute may lift any moment within that minute or a little after,
+    so every 15 s for three minutes (to the hour: every minute for an hour; to the second: every
+    5 s for a minute); None once that window is over (the ordinary backoff then)."""
+    if not reset_at or grain <= 0:
+        return None
+    try:
+        shown = datetime.fromisoformat(reset_at).timestamp()
+    except ValueError:
+        return None
+    window = min(3600.0, max(60.0, 3 * grain))
+    if not shown <= wall < shown + grain + window:
+        return None
+    return min(60.0, max(5.0, grain / 4))
 
 
 def _probe_taken(rec: Record, obs: Observation, now: float, looks_resumed: bool) -> bool | None:
