@@ -188,6 +188,7 @@ _BASE: dict[str, Any] = {
     "turn_close_re": None,
     "input_re": None,
     "input_idle_re": None,
+    "ready_re": None,
     "limit_menu_keys": [],
     "session_flag": "",
     "session_store": "",
@@ -207,7 +208,8 @@ _BASE: dict[str, Any] = {
 
 
 PATTERN_FIELDS = ("active_re", "limit_re", "fatal_re", "waiting_input_re", "auto_continue_re", "transient_re",
-                  "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re", "input_re", "input_idle_re")
+                  "self_retry_re", "limit_menu_re", "turn_open_re", "turn_close_re", "input_re", "input_idle_re",
+                  "ready_re")
 
 
 def _rx(pattern: str | None) -> re.Pattern[str] | None:
@@ -237,6 +239,7 @@ class Backend:
     turn_close_re: re.Pattern[str] | None
     input_re: re.Pattern[str] | None
     input_idle_re: re.Pattern[str] | None
+    ready_re: re.Pattern[str] | None
     limit_menu_keys: tuple[str, ...]
     session_flag: str
     session_store: str
@@ -257,6 +260,12 @@ class Backend:
         from agentsup.tmux.delivery import InputBox
 
         return InputBox(self.input_re, self.input_idle_re) if self.input_re is not None else None
+
+    @property
+    def judges_ready(self) -> bool:
+        """Can a start be judged ready (so `start_timeout` applies)? Only when the backend names
+        its input box or its ready screen: any other output could be a splash that never ends."""
+        return self.input_re is not None or self.ready_re is not None
 
     def program_argv(self) -> list[str]:
         return [sys.executable if w == "{python}" else w for w in shlex.split(self.bin)]

@@ -46,6 +46,7 @@ class Observation:
     prompt: bool | None = None  # its input box is on screen (None: the backend names no input box)
     reset_exact: bool = False  # reset_at is an exact epoch (claude's status line), not a screen's minute
     reset_grain: float = 0.0  # what the shown reset is rounded to (1, 60, 3600 s); 0 when none is shown
+    ready: bool | None = None  # its ready screen is shown (None: the backend names no ready_re)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -202,6 +203,7 @@ def classify(screen: str, backend: Backend, now: datetime, tz: tzinfo) -> Observ
         menu_keys=menu_keys or (), limit_mark=mark, transient=transient and not limited, self_retry=self_retry,
         transient_mark=transient_mark if not limited else None,
         prompt=_prompt_shown(screen, backend),
+        ready=_search(backend.ready_re, bottom(screen)) is not None if backend.ready_re is not None else None,
     )
 
 

@@ -141,6 +141,9 @@ class BackendSpec(Table):
         None, check=check_regex, doc="the input box's row (the last one that matches); group 1 is what is typed there")
     input_idle_re: str | None = spec(
         None, check=check_regex, doc="what the input box shows with nothing typed (a placeholder, a menu's cursor)")
+    ready_re: str | None = spec(
+        None, check=check_regex,
+        doc="the program's ready screen (its prompt or main view): a start is ready only once it shows")
     session_flag: str | None = spec(
         None, doc="flag that sets the session id agentsup chooses (claude --session-id)")
     session_store: Literal["", "codex"] | None = spec(

@@ -212,6 +212,15 @@ def auto_continue_notes(cfg: Config, names: Iterable[str] = ()) -> list[str]:
     return notes
 
 
+def unjudged_starts(cfg: Config, names: Iterable[str] = ()) -> list[str]:
+    """Healed agents whose backend says nothing of what ready looks like: a start that hangs on a
+    splash screen cannot be caught by `start_timeout` (said, so nobody counts on it)."""
+    return [f"agent {a.name}: backend {a.backend} names neither input_re nor ready_re, so a start that hangs "
+            f"before its prompt is never restarted (set [backend.{a.backend}].ready_re)"
+            for a in _chosen(cfg, names) if a.enabled and a.watch != "none" and a.kind != "task"
+            and not cfg.backend_of(a).judges_ready]
+
+
 def _chosen(cfg: Config, names: Iterable[str]) -> list[Agent]:
     wanted = set(names)
     return [a for a in cfg.agents.values() if not wanted or a.name in wanted]

@@ -50,9 +50,10 @@ def run_checks(cfg: Config | None, config_path: Path, config_error: str | None =
     from agentsup.supervisor.control import root_refusals
 
     checks += [Check("root", Level.FAIL, warning) for warning in root_refusals(cfg)]
-    from agentsup.supervisor.control import auto_continue_notes
+    from agentsup.supervisor.control import auto_continue_notes, unjudged_starts
 
     checks += [Check("claude auto-continue", Level.WARN, note) for note in auto_continue_notes(cfg)]
+    checks += [Check("start timeout", Level.WARN, note) for note in unjudged_starts(cfg)]
     checks += [_private(what, path) for what, path in (("log dir", cfg.log_dir), ("state dir", cfg.state_dir))]
     checks += _shared_dirs(cfg)
     checks.append(_watchdog(cfg))

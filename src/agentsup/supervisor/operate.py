@@ -233,7 +233,8 @@ def check(cfg: Config) -> CheckReport:
         backends=sorted({a.backend for a in cfg.agents.values()}),
         phases=[p.id for p in cfg.loop.phases],
         status_files={p.id: str(named_status_path(cfg, p.status)) for p in cfg.loop.phases},
-        overrides=dict(cfg.overrides), warnings=control.launch_warnings(cfg) + control.auto_continue_notes(cfg),
+        overrides=dict(cfg.overrides), warnings=control.launch_warnings(cfg) + control.auto_continue_notes(cfg)
+        + control.unjudged_starts(cfg),
     )
 
 

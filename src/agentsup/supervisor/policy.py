@@ -198,10 +198,15 @@ def _transient(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
 def _shows_life(obs: Observation, view: View) -> bool:
     """Has the program come up? Its input box, work, a question or a limit on screen, or a screen
     that moves. A program that printed a line and froze before its prompt has not (where the
-    backend names its input box; otherwise any output counts)."""
-    if obs.active or view.screen_changed or obs.waiting_input or obs.limited or obs.auto_continue:
+    backend names its input box; otherwise any output counts). Where it names its ready screen
+    (`ready_re`), only that screen (or work, a question, a limit) counts: a splash spinner moves too."""
+    if obs.active or obs.waiting_input or obs.limited or obs.auto_continue:
         return True
     if obs.self_retry or obs.fatal or obs.waiting_until is not None:
+        return True
+    if obs.ready is not None:
+        return obs.ready
+    if view.screen_changed:
         return True
     return obs.prompt if obs.prompt is not None else not view.blank
 
