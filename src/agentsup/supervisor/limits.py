@@ -68,8 +68,10 @@ class Promise:
     def of(cls, obs: Observation, clock: Now, pol: Policy) -> Promise:
         at = obs.reset_at.timestamp() if obs.reset_at is not None else None
         # Banners say the minute only: a promise up to a minute old is the minute that is ending.
-        # An exact reset (claude's status line: an epoch) needs seconds of slack; a screen's minute more.
-        slack = min(pol.limit_slack, EXACT_SLACK) if obs.reset_exact else pol.limit_slack
+        # An exact reset (claude's status line: an epoch, or a screen's time to the second) needs
+        # seconds of slack; a screen's minute more.
+        exact = obs.reset_exact or 0 < obs.reset_grain <= 1
+        slack = min(pol.limit_slack, EXACT_SLACK) if exact else pol.limit_slack
         trusted = (at is not None and at > clock.wall - max(pol.limit_slack, 60.0)
                    and at - clock.wall <= pol.limit_max_hold)
         return cls(at if trusted else None, slack)
