@@ -93,7 +93,13 @@ def main() -> None:
     env = {**os.environ, "HOME": str(root), "SHELL": "/bin/sh"}
     env.pop("TMUX", None)
     socket = str(root / "tmux.sock")
-    agents = "".join(f'[[agent]]\nname = "agent{i}"\nbackend = "sim"\nwatch = "heal"\n\n' for i in range(args.agents))
+    agents = "".join(f'[[agent]]\nname = "agent{i}"\nbackend = "sim"\nwatch = "heal"\n\n'
+                     for i in range(args.agents - 2))
+    # the last two show a usage limit and a question, as a fleet does (each its own account)
+    agents += ('[[agent]]\nname = "limited"\nbackend = "sim"\nwatch = "heal"\naccount = "other"\n'
+               'args = ["--limit", "claude", "--reset", "in 2 hours"]\n\n'
+               '[[agent]]\nname = "asking"\nbackend = "sim"\nwatch = "heal"\naccount = "third"\n'
+               'args = ["--question"]\n\n')
     (root / "agents.toml").write_text(f'[tmux]\nsocket = "{socket}"\n\n[defaults]\nlog_dir = "logs"\n'
                                       f'session_prefix = "b-"\n\n{agents}')
     web = None
@@ -128,7 +134,13 @@ def main() -> None:
                       f"{statistics.median(found) * 1000:.0f} ms, max {max(found) * 1000:.0f} ms "
                       f"({len(found)} changes); {calls:.1f} tmux calls/s while watching")
             if args.screenshot:
-                pages[0].screenshot(path=str(args.screenshot))
+                shot = context.new_page()
+                shot.goto(base + "/")
+                shot.locator('tr[data-agent="limited"] .countdown').wait_for()
+                shot.locator('tr[data-agent="limited"]').click()
+                shot.locator("#screen").get_by_text("hit your session limit").first.wait_for()
+                time.sleep(1)
+                shot.screenshot(path=str(args.screenshot), full_page=True)
             browser.close()
     finally:
         if web is not None:

@@ -46,11 +46,12 @@ function agentRow(agent, host) {
   if (agent.state === "FATAL" || agent.state === "FAILED") row.classList.add("fatal");
   if (state.picked === key) row.classList.add("picked");
   const detail = el("td", { class: "detail" });
-  if (agent.state === "WAITING" && agent.question) detail.append(el("div", { text: `asks: ${agent.question}` }));
-  if (agent.detail) detail.append(el("div", { text: agent.detail }));
+  const asks = agent.state === "WAITING" && agent.question;
+  if (asks) detail.append(el("div", { text: `asks: ${agent.question}` }));
+  if (agent.detail && !(asks && agent.detail.startsWith("waiting for input"))) detail.append(el("div", { text: agent.detail }));
   if (agent.state === "LIMITED" && agent.reset_at) {
-    detail.append(el("div", { class: "countdown", "data-reset": agent.reset_at, text: countdown(agent.reset_at) }),
-                  el("div", { class: "muted", text: resumer(agent) }));
+    detail.append(el("div", { class: "countdown", "data-reset": agent.reset_at, text: countdown(agent.reset_at) }));
+    if (!/resumes|by itself/.test(agent.detail || "")) detail.append(el("div", { class: "muted", text: resumer(agent) }));
   }
   row.append(el("td", { text: agent.name }), el("td", { class: "opt", text: agent.kind }),
              el("td", { class: "opt", text: agent.backend }),
