@@ -16,7 +16,7 @@ def plan(name: str, spec: BackendSpec | None = None, **kw: object):  # type: ign
     args: dict[str, object] = dict(session="s", cwd="/w", model="", prompt="", prompt_file="/k.txt",
                                    resume_id=None)
     args.update(kw)
-    return render_launch(resolve_backend(name, spec), **args)  # type: ignore[arg-type]
+    return render_launch(resolve_backend(name, vars(spec) if spec else None), **args)  # type: ignore[arg-type]
 
 
 def test_claude_argv_with_model_resume_and_flags() -> None:
@@ -60,15 +60,15 @@ def test_sim_runs_this_python() -> None:
 
 
 def test_table_overrides_only_the_fields_it_sets() -> None:
-    backend = resolve_backend("claude", BackendSpec(flags="--verbose", stall_idle=42))
+    backend = resolve_backend("claude", vars(BackendSpec(flags="--verbose", stall_idle=42)))
     assert backend.stall_idle == 42 and backend.flags == "--verbose"
     assert backend.model_flag == "--model" and backend.limit_re is not None
 
 
 def test_new_backend_needs_bin() -> None:
     with pytest.raises(KeyError):
-        resolve_backend("mine", BackendSpec(flags="-x"))
-    assert resolve_backend("mine", BackendSpec(bin="aider --yes")).program_argv() == ["aider", "--yes"]
+        resolve_backend("mine", vars(BackendSpec(flags="-x")))
+    assert resolve_backend("mine", vars(BackendSpec(bin="aider --yes"))).program_argv() == ["aider", "--yes"]
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

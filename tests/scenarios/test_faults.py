@@ -1,4 +1,4 @@
-"""The faults of DESIGN.md §7 produced for real: a frozen, killed or socketless tmux server, a full
+"""The faults a server meets, produced for real: a frozen, killed or socketless tmux server, a full
 disk, damaged state files, planted symlinks, control sequences in pings and commit subjects,
 agents that refuse to die. Each test checks what a user would: the watchdog alive, agents healed,
 one copy of each, nothing of a stopped agent left in /proc, nothing lost, no planted target changed."""

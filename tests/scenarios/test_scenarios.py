@@ -291,7 +291,7 @@ def test_queued_messages_the_tick_could_not_type_stay_queued(fleet_of: Any) -> N
     f = fleet_of(agent("a"))
     f.dog.tick(HEAVY)
     f.advance(30)
-    from agentsup.store.record import Decision, Deliver
+    from agentsup.supervisor.decision import Decision, Deliver
     from agentsup.supervisor.reconcile import TickStats
 
     rec = f.dog.reconciler.record("a")

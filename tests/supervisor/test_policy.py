@@ -7,22 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agentsup.agents.detect import Observation
-from agentsup.supervisor.policy import (
-    BACKOFF,
-    FATAL,
-    LIMITED,
-    RUNNING,
-    SLEEPING,
-    STARTING,
-    WAITING,
-    Decision,
-    Deliver,
-    Policy,
-    Record,
-    Start,
-    View,
-    transition,
-)
+from agentsup.store.record import BACKOFF, FATAL, LIMITED, RUNNING, SLEEPING, STARTING, WAITING, Record
+from agentsup.supervisor.decision import Decision, Deliver, Policy, Start, View
+from agentsup.supervisor.policy import transition
 
 T0 = 1_800_000_000.0
 POL = Policy(stall_idle=300, stall_grace=180, limit_fallback=300, limit_slack=45, backoff_initial=5,
@@ -227,7 +214,7 @@ def test_still_limited_after_nudges_probes_with_backoff_and_never_restarts() -> 
 def test_a_limit_menu_is_answered_once_while_it_closes_and_its_closing_lifts_no_hold() -> None:
     """gemini 0.61 live: two ticks 13 ms apart both saw its menu, and the second "2" landed in its
     input box (then every nudge stranded on that draft)."""
-    from agentsup.store.record import Keys
+    from agentsup.supervisor.decision import Keys
 
     menu = Observation(limited=True, menu_keys=("2",), limit_mark="1|Usage limit reached for all Pro models.")
     d = transition(running(), alive(menu), T0, POL)

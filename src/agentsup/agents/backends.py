@@ -13,14 +13,14 @@ import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from agentsup.tmux.delivery import InputBox
 
-from agentsup.config.schema import BackendSpec, PromptMode
+PromptMode = Literal["arg", "type", "none"]  # how the kickoff prompt reaches the program
 
-# Claude Code, Codex, opencode and Gemini banners from DESIGN.md §5; kept narrow so ordinary output
+# Claude Code, Codex, opencode and Gemini banners as they print them; kept narrow so ordinary output
 # that merely mentions "rate limit" or "429" is not taken for a limit.
 # Claude Code's subscriber banners, and its API-key 429 ("API Error: Request rejected (429)"), a
 # limit without a reset time (probed). Captures of the real programs: tests/realcli/screens/.
@@ -271,11 +271,12 @@ class Backend:
         return [sys.executable if w == "{python}" else w for w in shlex.split(self.bin)]
 
 
-def resolve_backend(name: str, spec: BackendSpec | None) -> Backend:
-    """Preset (if any) overlaid with the table's set fields. Raises KeyError if neither gives `bin`."""
+def resolve_backend(name: str, overrides: Mapping[str, Any] | None) -> Backend:
+    """Preset (if any) overlaid with `overrides` (the fields a [backend.NAME] table sets). Raises
+    KeyError if neither gives `bin`."""
     values: dict[str, Any] = {**_BASE, **PRESETS.get(name, {})}
-    if spec is not None:
-        values.update({k: v for k, v in vars(spec).items() if v is not None})
+    if overrides:
+        values.update({k: v for k, v in overrides.items() if v is not None})
     if not values.get("bin"):
         raise KeyError("bin")
     for key in PATTERN_FIELDS:

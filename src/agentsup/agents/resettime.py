@@ -1,6 +1,6 @@
 """Parse the reset time out of a usage-limit banner (pure; `now` and the default zone are given).
 
-Handles the formats of DESIGN.md §5: `resets 3pm (Europe/Dublin)`, `resets Jun 16, 10pm
+Handles the formats the real programs print: `resets 3pm (Europe/Dublin)`, `resets Jun 16, 10pm
 (America/Chicago)`, `will reset at 5pm (Europe/London)`, `try again at 6:44 PM`, `try again at
 Jun 16th, 2026 6:44 PM`, `Access resets at 6:44 PM PDT`, `try again in 4 days 6 hours 37 minutes`,
 `It will reset in 3 hours 5 minutes`, 24-hour times, and claude's `continue automatically at ...`.

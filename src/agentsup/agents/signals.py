@@ -1,5 +1,5 @@
 """Structured signals from Claude Code, read before the screen: its hooks, its status line and its
-session file (DESIGN.md §8).
+session file.
 
 agentsup launches claude with `--settings` that add hooks (turn edges, the rate-limit failure,
 permission waits) and a status-line command, each writing to a per-agent file in the state

@@ -162,7 +162,7 @@ def events(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = F
     cfg = load(Call.of(ctx, config, json), last_good=True)
     if agent is not None:
         session_of(cfg, agent)  # validates the name
-    path = cfg.log_dir / "events.jsonl"
+    path = cfg.journal_path
 
     def show(entry: dict[str, object]) -> None:
         if json:

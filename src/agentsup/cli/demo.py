@@ -102,7 +102,7 @@ def run_demo(*, duration: float | None, keep: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
     cfg = load_config(write_demo(workdir))
     rt = control.make_runtime(cfg)
-    journal = cfg.log_dir / "events.jsonl"
+    journal = cfg.journal_path
     notes: list[str] = []
 
     def view() -> Text:

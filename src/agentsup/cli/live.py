@@ -24,7 +24,7 @@ def watch(rt: Runtime, *, interval: float = 1.0) -> None:
     from agentsup.supervisor.status import collect
 
     console = Console(highlight=False)
-    journal = rt.cfg.log_dir / "events.jsonl"
+    journal = rt.cfg.journal_path
     counted: list[Any] = [None, 0.0]  # usage, and when it was read: records are re-read every 10 s
 
     def frame() -> Any:

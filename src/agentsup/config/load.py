@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from agentsup.config.schema import (
 )
 from agentsup.config.tables import Problems, convert, replace, suggest, was_set
 from agentsup.errors import ConfigError
+from agentsup.store.journal import Journal, journal_path, open_journal
 from agentsup.store.state import StateDir
 
 RESERVED_NAMES = frozenset({"watchdog"})
@@ -129,6 +131,15 @@ class Config:
     def resolve(self, relative: str) -> Path:
         return resolve_path(self.base_dir, relative)
 
+    @property
+    def journal_path(self) -> Path:
+        """The watchdog's journal (events.jsonl in the log directory)."""
+        return journal_path(self.log_dir)
+
+    def journal(self, clock: Callable[[], float] = time.time) -> Journal:
+        """The journal, opened as every process opens it (rotated under the state directory's lock)."""
+        return open_journal(self.log_dir, self.state_dir, self.watchdog.journal_max_bytes, clock)
+
 
 class Backends(Mapping[str, Backend]):
     """Every preset and [backend.NAME] table, resolved (and its patterns compiled) when first asked
@@ -143,7 +154,8 @@ class Backends(Mapping[str, Backend]):
         if name not in self.resolved:
             if name not in self.names:
                 raise KeyError(name)
-            self.resolved[name] = resolve_backend(name, self.tables.get(name))
+            table = self.tables.get(name)
+            self.resolved[name] = resolve_backend(name, vars(table) if table is not None else None)
         return self.resolved[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
+from agentsup.agents.backends import PromptMode
 from agentsup.config.tables import Table, hints, spec, table_fields
 
 Kind = Literal["loop", "persistent", "orchestrator", "task"]
 Watch = Literal["none", "heal", "heal+stall"]
-PromptMode = Literal["arg", "type", "none"]
 
 # Keys of [defaults] that are copied into every [[agent]] that does not set them (as the seed does).
 INHERITED_AGENT_KEYS = ("dir", "backend", "model", "watch", "resume", "enabled", "worktree", "account", "hooks")

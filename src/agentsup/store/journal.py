@@ -10,12 +10,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentsup.store.state import FileLock, StateDir, append_private, rotate
-
-if TYPE_CHECKING:
-    from agentsup.config.load import Config
 
 BACKUPS = 3
 HELD_LINES = 1000  # lines kept in memory while the disk refuses them (full disk)
@@ -100,11 +97,15 @@ class Journal:
         rotate(self.path, BACKUPS)
 
 
-def open_journal(cfg: Config, clock: Callable[[], float] = time.time) -> Journal:
-    """The journal of `cfg`'s fleet, the one way every process opens it: <log_dir>/events.jsonl,
-    rotated under the state directory's journal lock."""
-    return Journal(cfg.log_dir / "events.jsonl", cfg.watchdog.journal_max_bytes, clock,
-                   rotate_lock=StateDir(cfg.state_dir).journal_lock())
+def journal_path(log_dir: Path) -> Path:
+    """Where the journal of a config whose logs are in `log_dir` lives (the one place that says it)."""
+    return log_dir / "events.jsonl"
+
+
+def open_journal(log_dir: Path, state_dir: Path, max_bytes: int, clock: Callable[[], float] = time.time) -> Journal:
+    """The journal, the one way every process opens it: <log_dir>/events.jsonl, rotated past
+    `max_bytes` under the state directory's journal lock (`Config.journal()` passes its own)."""
+    return Journal(journal_path(log_dir), max_bytes, clock, rotate_lock=StateDir(state_dir).journal_lock())
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -18,9 +18,9 @@ from agentsup.buildloop.phases import (
 from agentsup.buildloop.tasks import PENDING, RUNNING, TaskView, plan
 from agentsup.config.load import Agent, Config, with_vars
 from agentsup.errors import AgentsupError
+from agentsup.store.record import Record, State
 from agentsup.store.state import atomic_write_text, read_state, write_json
 from agentsup.supervisor import control, lifecycle
-from agentsup.supervisor.policy import Record, State
 from agentsup.supervisor.reconcile import Reconciler
 from agentsup.tmux.client import PaneInfo
 

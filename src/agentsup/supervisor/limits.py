@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agentsup.agents.detect import Observation, is_history
-from agentsup.store.record import LIMITED, RUNNING, Decision, Deliver, Keys, Now, Policy, Record
+from agentsup.store.record import LIMITED, RUNNING, Record
+from agentsup.supervisor.decision import Decision, Deliver, Keys, Now, Policy
 
 EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
 # An agent that continues by itself at the reset (claude 2.1.234+) is given this long to show it

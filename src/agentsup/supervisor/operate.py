@@ -33,9 +33,8 @@ def acting_as(who: str) -> Iterator[None]:
 
 
 def journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
-    from agentsup.store.journal import open_journal
 
-    open_journal(cfg).write(event, agent, by=ACTOR.get(), **fields)
+    cfg.journal().write(event, agent, by=ACTOR.get(), **fields)
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     if how.by_watchdog:
         action = "run-requested" if how.result == "requested" else how.result
         return Actions([ActionResult(task, session, action, detail=BY_WATCHDOG)])
-    last = read_events(cfg.log_dir / "events.jsonl", agent=task, limit=1)
+    last = read_events(cfg.journal_path, agent=task, limit=1)
     if last and last[0]["event"] == "task-failed":
         raise AgentsupError(f"{task} could not start: {last[0].get('error')}")
     return Actions([ActionResult(task, session, "started", detail=f"session {session}")])

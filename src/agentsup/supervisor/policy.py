@@ -21,22 +21,11 @@ from agentsup.store.record import (
     STARTING,
     STOPPED,
     WAITING,
-    Decision,
-    Deliver,
-    Event,
-    Keys,
-    Now,
-    Policy,
     Record,
-    Start,
-    State,
-    View,
 )
-from agentsup.supervisor.limits import hold_for_account, nudge_text, under_limit
+from agentsup.supervisor.decision import Decision, Deliver, Now, Policy, Start, View
+from agentsup.supervisor.limits import under_limit
 
-__all__ = ["BACKOFF", "EXITED", "FATAL", "LIMITED", "RUNNING", "SLEEPING", "STALLED", "STARTING", "STOPPED",
-           "WAITING", "Decision", "Deliver", "Event", "Keys", "Now", "Policy", "Record", "Start", "State", "View",
-           "hold_for_account", "nudge_text", "transition"]
 
 def transition(record: Record, view: View, now: float, pol: Policy, *, wall: float | None = None) -> Decision:
     """Decide one agent's next state. `now` is monotonic; `wall` the wall clock at the same instant

@@ -22,28 +22,16 @@ from agentsup.buildloop.tasks import PENDING
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.journal import Journal
-from agentsup.store.record import IllegalTransition
+from agentsup.store.record import BACKOFF, FATAL, LIMITED, STOPPED, IllegalTransition, Record
 from agentsup.store.state import move_aside, read_state, write_json
 from agentsup.supervisor import control, lifecycle
 from agentsup.supervisor.clock import Clock, SystemClock, boot_id
+from agentsup.supervisor.decision import Decision, Deliver, Keys, Policy, Start, View
 from agentsup.supervisor.launch import tag
+from agentsup.supervisor.limits import hold_for_account
 from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
 from agentsup.supervisor.observe import LAST_LINES, Screen, foreign_program, last_lines, local_zone, with_signals
-from agentsup.supervisor.policy import (
-    BACKOFF,
-    FATAL,
-    LIMITED,
-    STOPPED,
-    Decision,
-    Deliver,
-    Keys,
-    Policy,
-    Record,
-    Start,
-    View,
-    hold_for_account,
-    transition,
-)
+from agentsup.supervisor.policy import transition
 from agentsup.supervisor.proctree import LazyTree, end_processes
 from agentsup.tmux.client import NoSessionError, PaneInfo
 from agentsup.tmux.delivery import DeliveryResult

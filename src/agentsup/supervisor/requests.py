@@ -13,7 +13,6 @@ from pathlib import Path
 
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, LockedError
-from agentsup.store.journal import open_journal
 from agentsup.store.record import Record, State
 from agentsup.store.state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
 from agentsup.supervisor import channel, control
@@ -100,7 +99,7 @@ def send_request(cfg: Config, kind: str, name: str, payload: str | None = None, 
         break
     try:
         rt = control.make_runtime(cfg)
-        reconciler = Reconciler(rt, open_journal(cfg))
+        reconciler = Reconciler(rt, cfg.journal())
         return Handled(carry_out(reconciler, kind, cfg.agents[name], payload, by=by), False)
     finally:
         lock.release()

@@ -32,9 +32,8 @@ class Runtime:
         if self.on_event is not None:
             self.on_event(name, agent, **fields)
             return
-        from agentsup.store.journal import open_journal
 
-        open_journal(self.cfg).write(name, agent, **fields)
+        self.cfg.journal().write(name, agent, **fields)
 
     @cached_property
     def deliverer(self) -> Deliverer:

@@ -22,7 +22,6 @@ from typing import Any
 
 from agentsup.config.load import Config
 from agentsup.errors import AgentsupError, TmuxUnreachableError
-from agentsup.store.journal import open_journal
 from agentsup.store.state import FileLock, private_dir
 from agentsup.supervisor import control
 from agentsup.supervisor.buildloop import BuildLoop, handoff_refs, watched_files
@@ -67,7 +66,7 @@ class Watchdog:
         self.follow = ConfigFollower(config_path, self.clock)
         cfg = self.follow.cfg
         self.rt = control.make_runtime(cfg, tmux)
-        self.journal = open_journal(cfg, self.clock.wall)
+        self.journal = cfg.journal(self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
         self.heartbeat = Heartbeat(lambda: self.rt.state.watchdog_status(), self.reconciler.log)
@@ -123,7 +122,7 @@ class Watchdog:
         rt.deliverer.wait = self.rt.deliverer.wait
         self.rt = self.reconciler.rt = rt
         rt.on_event = self.reconciler.log
-        journal = open_journal(cfg, self.clock.wall)
+        journal = cfg.journal(self.clock.wall)
         journal.take_over(self.journal)  # what the old one held back (a full disk) is not lost
         self.journal = self.reconciler.journal = journal
         fingerprints = {a.name: launch_fingerprint(cfg, a) for a in cfg.agents.values()}

@@ -1,4 +1,4 @@
-"""Verified delivery of a message into an agent's input box (DESIGN.md §4).
+"""Verified delivery of a message into an agent's input box.
 
 Paste the text as one bracketed paste, press the submit key on its own, and check that the text
 left the input box. The input box is found relative to the cursor: after the paste, the row that

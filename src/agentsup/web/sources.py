@@ -71,7 +71,7 @@ class LocalSource:
     tmux_calls_before: int = 0  # calls made by runtimes of earlier copies of the config
 
     def __post_init__(self) -> None:
-        self.journal = JournalTail(self.config().log_dir / "events.jsonl")
+        self.journal = JournalTail(self.config().journal_path)
 
     def config(self) -> Config:
         from agentsup.config.lastgood import load_valid
