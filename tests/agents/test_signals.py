@@ -130,3 +130,28 @@ def test_a_turn_its_hooks_say_failed_is_over_while_the_screen_still_spins() -> N
     assert obs.transient and obs.transient_mark == "1|hooks" and not obs.active
     working = ClaudeSignals(events=4, turn="busy", failures=1)  # a new prompt: its own turn
     assert merge(Observation(active=True, rule="active_re"), working, {}, None, UTC).active
+
+
+def hook(name: str, **fields: str) -> str:
+    return json.dumps({"hook_event_name": name, "session_id": "s1", **fields})
+
+
+def test_a_burst_429_stopfailure_is_a_transient_failure_never_a_usage_limit(tmp_path: Path) -> None:
+    burst = "API Error: Server is temporarily limiting requests (not your usage limit) · Number of requests exceeded"
+    sig = folded([hook("UserPromptSubmit"), hook("StopFailure", error="rate_limit", last_assistant_message=burst)],
+                 tmp_path)
+    assert sig.limits == 0 and sig.limit_text is None and sig.failures == 1 and sig.failure == burst
+    obs = merge(Observation(), sig, {}, None, UTC)
+    assert not obs.limited
+
+
+def test_a_turn_ended_by_stopfailure_ends_a_held_limit_as_stop_does(tmp_path: Path) -> None:
+    limit = "You've hit your session limit · resets 4:50am (UTC)"
+    lines = [hook("UserPromptSubmit"), hook("StopFailure", error="rate_limit", last_assistant_message=limit)]
+    assert folded(lines, tmp_path).limit_text == limit
+    # claude continued by itself at the reset (no prompt), and that turn ended on another API error
+    ended = folded([*lines, hook("StopFailure", error="invalid_request", last_assistant_message="API Error: 400")],
+                   tmp_path)
+    assert ended.limit_text is None and ended.turn == "idle"
+    stopped = folded([*lines, hook("Stop")], tmp_path)
+    assert (ended.limit_text, ended.turn, ended.waiting) == (stopped.limit_text, stopped.turn, stopped.waiting)

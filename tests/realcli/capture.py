@@ -119,6 +119,11 @@ SCENARIOS = [
              [6, LIMITED, *typed("next step"), 8, ["Enter"], 3, *typed(PROBE), 10],
              {"limited": True, "reset": "+1h", "menu": True}),
     # The newest Claude Code: its five-hour limit continues by itself (no menu), its footer counts down.
+    # A subscriber's 429 that is no usage limit: "Server is temporarily limiting requests (not your
+    # usage limit)", transient (retried), never held.
+    Scenario("burst-limit", CLAUDE_NEWEST, [*SKIP, "say hello"],
+             [6, mode(Mode.THROTTLED), *typed("next step"), 25, NORMAL], {"transient": True},
+             env={**SUBSCRIBER, "CLAUDE_CODE_MAX_RETRIES": "1"}),
     Scenario("api-key-429-then-529", CLAUDE_NEWEST, SKIP,
              [5, LIMITED, *typed("go on"), 8, mode(Mode.OVERLOADED), *typed("next step"), 25, NORMAL],
              {"transient": True}, home="api-key",

@@ -28,6 +28,7 @@ class Mode(StrEnum):
     DISCONNECT = "disconnect"  # starts streaming, then drops the connection mid-answer
     SERVER_ERROR = "server-error"  # 500 Internal server error
     CAPACITY = "capacity"  # gemini: 429 MODEL_CAPACITY_EXHAUSTED, retry after `reset_epoch`
+    THROTTLED = "throttled"  # anthropic: a 429 that is no usage limit (no unified-ratelimit headers): a burst
 
 
 @dataclass
@@ -238,6 +239,11 @@ class MockAPI:
                             "anthropic-ratelimit-unified-reset": str(self.reset_epoch),
                             "anthropic-ratelimit-unified-representative-claim": self.claim,
                             "retry-after": str(max(1, self.reset_epoch - int(time.time())))})
+            return
+        if mode is Mode.THROTTLED:
+            self.send_json(h, 429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                               "message": "Number of requests exceeded (mock)"}},
+                           {"retry-after": "1"})
             return
         if mode is Mode.OVERLOADED:
             self.send_json(h, 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})

@@ -261,3 +261,24 @@ def test_the_last_notification_that_never_got_through_shows_in_status(project: P
     dog.tick(SIGNAL)
     shown = project.cli_json("status")["watchdog"]["notify_error"]
     assert "task-failed via command: exit 3: mail server down" in shown
+
+
+def test_three_server_errors_in_a_row_notify_once(fleet_of: Any) -> None:
+    from agentsup.supervisor.reconcile import HEAVY
+
+    burst = "● API Error: Server is temporarily limiting requests (not your usage limit) · slow down (mock)"
+    f = fleet_of(agent("a"))
+    f.dog.tick(HEAVY)
+    f.advance(30)
+    pane = f.tmux.sessions["t-a"]
+    f.tmux.show("t-a", "› next step\n" + burst)
+    answered = 0
+    for _ in range(600):
+        f.advance(1)
+        if len(pane.received) > answered:  # each retry fails the same way
+            answered = len(pane.received)
+            f.tmux.show("t-a", pane.output + "\n" + burst)
+        if f.events("a").count("transient-retry") >= 5:
+            break
+    assert f.record("a")["state"] == "RUNNING" and "limit-hold" not in f.events("a"), "a burst is no usage limit"
+    assert f.events("a").count("transient-failing") == 1

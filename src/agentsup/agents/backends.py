@@ -29,7 +29,10 @@ _CLAUDE_LIMIT = (
     r"|limit will reset at|Usage limit reached\s*·|API Error: Request rejected \(429\))"
 )
 # Claude Code's own retries used up on a server error (500, 529 Overloaded): agentsup retries later.
-_CLAUDE_TRANSIENT = r"(API Error: 5\d\d\b|Resend your message to try again)"
+# Also transient, never a usage limit (strings of 2.1.332): a subscriber's 429 that is no usage limit
+# ("Server is temporarily limiting requests (not your usage limit)"), and a run of 529s on Opus.
+_CLAUDE_TRANSIENT = (r"(API Error: 5\d\d\b|Resend your message to try again"
+                     r"|Server is temporarily limiting requests|Repeated 529 Overloaded errors)")
 _CODEX_LIMIT = r"(You[’']ve hit your usage limit|You have hit your usage limit)"  # codex writes U+2019
 # Gemini CLI 0.61 against the mock: a daily quota opens "Usage limit reached for all Pro models."
 # with "1. Keep trying / 2. Stop"; after Stop it reports "[API Error: You have exhausted your daily

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
@@ -29,6 +30,8 @@ _HOOK_SH = 'umask 077; { tr -d "\\n"; echo; } >> "$1"'
 _STATUS_SH = ('umask 077; t="$1.$$.tmp"; rm -f "$t"; (set -C; cat > "$t") && mv -f "$t" "$1"; '
               'if [ -n "$2" ]; then sh -c "$2" < "$1"; fi')
 TRANSIENT_ERRORS = ("server_error", "overloaded")  # StopFailure errors a later retry gets past
+# A rate_limit StopFailure that is no usage limit (2.1.332's words for a subscriber's burst 429).
+BURST = re.compile(r"temporarily limiting requests|not your usage limit", re.IGNORECASE)
 RESET_MATCH_S = 120  # a status-line reset this close to the banner's is the same reset, exactly
 
 
@@ -77,14 +80,18 @@ class ClaudeSignals:
         elif name == "Stop":  # a turn that ended well: whatever limit held it has lifted (claude
             # 2.1.234+ continues by itself at the reset, a turn with no UserPromptSubmit before it)
             self.turn, self.waiting, self.limit_text = "idle", None, None
-        elif name == "StopFailure":
+        elif name == "StopFailure":  # a turn ended as Stop ends one, but on an API error
             self.turn, self.waiting = "idle", None
-            if event.get("error") == "rate_limit":
+            message = str(event.get("last_assistant_message") or "")
+            if event.get("error") == "rate_limit" and not BURST.search(message):
                 self.limits += 1
-                self.limit_text = str(event.get("last_assistant_message") or "usage limit")
-            elif event.get("error") in TRANSIENT_ERRORS:
+                self.limit_text = message or "usage limit"
+            elif event.get("error") in TRANSIENT_ERRORS or event.get("error") == "rate_limit":
+                self.limit_text = None  # (a burst limit is transient: claude says it is no usage limit)
                 self.failures += 1
-                self.failure = str(event.get("last_assistant_message") or event.get("error"))
+                self.failure = message or str(event.get("error"))
+            else:
+                self.limit_text = None
         elif name == "Notification":
             message = str(event.get("message") or "")
             if "permission" in message.lower() or event.get("notification_type") == "permission_prompt":

@@ -326,9 +326,9 @@ class LoopSpec(Table):
 
 
 NotifyKind = Literal["fatal", "limited", "waiting-input", "task-failed", "phase-advance", "sequence-complete",
-                     "watchdog-degraded"]
+                     "watchdog-degraded", "server-errors"]
 NOTIFY_KINDS: tuple[NotifyKind, ...] = ("fatal", "limited", "waiting-input", "task-failed", "phase-advance",
-                                        "sequence-complete", "watchdog-degraded")
+                                        "sequence-complete", "watchdog-degraded", "server-errors")
 
 
 class NotifySpec(Table):

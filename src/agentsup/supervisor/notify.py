@@ -24,6 +24,7 @@ KIND_OF_EVENT = {
     "fatal": "fatal", "limit-hold": "limited", "waiting-input": "waiting-input", "task-failed": "task-failed",
     "phase-advance": "phase-advance", "sequence-complete": "sequence-complete",
     "watchdog-degraded": "watchdog-degraded",  # one per change of health, whatever is failing
+    "transient-failing": "server-errors",  # retried server errors in a row: once per run of them
 }
 BACKOFF = (0.5, 1.0, 2.0, 4.0)
 

@@ -157,6 +157,9 @@ RETRY_TEXT = ("watchdog: your last request ended on a temporary server error (th
               "Continue where you stopped.")
 
 
+SERVER_ERRORS_NOTIFIED = 3  # retries of server errors in a row after which a person is told
+
+
 def _transient(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
     """A turn that ended on a server error (claude's 500 or 529 after its own retries) is retried
     after a backoff, never held as a limit. An edge: an error already retried, or one the agent got
@@ -180,6 +183,9 @@ def _transient(d: Decision, obs: Observation, now: float, pol: Policy) -> bool:
     rec.transient_tries += 1
     d.actions.append(Deliver(RETRY_TEXT, "retry"))
     d.note("transient-retry", attempt=rec.transient_tries)
+    if rec.transient_tries == SERVER_ERRORS_NOTIFIED:  # a person hears of it once per run of failures
+        d.note("transient-failing", attempts=rec.transient_tries,
+               detail=f"{rec.transient_tries} server errors in a row: {obs.transient_mark.partition('|')[2][:160]}")
     rec.settle(RUNNING, "retrying after a server error")
     return True
 
