@@ -49,10 +49,11 @@ def messages(project: Project, name: str) -> list[str]:
 
 def test_a_ping_to_a_limited_agent_is_queued_by_the_running_watchdog_and_arrives_once(project: Project) -> None:
     # Default timers (a limit is seen at the next signal tick, within 30 s), but a short slack after
-    # the reset, so the test need not wait 45 s more for the lift.
-    resume_at = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
+    # the reset, so the test need not wait 45 s more for the lift. The reset is past that tick, so the
+    # pings meet a held agent however slow this machine is right now.
+    resume_at = (datetime.now(UTC) + timedelta(seconds=45)).isoformat()
     project.write("[watchdog]\nlimit_reset_slack = 1\n"
-                  + sim_agent("lim", "--limit", "claude", "--reset", "in 8 seconds", "--limit-until", resume_at,
+                  + sim_agent("lim", "--limit", "claude", "--reset", "in 45 seconds", "--limit-until", resume_at,
                               extra='watch = "heal"'))
     with watchdog_process(project) as dog:
         wait_for(lambda: state_of(project, "lim") == "LIMITED", timeout=45, interval=0.3)
