@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click import exceptions as click  # Typer vendors click; its errors live here
@@ -21,6 +21,9 @@ from typer.core import TyperGroup
 from agentsup import __version__
 from agentsup.cli import render
 from agentsup.errors import AgentsupError
+
+if TYPE_CHECKING:
+    from agentsup.config.load import Config
 
 CONFIG_HELP = "agents.toml (else $AGENTSUP_CONFIG, else the nearest agents.toml up from here)"
 EPILOG = ("Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unknown name, 4 tmux unavailable, "
@@ -64,7 +67,7 @@ class Call:
         return cls(config or ctx.find_root().params.get("config"), json)
 
 
-def load(call: Call, *, last_good: bool = False, apply_overrides: bool = True) -> Any:
+def load(call: Call, *, last_good: bool = False, apply_overrides: bool = True) -> Config:
     """The config; for commands that read or stop (`last_good`), a config that stopped validating
     falls back to its last valid copy, so the operator can still see and stop everything."""
     from agentsup.config.files import find_config, remember_good

@@ -51,14 +51,20 @@ class FileWatcher:
         try:
             if not inotify:
                 raise OSError("not asked for")
-            notify = wf.RustNotify(paths, False, False, POLL_MS, False, True)
+            notify = self._notify(wf, paths, force_polling=False)
             self.backend = "inotify"
         except Exception as exc:  # inotify refused (EMFILE/ENOSPC: the per-user limits used up)
             self.fallback_reason = str(exc)
-            notify = wf.RustNotify(paths, False, True, POLL_MS, False, True)
+            notify = self._notify(wf, paths, force_polling=True)
             self.backend = "polling"
         self._thread = threading.Thread(target=self._run, args=(notify,), name="agentsup-watch", daemon=True)
         self._thread.start()
+
+    @staticmethod
+    def _notify(wf: Any, paths: list[str], *, force_polling: bool) -> Any:
+        """watchfiles' notifier, built through the keywords its stub documents (what watch() passes)."""
+        return wf.RustNotify(watch_paths=paths, debug=False, force_polling=force_polling, poll_delay_ms=POLL_MS,
+                             recursive=False, ignore_permission_denied=True)
 
     def dirs_of(self, files: Iterable[Path]) -> set[Path]:
         return {p.absolute().parent for p in files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()}
