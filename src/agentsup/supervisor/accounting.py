@@ -45,10 +45,12 @@ class UsageReport:
     agents: list[AgentUsage]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as `usage --json` prints it."""
         return {"since": self.since, "agents": [{**asdict(a), "records": list(a.records)} for a in self.agents]}
 
 
 def claude_transcripts(rt: Runtime, agent: Agent) -> list[Path]:
+    """The agent's claude transcripts, one per session id it has had (newest last)."""
     ids = []
     history = rt.state.session_history_file(agent.name)
     for source in (history, rt.state.session_id_file(agent.name)):
@@ -64,6 +66,7 @@ def claude_transcripts(rt: Runtime, agent: Agent) -> list[Path]:
 
 
 def codex_sessions(agent: Agent) -> list[Path]:
+    """The agent's codex rollout files, oldest first."""
     return sorted(path for path, _ in rollouts(codex_home(dict(agent.env)), agent.home_dir))
 
 
@@ -105,6 +108,7 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
 
 
 def collect(rt: Runtime, *, since_seconds: float | None = None, now: float | None = None) -> UsageReport:
+    """Tokens, turns and cost per agent from the programs' own transcripts, since `since_seconds` ago."""
     now = time.time() if now is None else now
     since = now - since_seconds if since_seconds is not None else None
     rows = [agent_usage(rt, agent, since, now) for agent in rt.cfg.agents.values()]

@@ -26,6 +26,7 @@ from agentsup.tmux.client import PaneInfo
 
 
 def loop_agents(cfg: Config) -> list[Agent]:
+    """The enabled loop agents (the builder/adversary pair), in config order."""
     return [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]
 
 
@@ -65,10 +66,12 @@ class BuildLoop:
 
     @property
     def rt(self) -> control.Runtime:
+        """The runtime of the reconciler this loop drives."""
         return self.rec.rt
 
     @property
     def cfg(self) -> Config:
+        """The config in force."""
         return self.rec.rt.cfg
 
     # ── phases ─────────────────────────────────────────────────────────────────────────────
@@ -106,6 +109,7 @@ class BuildLoop:
         return True
 
     def stop_loops(self) -> None:
+        """End every loop agent's session (a phase advance restarts them on the next plan)."""
         panes = self.rt.tmux.snapshot()
         for agent in loop_agents(self.cfg):
             ended = control.stop_session(self.rt, agent.session, panes.get(agent.session))
@@ -113,6 +117,7 @@ class BuildLoop:
                 self.rec.log("stop", agent.name, reason="phase change")
 
     def start_loops(self, reason: str) -> None:
+        """Start every loop agent again, each with a fresh record that keeps its queue."""
         for agent in loop_agents(self.cfg):
             try:
                 control.start_agent(self.rt, agent, force=True)
@@ -131,13 +136,16 @@ class BuildLoop:
     # ── handoff ────────────────────────────────────────────────────────────────────────────
 
     def handoff_file(self) -> Path:
+        """Where the handoff state (last pushes seen, pings owed) is kept."""
         return self.rt.state.handoff_file()
 
     def save_handoff(self, state: HandoffState) -> None:
+        """Persist the handoff state (not in a dry run)."""
         if not self.rec.dry_run:
             write_json(self.handoff_file(), state.to_json())
 
     def check_handoff(self) -> None:
+        """Ping the peer of whoever pushed a claim(...) or review(...) commit since the last look."""
         spec = self.cfg.loop.handoff
         if spec is None or not loop_agents(self.cfg) or complete_marker(self.cfg).exists():
             return
@@ -172,6 +180,7 @@ class BuildLoop:
     # ── tasks ──────────────────────────────────────────────────────────────────────────────
 
     def tasks(self) -> dict[str, Agent]:
+        """The task agents, by name."""
         return {a.name: a for a in self.cfg.agents.values() if a.kind == "task"}
 
     def next_due(self) -> float | None:
@@ -182,6 +191,7 @@ class BuildLoop:
         return min(dues) if dues else None
 
     def tick_tasks(self, panes: dict[str, PaneInfo]) -> None:
+        """Start the tasks whose dependencies are done and whose slot is free; settle the ones that ended."""
         tasks = self.tasks()
         if not tasks:
             return

@@ -32,6 +32,7 @@ class Pending:
     done: threading.Event = field(default_factory=threading.Event)
 
     def reply(self, answer: dict[str, Any]) -> None:
+        """Hand `answer` back to the client waiting on this request."""
         self.answer = answer
         self.done.set()
 
@@ -80,6 +81,7 @@ class ControlServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop listening and remove the socket."""
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -95,6 +97,7 @@ class ControlServer:
 
     @property
     def alive(self) -> bool:
+        """Is the listening thread running?"""
         return self._thread is not None and self._thread.is_alive()
 
     def take(self) -> list[Pending]:

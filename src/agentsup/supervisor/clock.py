@@ -16,18 +16,22 @@ from typing import Protocol
 class Clock(Protocol):
     """The one clock agentsup reads; tests inject a manual one."""
 
-    def monotonic(self) -> float: ...
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (durations and deadlines)."""
 
-    def wall(self) -> float: ...
+    def wall(self) -> float:
+        """Seconds since the epoch (reset times and display)."""
 
 
 class SystemClock:
     """The real clock."""
 
     def monotonic(self) -> float:
+        """time.monotonic()."""
         return time.monotonic()
 
     def wall(self) -> float:
+        """time.time()."""
         return time.time()
 
 
@@ -39,16 +43,20 @@ class ManualClock:
     now_wall: float = 1_800_000_000.0
 
     def monotonic(self) -> float:
+        """The manual monotonic reading."""
         return self.mono
 
     def wall(self) -> float:
+        """The manual wall reading."""
         return self.now_wall
 
     def advance(self, seconds: float) -> None:
+        """Move both readings on by `seconds`."""
         self.mono += seconds
         self.now_wall += seconds
 
     def step_wall(self, seconds: float) -> None:
+        """Move only the wall clock (an NTP step, a DST change seen as a jump)."""
         self.now_wall += seconds
 
 

@@ -31,6 +31,7 @@ class ConfigFollower:
 
     @property
     def settling(self) -> bool:
+        """Is a change to agents.toml waiting for the file to be still?"""
         return self.changed_stamp is not None
 
     def _stamp(self) -> tuple[int, int, int] | None:

@@ -97,6 +97,7 @@ def start_agent(rt: Runtime, agent: Agent, *, force: bool = False, pane: PaneInf
 
 
 def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, known: bool = False) -> ActionResult:
+    """Start a service's session unless it is running (`known`: its pane is the one given)."""
     if known and pane is not None and not pane.dead:
         return ActionResult(svc.name, svc.session, "already-running")
     with _claimed(rt, svc.session) as pane:
@@ -109,6 +110,7 @@ def start_service(rt: Runtime, svc: Service, *, pane: PaneInfo | None = None, kn
 
 
 def watchdog_argv(cfg: Config) -> list[str]:
+    """The argv of a detached watchdog for `cfg`."""
     return [sys.executable, "-m", "agentsup", "--config", str(cfg.path), "watchdog", "--quiet"]
 
 
@@ -177,6 +179,7 @@ def _spawn_watchdog(rt: Runtime, argv: list[str], lock: Any, wait: float) -> Act
 
 
 def session_of(cfg: Config, name: str) -> str:
+    """The tmux session of an agent, a service or the watchdog; UnknownNameError otherwise."""
     if name in cfg.agents:
         return cfg.agents[name].session
     if name in cfg.services:
@@ -187,6 +190,7 @@ def session_of(cfg: Config, name: str) -> str:
 
 
 def unknown_name(cfg: Config, name: str) -> UnknownNameError:
+    """The error for a name the config does not have, with a did-you-mean."""
     names = [*cfg.agents, *cfg.services, "watchdog"]
     return UnknownNameError(f"unknown agent or service {name!r}{suggest(name, names)}; "
                             f"known: {', '.join(names)}")
@@ -227,6 +231,7 @@ def _chosen(cfg: Config, names: Iterable[str]) -> list[Agent]:
 
 
 def missing_programs(cfg: Config, names: Iterable[str] = ()) -> list[str]:
+    """Agents whose program is not on PATH, said before a start fails on it."""
     import shutil
 
     warnings = []
@@ -241,6 +246,7 @@ def missing_programs(cfg: Config, names: Iterable[str] = ()) -> list[str]:
 
 
 def root_refusals(cfg: Config, names: Iterable[str] = (), *, euid: int | None = None) -> list[str]:
+    """Claude agents asked to skip permissions as root without IS_SANDBOX (claude refuses to start)."""
     euid = os.geteuid() if euid is None else euid
     warnings = []
     for agent in _chosen(cfg, names):
@@ -254,6 +260,7 @@ def root_refusals(cfg: Config, names: Iterable[str] = (), *, euid: int | None = 
 
 
 def check_names(cfg: Config, names: Iterable[str]) -> None:
+    """Raise UnknownNameError for the first name the config does not have."""
     for name in names:
         session_of(cfg, name)
 

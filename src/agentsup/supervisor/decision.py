@@ -93,6 +93,7 @@ class Decision:
     events: list[Event] = field(default_factory=list)
 
     def note(self, event: str, **fields: Any) -> None:
+        """Ask for a journal entry `event` with `fields`."""
         self.events.append(Event(event, fields))
 
 
@@ -104,7 +105,9 @@ class Now:
     wall: float
 
     def wall_of(self, mono: float) -> float:
+        """The wall time of monotonic reading `mono`."""
         return self.wall + (mono - self.mono)
 
     def mono_of(self, wall: float) -> float:
+        """The monotonic reading of wall time `wall`."""
         return self.mono + (wall - self.wall)

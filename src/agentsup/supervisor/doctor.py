@@ -38,6 +38,7 @@ class Check:
 
 
 def run_checks(cfg: Config | None, config_path: Path, config_error: str | None = None) -> list[Check]:
+    """Every preflight check for `cfg` (None when it does not load: then `config_error` says why)."""
     from agentsup import __version__
 
     checks = [Check("agentsup", Level.OK, f"{__version__} ({sys.executable})"),

@@ -58,5 +58,6 @@ class Heartbeat:
             degraded.pop("status", None)
 
     def last_good_tick(self) -> str | None:
+        """When the watchdog last ticked without failing (ISO), or None."""
         data, _ = read_state(self.path())
         return data.get("last_tick") if data and data.get("ok", True) else (data or {}).get("last_good_tick")

@@ -28,6 +28,7 @@ def tag(rt: Runtime, session: str) -> str:
 
 
 def log_path(cfg: Config, session: str) -> Path:
+    """The pane log of `session`."""
     return cfg.log_dir / f"{session}.log"
 
 
@@ -48,6 +49,7 @@ exit "$rc"
 
 def wrapper_argv(exit_file: Path, prompt_file: Path | None, preamble: str, argv: Iterable[str],
                  prefix: str = "") -> list[str]:
+    """The launch wrapper's argv: runs the program, records its exit code, never through a shell string."""
     return ["/bin/sh", "-c", WRAPPER, "agentsup-launch", str(exit_file),
             str(prompt_file) if prompt_file else "", preamble, prefix, *argv]
 

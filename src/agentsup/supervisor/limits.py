@@ -29,6 +29,7 @@ PROBE_CONFIRM = 4.0
 
 
 def nudge_text(kind: str) -> str:
+    """The probe typed into a held agent once its reset has passed (a loop agent also pulls)."""
     if kind == "loop":
         return ("watchdog probe: if your usage limit has reset, resume your loop now: pull the latest, "
                 "re-read this phase's status and review files, and continue where you stopped.")
@@ -63,10 +64,12 @@ class Promise:
 
     @property
     def trusted(self) -> bool:
+        """Is there a reset time to trust?"""
         return self.at is not None
 
     @classmethod
     def of(cls, obs: Observation, clock: Now, pol: Policy) -> Promise:
+        """The promise of the reset `obs` shows, and its slack; untrusted when stale or too far away."""
         at = obs.reset_at.timestamp() if obs.reset_at is not None else None
         # Banners say the minute only: a promise up to a minute old is the minute that is ending.
         # An exact reset (claude's status line: an epoch, or a screen's time to the second) needs

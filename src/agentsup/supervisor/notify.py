@@ -41,6 +41,7 @@ class Notice:
     ts: str = ""
 
     def env(self) -> dict[str, str]:
+        """The environment the notify command gets."""
         return {"AGENTSUP_EVENT": self.event, "AGENTSUP_AGENT": self.agent, "AGENTSUP_OLD_STATE": self.old_state,
                 "AGENTSUP_NEW_STATE": self.new_state, "AGENTSUP_DETAIL": self.detail}
 
@@ -142,6 +143,7 @@ class Notifier:
         self.last_failure: str | None = None  # the last notification that never got through, and why
 
     def notify(self, notice: Notice) -> None:
+        """Queue `notice` for every channel, when its kind is in [notify].on."""
         spec = self.spec()
         if notice.event not in spec.on or not (spec.command or spec.webhook):
             return

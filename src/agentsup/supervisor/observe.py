@@ -30,6 +30,7 @@ class Screen:
 
 
 def local_zone() -> tzinfo:
+    """This machine's time zone (zoneless reset times are read in it)."""
     zone = datetime.now().astimezone().tzinfo
     assert zone is not None
     return zone

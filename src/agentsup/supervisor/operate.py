@@ -33,6 +33,7 @@ def acting_as(who: str) -> Iterator[None]:
 
 
 def journal(cfg: Config, event: str, agent: str | None = None, **fields: object) -> None:
+    """A journal line for an action asked by hand (by cli, or web)."""
 
     cfg.journal().write(event, agent, by=ACTOR.get(), **fields)
 
@@ -45,6 +46,7 @@ class Actions:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> list[dict[str, Any]]:
+        """The results as `--json` prints them."""
         return [{"name": r.name, "session": r.session, "action": r.action, "detail": r.detail,
                  "argv": list(r.argv), "kickoff": r.typed_prompt.result.value if r.typed_prompt else None}
                 for r in self.results]
@@ -131,6 +133,7 @@ def restart(cfg: Config, names: list[str]) -> Actions:
 
 
 def reset(cfg: Config, name: str) -> Actions:
+    """Clear an agent's FATAL and restart budget, through the records' owner."""
     from agentsup.supervisor.requests import send_request
 
     if name not in cfg.agents:
@@ -174,6 +177,7 @@ class PingRow:
 
     @property
     def ok(self) -> bool:
+        """Did it reach the agent, or wait in its queue?"""
         return self.result in ("delivered", "queued")
 
 
@@ -221,6 +225,7 @@ class CheckReport:
 
 
 def check(cfg: Config) -> CheckReport:
+    """What `agentsup check` reports for a config that loaded."""
     from agentsup.buildloop.phases import named_status_path
     from agentsup.tmux.client import tmux_version
 
@@ -248,10 +253,12 @@ class PhaseReport:
     restarted: Actions | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The phase as `phase --json` prints it."""
         return {"index": self.index, "id": self.id, "phases": self.phases}
 
 
 def phase(cfg: Config, action: str, value: str | None, *, restart: bool = False) -> PhaseReport:
+    """Show, list, advance or set the build loop's phase (restarting the loop agents when asked)."""
     from agentsup.buildloop.phases import current_index, phase_done, resolve_index, set_index
 
     phases = cfg.loop.phases

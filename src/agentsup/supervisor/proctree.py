@@ -84,9 +84,11 @@ class ProcTree:
 
     @classmethod
     def read(cls) -> ProcTree:
+        """The process tree as /proc shows it now."""
         return cls(scan())
 
     def descendants(self, pid: int) -> list[Proc]:
+        """Every process under `pid`, depth first."""
         out: list[Proc] = []
         stack = list(self.children.get(pid, []))
         while stack:
@@ -102,6 +104,7 @@ class ProcTree:
         return self.procs.get(kids[0]) if kids else None
 
     def names_under(self, pane_pid: int) -> set[str]:
+        """The program names running in a pane (its shell's children and their children)."""
         names = {p.comm for p in self.descendants(pane_pid)}
         if pane_pid in self.procs:
             names.add(self.procs[pane_pid].comm)
@@ -230,6 +233,7 @@ class LazyTree:
         self.tree: ProcTree | None = None
 
     def get(self) -> ProcTree:
+        """The tree, read from /proc on first use in this tick."""
         if self.tree is None:
             self.tree = ProcTree.read()
         return self.tree

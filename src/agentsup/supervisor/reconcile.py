@@ -55,6 +55,7 @@ class TickStats:
 
 
 def policy_for(cfg: Config, agent: Agent, *, wakes_enabled: bool) -> Policy:
+    """The settings that govern `agent`, from [watchdog], its backend and its own table."""
     w, backend = cfg.watchdog, cfg.backend_of(agent)
     return Policy(
         watch=agent.watch, kind=agent.kind, stall_idle=backend.stall_idle, stall_grace=w.stall_grace,
@@ -109,6 +110,7 @@ class Reconciler:
     # ── records ────────────────────────────────────────────────────────────────────────────
 
     def record(self, name: str) -> Record:
+        """The agent's record: in memory, else read back from its file (a damaged one is set aside)."""
         if name not in self.records:
             data, problem = read_state(self.rt.state.record_file(name))
             if problem:
@@ -128,6 +130,7 @@ class Reconciler:
         return self.records[name]
 
     def persist(self, name: str) -> None:
+        """Write the agent's record if it changed (atomically; a full disk marks the watchdog degraded)."""
         data = self.records[name].to_json()
         if data == self.saved.get(name) or self.dry_run:
             return
@@ -139,6 +142,7 @@ class Reconciler:
         self.saved[name] = data
 
     def persist_all(self) -> None:
+        """Write every record that changed."""
         self.degraded.pop("state", None)
         for name in list(self.records):
             self.persist(name)
@@ -170,9 +174,11 @@ class Reconciler:
         return min(dues) if dues else None
 
     def now(self) -> tuple[float, float]:
+        """One reading of both clocks: (monotonic, wall)."""
         return self.clock.monotonic(), self.clock.wall()
 
     def log(self, event: str, agent: str | None = None, **fields: Any) -> None:
+        """Journal `event` (and notify it when its kind is asked for)."""
         entry = {"event": event, **({"agent": agent} if agent else {}), **fields}
         if not self.dry_run:
             entry = self.journal.write(event, agent, **fields)
@@ -186,6 +192,7 @@ class Reconciler:
     # ── the tick ───────────────────────────────────────────────────────────────────────────
 
     def tick(self, kind: str, *, stopped_by_hand: set[str]) -> TickStats:
+        """One reconcile pass of `kind` (poll, signal or heavy) over every agent, service and task."""
         stats = TickStats(kind)
         cfg, tmux = self.rt.cfg, self.rt.tmux
         calls0, t0, cpu0 = tmux.calls, time.perf_counter(), _cpu()
@@ -276,6 +283,7 @@ class Reconciler:
 
     def observe(self, agent: Agent, pane: PaneInfo | None, rec: Record, kind: str, tree: LazyTree | None,
                 screens: dict[str, str], stats: TickStats) -> View:
+        """What this tick sees of one agent: its pane, screen and process tree, as a View."""
         tmux = self.rt.tmux
         if pane is None:
             self.screens.pop(agent.session, None)
@@ -325,6 +333,7 @@ class Reconciler:
     # ── acting ─────────────────────────────────────────────────────────────────────────────
 
     def act(self, agent: Agent, pane: PaneInfo | None, decision: Decision, stats: TickStats) -> None:
+        """Carry out a decision: journal its events, then start, type and press what it asks."""
         for event in decision.events:
             self.log(event.event, agent.name, **event.fields)
             stats.decisions.append({"agent": agent.name, "event": event.event, **event.fields})
@@ -362,6 +371,7 @@ class Reconciler:
                             self.log(f"{action.purpose}-failed", agent.name, error=unreachable)
 
     def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
+        """Type `text` into the agent, verified, and journal what became of it."""
         result = control.deliver(self.rt, agent, text)
         if purpose in ("nudge", "queued", "retry"):
             self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]

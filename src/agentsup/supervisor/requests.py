@@ -33,6 +33,7 @@ def state_entries(folder: Path) -> list[Path]:
 
 
 def by_age(path: Path) -> tuple[int, str]:
+    """(mtime, name) of a request file: the order requests were handed over."""
     try:
         return path.stat(follow_symlinks=False).st_mtime_ns, path.name
     except OSError:
@@ -40,10 +41,12 @@ def by_age(path: Path) -> tuple[int, str]:
 
 
 def stopped_by_hand(state: StateDir) -> set[str]:
+    """The agents `agentsup down` stopped by hand (the watchdog leaves them stopped)."""
     return {p.name for p in state_entries(state.stopped_dir())}
 
 
 def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
+    """Mark `names` stopped by hand, or clear the mark."""
     folder = state.stopped_dir()
     state_entries(folder)  # a planted file in its place goes aside
     private_dir(folder)
@@ -58,6 +61,7 @@ def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
 
 
 def reset_record(reconciler: Reconciler, name: str) -> None:
+    """A fresh record for `name` that keeps its queue and wake: FATAL and the restart budget gone."""
     old = reconciler.record(name)
     reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
     reconciler.persist(name)

@@ -37,6 +37,7 @@ class Runtime:
 
     @cached_property
     def deliverer(self) -> Deliverer:
+        """Verified delivery over this runtime's tmux, with the config's retries."""
         from agentsup.tmux.delivery import Deliverer
 
         return Deliverer(self.tmux, self.state.delivery_lock, retries=self.cfg.watchdog.delivery_retries)

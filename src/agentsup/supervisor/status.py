@@ -106,6 +106,7 @@ class StatusReport:
     tmux_error: str | None = None  # tmux did not answer: states are the watchdog's last known
 
     def to_json(self) -> dict[str, Any]:
+        """The report as `status --json` prints it (a stable shape, see STATUS_VERSION)."""
         return {"version": STATUS_VERSION, **asdict(self)}
 
 
@@ -121,6 +122,7 @@ def _observed(pane: PaneInfo | None, now: float, exit_code: int | None
 
 
 def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
+    """Every agent and service as tmux and /proc show them, merged with the watchdog's records."""
     cfg = rt.cfg
     now = time.time() if now is None else now
     try:
@@ -184,6 +186,7 @@ def session_of(rt: Runtime, agent: Agent) -> str | None:
 
 
 def watchdog_status(rt: Runtime, panes: dict[str, PaneInfo]) -> WatchdogStatus:
+    """The watchdog's health: its lock holder, its last tick, what is degraded."""
     lock = FileLock(rt.state.watchdog_lock())
     running = lock.is_held()
     info = read_object(rt.state.watchdog_status())
@@ -210,6 +213,7 @@ def read_object(path: Path) -> dict[str, Any]:
 
 
 def record_of(rt: Runtime, name: str) -> dict[str, Any]:
+    """The agent's record file as a dict (empty when missing or damaged)."""
     record = read_object(rt.state.record_file(name))
     if not isinstance(record.get("restarts", []), list) or not isinstance(record.get("state", ""), str):
         return {}
@@ -217,6 +221,7 @@ def record_of(rt: Runtime, name: str) -> dict[str, Any]:
 
 
 def phase_line(cfg: Config) -> PhaseStatus | None:
+    """The build loop's current phase, or None without phases."""
     phase = current_phase(cfg)
     if phase is None:
         return None

@@ -86,10 +86,12 @@ class Watchdog:
 
     @property
     def cfg(self) -> Config:
+        """The config in force."""
         return self.rt.cfg
 
     @property
     def degraded(self) -> dict[str, str]:
+        """What is failing now, and why (empty when healthy)."""
         return self.reconciler.degraded
 
     def _emit(self, entry: dict[str, Any]) -> None:
@@ -106,6 +108,7 @@ class Watchdog:
         return self.follow.error
 
     def reload_if_changed(self) -> bool:
+        """Reload agents.toml once it changed and is still; False when it did not change (or is invalid)."""
         cfg = self.follow.read(self.cfg.watchdog.reload_settle, self.reconciler.log)
         if cfg is None:
             return False
@@ -157,6 +160,7 @@ class Watchdog:
             self.answer({"kind": kind, "name": name, "payload": payload})
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Carry out one request from the control channel (or a request file) and say what became of it."""
         name, kind, payload = request.get("name"), str(request["kind"]), request.get("payload")
         by = request.get("by") if request.get("by") in ("cli", "web") else "cli"
         agent = self.cfg.agents.get(name) if isinstance(name, str) else None
@@ -172,6 +176,7 @@ class Watchdog:
     # ── the loop ───────────────────────────────────────────────────────────────────────────
 
     def tick(self, kind: str) -> TickStats:
+        """Reload if needed, answer requests, run one reconcile pass, write the status file."""
         if self.reload_if_changed() and kind == POLL:
             kind = SIGNAL  # screens are read now: an idle agent whose launch changed restarts at once
         self.handle_requests()
@@ -213,6 +218,7 @@ class Watchdog:
         return False
 
     def write_status(self, stats: TickStats | None) -> None:
+        """Write watchdog.json (ticks, health), read by `status` and `doctor`."""
         if not self.dry_run:
             notifier = self.reconciler.notifier
             self.heartbeat.beat(stats, self.degraded, self.config_error, self.last.get(HEAVY),
@@ -239,6 +245,7 @@ class Watchdog:
         self.wake.set()
 
     def run(self) -> None:
+        """The loop: hold the lock, listen, tick on deaths, changes and timers until SIGTERM or SIGINT."""
         with self._locked():
             with contextlib.suppress(OSError):  # watched from the start: a request, an exit code wake the loop
                 private_dir(self.rt.state.requests_dir())
@@ -378,6 +385,7 @@ class Watchdog:
         return server
 
     def watch_list(self) -> list[Path]:
+        """The files whose change wakes the loop: agents.toml, status files, handoff refs."""
         files = [self.config_path, *watched_files(self.cfg), *self.refs]
         return [f for f in files if f.parent.is_dir()]
 

@@ -67,6 +67,7 @@ class FileWatcher:
                              recursive=False, ignore_permission_denied=True)
 
     def dirs_of(self, files: Iterable[Path]) -> set[Path]:
+        """The folders that hold `files`, and the folders watched as such."""
         return {p.absolute().parent for p in files if p.parent.is_dir()} | {d for d in self.folders if d.is_dir()}
 
     def retarget(self, files: Iterable[Path]) -> bool:
@@ -104,11 +105,13 @@ class FileWatcher:
             self.error = f"{type(exc).__name__}: {exc}"
 
     def take(self) -> set[Path]:
+        """The watched files that changed since the last call."""
         with self._lock:
             hits, self.changed = self.changed, set()
         return hits
 
     def stop(self) -> None:
+        """Stop watching."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=6)  # the Rust loop looks at the stop event every step

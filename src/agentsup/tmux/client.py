@@ -59,6 +59,7 @@ class Tmux:
 
     @property
     def timeout(self) -> float:
+        """Seconds each tmux call may take before the server counts as unreachable."""
         return self.server.timeout
 
     @property
@@ -67,9 +68,11 @@ class Tmux:
         return self.server.calls
 
     def base_argv(self) -> list[str]:
+        """`tmux -S SOCKET` (or `-L NAME`): how every client call starts."""
         return self.server.base_argv()
 
     def socket_path(self) -> Path:
+        """The server's socket file."""
         if "/" in self.socket:
             return Path(self.socket)
         return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket
@@ -245,13 +248,16 @@ class Tmux:
         return True
 
     def kill_server(self) -> None:
+        """Kill this server (nothing else), if it runs."""
         with contextlib.suppress(NoSessionError):
             self.server.kill()  # libtmux's, through our timed cmd
 
     def send_keys(self, target: str, keys: Iterable[str]) -> None:
+        """Press `keys` (tmux key names) in `target`."""
         self.run(["send-keys", "-t", target, *keys])
 
     def leave_mode(self, target: str) -> None:
+        """Leave copy mode in `target`, if it is in it."""
         self.run(["send-keys", "-t", target, "-X", "cancel"], check=False)
 
     def paste(self, target: str, text: str) -> None:
@@ -270,6 +276,7 @@ class Tmux:
         return [*self.base_argv(), "wait-for", WAKE_CHANNEL]
 
     def attach_argv(self, session: str) -> list[str]:
+        """The argv that attaches a terminal to `session` on this server."""
         return [*self.base_argv(), "attach-session", "-t", exact(session)]
 
 

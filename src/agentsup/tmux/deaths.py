@@ -37,6 +37,7 @@ class DeathListener:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Listen in a thread."""
         self._thread = threading.Thread(target=self._run, name="agentsup-tmux-events", daemon=True)
         self._thread.start()
 
@@ -73,6 +74,7 @@ class DeathListener:
             self._kick.set()
 
     def stop(self) -> None:
+        """Stop listening and end the control-mode client."""
         with self._lock:
             self._stop.set()
             self._kick.set()

@@ -51,6 +51,7 @@ class Delivery:
 
     @property
     def ok(self) -> bool:
+        """Did the text leave the input box?"""
         return self.result is DeliveryResult.DELIVERED
 
 
@@ -84,6 +85,7 @@ def _unsent(draft: str, text: str) -> bool:
 
 
 def probe_of(text: str) -> str:
+    """The tail of `text` as it would appear on screen (whitespace folded), to find it there."""
     return _norm(text)[-PROBE_CHARS:]
 
 

@@ -24,6 +24,7 @@ _ESCAPES = re.compile(
 
 
 def clean(chunk: bytes) -> bytes:
+    """`chunk` without escape sequences and carriage returns."""
     chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return _ESCAPES.sub(b"", chunk)
 
@@ -41,6 +42,7 @@ class RotatingLog:
         self.open()
 
     def open(self) -> None:
+        """Open the log file (0600), making its folder when it is gone."""
         self.close()
         try:
             self._fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
@@ -59,6 +61,7 @@ class RotatingLog:
         return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def write(self, data: bytes) -> None:
+        """Append `data`, reopening the file when it was deleted or moved, rotating it past its size."""
         # Checked before every write (two stat calls): output that comes right after a delete must
         # not vanish into the unlinked file.
         if self.reopen_requested or not self._still_ours():
@@ -79,12 +82,14 @@ class RotatingLog:
             self._size += len(part)
 
     def rotate(self) -> None:
+        """Rotate the log (keeping its backups) and open a new one."""
         self.close()
         with contextlib.suppress(OSError):
             rotate(self.path, self.backups)  # no backups: start over
         self.open()
 
     def close(self) -> None:
+        """Close the log file."""
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -92,6 +97,7 @@ class RotatingLog:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agentsup.tmux.logpipe LOG MAX_BYTES BACKUPS`: pane output on stdin to a capped log."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
         print("usage: python -m agentsup.tmux.logpipe PATH MAX_BYTES BACKUPS", file=sys.stderr)

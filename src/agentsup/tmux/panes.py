@@ -49,41 +49,58 @@ class TmuxSeam(Protocol):
     server_pid: int | None
 
     @property
-    def timeout(self) -> float: ...
+    def timeout(self) -> float:
+        """Seconds a call may take."""
 
     @property
-    def calls(self) -> int: ...
+    def calls(self) -> int:
+        """Client calls made so far."""
 
-    def snapshot(self) -> dict[str, PaneInfo]: ...
+    def snapshot(self) -> dict[str, PaneInfo]:
+        """Every pane of the server, by session."""
 
-    def pane(self, session: str) -> PaneInfo | None: ...
+    def pane(self, session: str) -> PaneInfo | None:
+        """One session's pane, or None."""
 
-    def capture(self, target: str, *, history: int = 0) -> str: ...
+    def capture(self, target: str, *, history: int = 0) -> str:
+        """The visible screen (and `history` lines above it), lines joined, no escapes."""
 
-    def capture_many(self, targets: Sequence[str]) -> dict[str, str]: ...
+    def capture_many(self, targets: Sequence[str]) -> dict[str, str]:
+        """Several visible screens from as few calls as possible."""
 
-    def capture_styled(self, target: str, *, history: int = 0) -> str: ...
+    def capture_styled(self, target: str, *, history: int = 0) -> str:
+        """A screen with its colours (SGR escapes) and `history` lines, for a viewer."""
 
-    def screen(self, pane_id: str) -> str: ...
+    def screen(self, pane_id: str) -> str:
+        """The visible screen exactly as drawn."""
 
     def new_session(self, session: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-                    width: int, height: int, log_command: Sequence[str] | None = None) -> None: ...
+                    width: int, height: int, log_command: Sequence[str] | None = None) -> None:
+        """A new detached session running `argv` (a list, never a shell string)."""
 
-    def kill_session(self, session: str) -> bool: ...
+    def kill_session(self, session: str) -> bool:
+        """Kill `session`; False when it was not there."""
 
-    def kill_server(self) -> None: ...
+    def kill_server(self) -> None:
+        """Kill this server."""
 
-    def send_keys(self, target: str, keys: Iterable[str]) -> None: ...
+    def send_keys(self, target: str, keys: Iterable[str]) -> None:
+        """Press `keys` in `target`."""
 
-    def leave_mode(self, target: str) -> None: ...
+    def leave_mode(self, target: str) -> None:
+        """Leave copy mode in `target`."""
 
-    def paste(self, target: str, text: str) -> None: ...
+    def paste(self, target: str, text: str) -> None:
+        """Paste `text` into `target` as one bracketed paste."""
 
-    def attach_argv(self, session: str) -> list[str]: ...
+    def attach_argv(self, session: str) -> list[str]:
+        """The argv that attaches a terminal to `session`."""
 
-    def listen_argv(self) -> list[str] | None: ...
+    def listen_argv(self) -> list[str] | None:
+        """The argv of a control-mode client that reports deaths (None: a scripted tmux)."""
 
-    def install_hooks(self) -> None: ...
+    def install_hooks(self) -> None:
+        """Set the server's hooks that report a pane's death."""
 
 
 def exact(session: str) -> str:
@@ -92,10 +109,12 @@ def exact(session: str) -> str:
 
 
 def exact_pane(session: str) -> str:
+    """The exact target of a session's pane (`=NAME:`: never a prefix match)."""
     return "=" + session + ":"
 
 
 def client_env() -> dict[str, str]:
+    """The environment of a tmux client: without TMUX, so it never talks to an enclosing server."""
     # A tmux client started inside another tmux must not treat that one as "its" server.
     env = dict(os.environ)
     env.pop("TMUX", None)
@@ -118,6 +137,7 @@ def _value(kind: str, text: str) -> Any:
 
 
 def parse_pane(line: str) -> PaneInfo | None:
+    """One `list-panes` line in SNAPSHOT_FORMAT as a PaneInfo (None when malformed)."""
     parts = line.split("\t", len(_FIELDS) - 1)
     if len(parts) != len(_FIELDS):
         return None

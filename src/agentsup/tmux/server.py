@@ -55,6 +55,7 @@ class Server(libtmux.Server):
         self.calls = 0
 
     def base_argv(self) -> list[str]:
+        """`tmux -S SOCKET` (or `-L NAME`)."""
         return [self.binary, "-S" if "/" in self.socket else "-L", self.socket]
 
     # libtmux declares `cmd` as a callable attribute (CmdMixin) but defines it as a method; mypy
@@ -100,4 +101,5 @@ def _error(socket: str, command: str, err: str, code: int) -> TmuxError:
 
 
 def no_server(error: str) -> bool:
+    """Does tmux's error say there is no server (rather than a failure)?"""
     return any(marker in error for marker in _NO_SERVER)
