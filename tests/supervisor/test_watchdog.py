@@ -271,10 +271,10 @@ def test_a_request_from_the_cli_wakes_the_loop_with_no_timer_due(project: Projec
 # inotify refused as the kernel refuses it when the per-user instance limit is used up (EMFILE)
 # (watchfiles' native watcher raises what the kernel says; only polling is let through)
 NO_INOTIFY = ("import sys\nimport watchfiles._rust_notify as m\nreal = m.RustNotify\n"
-              "def refuse(paths, debug, force_polling, *rest):\n"
-              "    if not force_polling:\n"
+              "def refuse(**keys):\n"
+              "    if not keys['force_polling']:\n"
               "        raise OSError('OS file watch limit reached (fs.inotify.max_user_instances is used up)')\n"
-              "    return real(paths, debug, force_polling, *rest)\n"
+              "    return real(**keys)\n"
               "m.RustNotify = refuse\n"
               "from agentsup.cli import main\nsys.argv = ['agentsup', *sys.argv[1:]]\nmain()\n")
 

@@ -54,7 +54,7 @@ class Actions:
 
 def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     """Start what is not running; queue tasks that never ran (a task runs once)."""
-    from agentsup.supervisor.requests import mark_stopped, send_request
+    from agentsup.supervisor.requests import RequestKind, mark_stopped, send_request
     from agentsup.tmux.client import tmux_version
 
     rt = control.make_runtime(cfg)
@@ -63,13 +63,13 @@ def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     warnings = control.launch_warnings(cfg, names)
     for name in names:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in cfg.agents and cfg.agents[name].kind != "task":
-            send_request(cfg, "reset", name, by=ACTOR.get())
+            send_request(cfg, RequestKind.RESET, name, by=ACTOR.get())
     results = control.up(rt, names, with_watchdog=with_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*cfg.agents, *cfg.services], stopped=False)
     tasks = [a for a in cfg.agents.values() if a.kind == "task" and (a.name in names or (not names and a.enabled))]
     for task in tasks:  # started by the watchdog, in dependency order
-        send_request(cfg, "queue", task.name, by=ACTOR.get())
+        send_request(cfg, RequestKind.QUEUE, task.name, by=ACTOR.get())
         results.append(ActionResult(task.name, task.session, "queued",
                                     detail=f"after {', '.join(task.after)}" if task.after else ""))
     for r in results:
@@ -115,7 +115,7 @@ def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force:
 
 def restart(cfg: Config, names: list[str]) -> Actions:
     """End each agent's tree and start it again, through the watchdog when one runs."""
-    from agentsup.supervisor.requests import mark_stopped, send_request
+    from agentsup.supervisor.requests import Outcome, RequestKind, mark_stopped, send_request
 
     for name in names:
         if name not in cfg.agents:
@@ -125,20 +125,20 @@ def restart(cfg: Config, names: list[str]) -> Actions:
     mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
     results = []
     for name in names:
-        how = send_request(cfg, "restart", name, by=ACTOR.get())
-        action, _, why = ("restart-requested" if how.result == "requested" else how.result).partition(": ")
+        how = send_request(cfg, RequestKind.RESTART, name, by=ACTOR.get())
+        action = "restart-requested" if how.outcome is Outcome.REQUESTED else how.outcome.value
         results.append(ActionResult(name, cfg.agents[name].session, action,
-                                    detail=why or (BY_WATCHDOG if how.by_watchdog else "")))
+                                    detail=how.detail or (BY_WATCHDOG if how.by_watchdog else "")))
     return Actions(results)
 
 
 def reset(cfg: Config, name: str) -> Actions:
     """Clear an agent's FATAL and restart budget, through the records' owner."""
-    from agentsup.supervisor.requests import send_request
+    from agentsup.supervisor.requests import RequestKind, send_request
 
     if name not in cfg.agents:
         raise control.unknown_name(cfg, name)
-    how = send_request(cfg, "reset", name, by=ACTOR.get())
+    how = send_request(cfg, RequestKind.RESET, name, by=ACTOR.get())
     detail = (BY_WATCHDOG if how.by_watchdog else "cleared (no watchdog running; start it with `agentsup up`)")
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
 
@@ -149,16 +149,17 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     import json
 
     from agentsup.store.journal import read_events
-    from agentsup.supervisor.requests import send_request
+    from agentsup.supervisor.requests import Outcome, RequestKind, send_request
 
     if task not in cfg.agents:
         raise control.unknown_name(cfg, task)
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
-    how = send_request(cfg, "start", task, payload=json.dumps(run_vars) if run_vars else None, by=ACTOR.get())
+    how = send_request(cfg, RequestKind.START, task, payload=json.dumps(run_vars) if run_vars else None,
+                       by=ACTOR.get())
     if how.by_watchdog:
-        action = "run-requested" if how.result == "requested" else how.result
+        action = "run-requested" if how.outcome is Outcome.REQUESTED else how.outcome.value
         return Actions([ActionResult(task, session, action, detail=BY_WATCHDOG)])
     last = read_events(cfg.journal_path, agent=task, limit=1)
     if last and last[0]["event"] == "task-failed":
@@ -185,7 +186,7 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
          force: bool = False) -> list[PingRow]:
     """Type `message` into each agent, verified. One held by a usage limit gets it queued
     (delivered once, after the limit lifts) unless `now`; a person's draft is never mixed with it."""
-    from agentsup.supervisor.requests import send_request
+    from agentsup.supervisor.requests import Outcome, RequestKind, send_request
     from agentsup.supervisor.status import record_of
 
     rt = control.make_runtime(cfg)
@@ -198,8 +199,8 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
     for name in names:
         # The file is a hint; the records' owner decides whether the agent is held (and queues it).
         if not now and record_of(rt, name).get("state") == "LIMITED":
-            how = send_request(cfg, "ping", name, payload=message, by=ACTOR.get())
-            if how.result in ("queued", "requested"):
+            how = send_request(cfg, RequestKind.PING, name, payload=message, by=ACTOR.get())
+            if how.outcome in (Outcome.QUEUED, Outcome.REQUESTED):
                 rows.append(PingRow(name, "queued", 0, "held by a usage limit: delivered once it lifts"))
                 continue
         result = control.deliver(rt, cfg.agents[name], message, force=force)

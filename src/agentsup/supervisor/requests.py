@@ -8,8 +8,11 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, LockedError
@@ -68,19 +71,56 @@ def reset_record(reconciler: Reconciler, name: str) -> None:
     reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
 
 
+class RequestKind(StrEnum):
+    """What the operator can hand the records' owner."""
+
+    RESET = "reset"  # clear FATAL and the restart budget
+    START = "start"  # run a task now
+    QUEUE = "queue"  # queue a task that never ran
+    RESTART = "restart"  # end an agent's tree and start it again
+    PING = "ping"  # queue a message while a limit holds the agent
+
+
+class Outcome(StrEnum):
+    """Every answer a request gets."""
+
+    RESET = "reset"
+    STARTED = "started"
+    QUEUED = "queued"
+    NOT_HELD = "not-held"  # a ping for an agent no limit holds: the asker delivers it now
+    RESTARTED = "restarted"
+    START_FAILED = "start-failed"
+    REFUSED = "refused"  # the kind does not apply to this agent (a restart of a task, ...)
+    REQUESTED = "requested"  # handed over as a file, to a watchdog that reads files
+    FAILED = "failed"  # the owner could not carry it out (its error is the detail)
+
+
 @dataclass(frozen=True)
 class Handled:
-    """What became of a request: `result` as `carry_out` says it; `by_watchdog` when the running
-    watchdog carried it out."""
+    """What became of a request, and why; `by_watchdog` when the running watchdog carried it out."""
 
-    result: str
+    outcome: Outcome
     by_watchdog: bool
+    detail: str = ""
+
+    @classmethod
+    def of_answer(cls, answer: dict[str, Any]) -> Handled:
+        """The channel's JSON answer (an older watchdog's "start-failed: why" string included)."""
+        if answer.get("error"):
+            return cls(Outcome.FAILED, True, str(answer["error"]))
+        result, _, why = str(answer.get("result", "")).partition(": ")
+        try:
+            outcome = Outcome(result)
+        except ValueError:
+            return cls(Outcome.FAILED, True, f"unknown answer {result!r}")
+        return cls(outcome, True, str(answer.get("detail") or why))
 
 
 CONNECT_PATIENCE = 5.0  # a watchdog holds its lock a moment before its socket listens
 
 
-def send_request(cfg: Config, kind: str, name: str, payload: str | None = None, *, by: str = "cli") -> Handled:
+def send_request(cfg: Config, kind: RequestKind, name: str, payload: str | None = None, *,
+                 by: str = "cli") -> Handled:
     """Have `kind` (reset | start | queue | restart | ping) for agent `name` carried out: by the
     running watchdog, which answers over its control socket, or here under the watchdog's lock.
     `by` (cli, web) is who asked, as the journal says it."""
@@ -92,24 +132,25 @@ def send_request(cfg: Config, kind: str, name: str, payload: str | None = None, 
             lock.acquire()
         except LockedError:  # a watchdog runs: ask it
             try:
-                answer = channel.ask(state.control_socket(), {"kind": kind, "name": name, "payload": payload,
+                answer = channel.ask(state.control_socket(), {"kind": str(kind), "name": name, "payload": payload,
                                                               "by": by})
             except channel.NoWatchdogError:
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
                 return Handled(_hand_over_file(state, kind, name, payload), True)
-            return Handled(str(answer.get("result", "")), True)
+            return Handled.of_answer(answer)
         break
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, cfg.journal())
-        return Handled(carry_out(reconciler, kind, cfg.agents[name], payload, by=by), False)
+        done = carry_out(reconciler, kind, cfg.agents[name], payload, by=by)
+        return Handled(done.outcome, False, done.detail)
     finally:
         lock.release()
 
 
-def _hand_over_file(state: StateDir, kind: str, name: str, payload: str | None) -> str:
+def _hand_over_file(state: StateDir, kind: str, name: str, payload: str | None) -> Outcome:
     """A watchdog that holds its lock but does not listen (an older agentsup) reads request files:
     written aside and renamed in whole, one file per message (0600: pings are secrets)."""
     folder = state.requests_dir()
@@ -118,7 +159,7 @@ def _hand_over_file(state: StateDir, kind: str, name: str, payload: str | None) 
     staged = state.incoming_dir() / f"{kind}-{name}.{time.time_ns()}"
     atomic_write_text(staged, payload or "")
     os.replace(staged, folder / staged.name)
-    return "requested"
+    return Outcome.REQUESTED
 
 
 def take_request_files(state: StateDir) -> list[tuple[str, str, str | None]]:
@@ -145,24 +186,65 @@ def take_request_files(state: StateDir) -> list[tuple[str, str, str | None]]:
     return taken
 
 
-def carry_out(reconciler: Reconciler, kind: str, agent: Agent, payload: str | None = None, *,
-              by: str = "cli") -> str:
+@dataclass(frozen=True)
+class Answer:
+    """What the records' owner did with a request."""
+
+    outcome: Outcome
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        """The answer as the control channel carries it."""
+        return {"result": self.outcome.value, "detail": self.detail}
+
+
+def _ping(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+    """Queued while a limit holds the agent; otherwise the asker types it itself."""
+    if not payload:
+        return Answer(Outcome.REFUSED, "a ping needs a message")
+    return Answer(Outcome(reconciler.queue_if_held(agent.name, payload, reason=by)))
+
+
+def _reset(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+    reset_record(reconciler, agent.name)
+    return Answer(Outcome.RESET)
+
+
+def _start(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+    if agent.kind != "task":
+        return Answer(Outcome.REFUSED, f"{agent.name} is not a task")
+    BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(payload))
+    return Answer(Outcome.STARTED)
+
+
+def _queue(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+    if agent.kind != "task":
+        return Answer(Outcome.REFUSED, f"{agent.name} is not a task")
+    request_tasks(reconciler, [agent.name])
+    return Answer(Outcome.QUEUED)
+
+
+def _restart(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+    if agent.kind == "task":
+        return Answer(Outcome.REFUSED, f"{agent.name} is a task")
+    return restart_by_hand(reconciler, agent, by=by)
+
+
+HANDLERS: dict[RequestKind, Callable[[Reconciler, Agent, str | None, str], Answer]] = {
+    RequestKind.PING: _ping, RequestKind.RESET: _reset, RequestKind.START: _start, RequestKind.QUEUE: _queue,
+    RequestKind.RESTART: _restart,
+}
+
+
+def carry_out(reconciler: Reconciler, kind: RequestKind | str, agent: Agent, payload: str | None = None, *,
+              by: str = "cli") -> Answer:
     """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
-    under the watchdog's lock), and say what became of it."""
-    if kind == "ping" and payload:  # queued while the agent is held; otherwise the CLI types it itself
-        return reconciler.queue_if_held(agent.name, payload, reason=by)
-    if kind == "reset":
-        reset_record(reconciler, agent.name)
-        return "reset"
-    if kind == "start" and agent.kind == "task":
-        BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(payload))
-        return "started"
-    if kind == "queue" and agent.kind == "task":
-        request_tasks(reconciler, [agent.name])
-        return "queued"
-    if kind == "restart" and agent.kind != "task":
-        return restart_by_hand(reconciler, agent, by=by)
-    return "refused"
+    under the watchdog's lock), and say what became of it: one handler per kind."""
+    try:
+        handler = HANDLERS[RequestKind(kind)]
+    except ValueError:
+        return Answer(Outcome.REFUSED, f"unknown request {kind!r}")
+    return handler(reconciler, agent, payload, by)
 
 
 def _vars(payload: str | None) -> dict[str, str]:
@@ -176,7 +258,7 @@ def _vars(payload: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") -> str:
+def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") -> Answer:
     """Stop the agent's whole tree and start it again. It counts in the restart budget like any
     restart; a pane the watchdog saw before is replaced."""
     cfg = reconciler.rt.cfg
@@ -192,7 +274,7 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") ->
     except AgentsupError as exc:
         reconciler.log("start-failed", agent.name, error=str(exc), by=by)
         reconciler.persist(agent.name)
-        return f"start-failed: {exc}"
+        return Answer(Outcome.START_FAILED, str(exc))
     reconciler.log("restart", agent.name, reason="restarted by hand", by=by)
     reconciler.persist(agent.name)
-    return "restarted"
+    return Answer(Outcome.RESTARTED)

@@ -167,8 +167,8 @@ class Watchdog:
         if agent is None:
             return {"error": f"no agent named {name!r} in {self.cfg.path}"}
         try:
-            return {"result": carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None,
-                                       by=str(by))}
+            return carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None,
+                             by=str(by)).to_json()
         except AgentsupError as exc:
             self.reconciler.log("request-error", name, kind=kind, error=str(exc))
             return {"error": str(exc)}

@@ -1,0 +1,33 @@
+"""The request protocol: enumerated kinds, one handler each, enumerated answers with their reason
+(scripted tmux: no process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentsup.supervisor.reconcile import HEAVY
+from agentsup.supervisor.requests import Handled, Outcome, RequestKind, carry_out
+
+from ..scripted import Fleet, agent
+
+
+def test_each_kind_has_its_handler_and_every_answer_is_one_of_the_outcomes(tmp_path: Path) -> None:
+    f = Fleet(tmp_path, agent("a"), agent("t", kind="task", watch="heal"))
+    f.dog.tick(HEAVY)
+    a, t = f.dog.cfg.agents["a"], f.dog.cfg.agents["t"]
+    rec = f.dog.reconciler
+    assert carry_out(rec, RequestKind.PING, a, "hello").outcome is Outcome.NOT_HELD  # no limit holds it
+    assert carry_out(rec, RequestKind.RESET, a).outcome is Outcome.RESET
+    refused = carry_out(rec, RequestKind.RESTART, t)
+    assert refused.outcome is Outcome.REFUSED and refused.detail == "t is a task"
+    assert carry_out(rec, RequestKind.QUEUE, a).outcome is Outcome.REFUSED
+    assert carry_out(rec, "explode", a).outcome is Outcome.REFUSED
+    assert carry_out(rec, RequestKind.RESTART, a).to_json() == {"result": "restarted", "detail": ""}
+
+
+def test_an_answer_from_the_channel_is_read_as_an_outcome_with_its_reason() -> None:
+    assert Handled.of_answer({"result": "start-failed", "detail": "no such program"}) == \
+        Handled(Outcome.START_FAILED, True, "no such program")
+    assert Handled.of_answer({"result": "start-failed: no such program"}).detail == "no such program"  # older
+    assert Handled.of_answer({"error": "no agent named 'x'"}) == Handled(Outcome.FAILED, True, "no agent named 'x'")
+    assert Handled.of_answer({"result": "bogus"}).outcome is Outcome.FAILED
