@@ -18,7 +18,7 @@ from agentsup.buildloop.phases import (
 from agentsup.buildloop.tasks import PENDING, RUNNING, TaskView, plan
 from agentsup.config.load import Agent, Config, with_vars
 from agentsup.errors import AgentsupError
-from agentsup.store.record import Record, State
+from agentsup.store.record import State
 from agentsup.store.state import atomic_write_text, read_state, write_json
 from agentsup.supervisor import control, lifecycle
 from agentsup.supervisor.reconcile import Reconciler
@@ -127,9 +127,7 @@ class BuildLoop:
             now = self.rec.clock.monotonic()
             # A fresh record for the new phase; what was queued for the agent still goes to it
             # (a push pinged while it was starting, just before the DONE: soak seed 83).
-            queued = self.rec.record(agent.name).queue
-            self.rec.records[agent.name] = Record(state=State.STARTING, detail=reason, started_at=now,
-                                                  boot=self.rec.boot, queue=list(queued))
+            self.rec.records.fresh(agent.name, state=State.STARTING, detail=reason, started_at=now)
             self.rec.persist(agent.name)
             self.rec.log("start", agent.name, reason=reason)
 
@@ -208,7 +206,7 @@ class BuildLoop:
         result = plan({n: t.after for n, t in tasks.items()}, views, now=now, max_running=max_running,
                       retry_backoff=self.cfg.watchdog.task_retry_backoff)
         for name, new_state in result.states.items():
-            self.rec.transitions[name] = (views[name].state, new_state)
+            self.rec.records.noted(name, views[name].state, new_state, "the task plan")
             if views[name].state == RUNNING and not self.rec.dry_run:  # an attempt ended
                 lifecycle.run_later(tasks[name], "after_exit", self.rec.log, exit_code=views[name].exit_code)
         for name in result.stop:  # timed out, or a dependency failed while it ran: nothing of it survives
@@ -240,7 +238,7 @@ class BuildLoop:
         try:
             control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
-            self.rec.transitions[task.name] = (record.state, "FAILED")
+            self.rec.records.noted(task.name, record.state, State.FAILED, f"could not start: {exc}")
             record.change_state(State.FAILED, f"could not start: {exc}")
             self.rec.log("task-failed", task.name, error=str(exc))
         else:

@@ -92,6 +92,13 @@ class Decision:
     actions: list[Start | Deliver | Keys] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
+    def drain_queue(self) -> int:
+        """What was queued for the agent goes out now, in order, and the queue is empty; how many."""
+        count = len(self.record.queue)
+        self.actions += [Deliver(text, "queued") for text in self.record.queue]
+        self.record.queue = []
+        return count
+
     def note(self, event: str, **fields: Any) -> None:
         """Ask for a journal entry `event` with `fields`."""
         self.events.append(Event(event, fields))

@@ -152,16 +152,19 @@ def _hold(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Promi
     _answer_menu(d, obs, clock.mono)
 
 
-def _lift(d: Decision, obs: Observation, now: float) -> None:
-    """It works again: what was queued while it was held goes out, in order."""
+def _lift(d: Decision, obs: Observation, now: float, *, shared_with: str = "") -> None:
+    """It works again: the hold ends and what was queued while it was held goes out, in order (the
+    one place a hold is lifted, its own or its account's)."""
     rec = d.record
     rec.menu_answered = rec.probe_taken = None
-    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
-           resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
-    rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
-    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since = None, None, 0, now
-    d.actions += [Deliver(text, "queued") for text in rec.queue]
-    rec.queue = []
+    if shared_with:
+        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue), shared_with=shared_with)
+    else:
+        d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue),
+               resumed="by itself" if rec.limit_nudges == 0 else "after agentsup's nudge")
+        rec.limit_seen, rec.limit_mark = rec.limit_mark, ""
+    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since, rec.shared_hold = None, None, 0, now, ""
+    d.drain_queue()
     rec.settle(RUNNING, "working" if obs.active else "idle")
 
 
@@ -243,11 +246,7 @@ def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: boo
         d.actions.append(Deliver(nudge_text(pol.kind), "nudge"))
         d.note("limit-nudge", nudge=rec.limit_nudges, shared_with=rec.shared_hold)
         return True
-    d.note("limit-lifted", nudges=rec.limit_nudges, queued=len(rec.queue), shared_with=rec.shared_hold)
-    rec.limit_until, rec.reset_at, rec.limit_nudges, rec.idle_since, rec.shared_hold = None, None, 0, now, ""
-    d.actions += [Deliver(text, "queued") for text in rec.queue]
-    rec.queue = []
-    rec.settle(RUNNING, "working" if obs.active else "idle")
+    _lift(d, obs, now, shared_with=rec.shared_hold)
     return True
 
 

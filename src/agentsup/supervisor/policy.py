@@ -100,9 +100,7 @@ def _judge_screen(d: Decision, view: View, obs: Observation, clock: Now, pol: Po
         return
     if rec.queue and rec.ready and not obs.active and not obs.waiting_input:
         # pings queued while it was held, and it restarted before the limit lifted: they go now
-        d.actions += [Deliver(text, "queued") for text in rec.queue]
-        d.note("queue-delivered", queued=len(rec.queue))
-        rec.queue = []
+        d.note("queue-delivered", queued=d.drain_queue())
     if rec.pending and (obs.waiting_input or not obs.active):
         _start(d, now, f"restart: {rec.pending}", kill=True, budget=False)
         return

@@ -23,7 +23,6 @@ from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.journal import Journal
 from agentsup.store.record import BACKOFF, FATAL, LIMITED, STOPPED, IllegalTransition, Record
-from agentsup.store.state import move_aside, read_state, write_json
 from agentsup.supervisor import control, lifecycle
 from agentsup.supervisor.clock import Clock, SystemClock, boot_id
 from agentsup.supervisor.decision import Decision, Deliver, Keys, Policy, Start, View
@@ -33,6 +32,7 @@ from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_d
 from agentsup.supervisor.observe import LAST_LINES, Screen, foreign_program, last_lines, local_zone, with_signals
 from agentsup.supervisor.policy import transition
 from agentsup.supervisor.proctree import LazyTree, end_processes
+from agentsup.supervisor.records import Records
 from agentsup.tmux.client import NoSessionError, PaneInfo
 from agentsup.tmux.delivery import DeliveryResult
 
@@ -94,14 +94,12 @@ class Reconciler:
         self.dry_run = dry_run
         self.emit = emit
         self.zone = local_zone()
-        self.records: dict[str, Record] = {}
-        self.saved: dict[str, dict[str, Any]] = {}
+        self.records = Records(rt.state, self.boot, self.log, dry_run=dry_run)  # the one owner of records
         self.screens: dict[str, Screen] = {}
         self.panes: dict[str, PaneInfo] = {}  # the last tick's snapshot
         self.degraded: dict[str, str] = {}  # what is failing: "state", "journal", ... → why
         self.signals: dict[str, tuple[str, ClaudeSignals]] = {}  # per agent: (pane key, what its hooks said)
         self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
-        self.transitions: dict[str, tuple[str, str]] = {}  # per agent: (state before, state after) this tick
         self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
         self.ended: set[str] = set()  # pane keys whose program's end was seen (its after_exit hook ran)
         self.look_again: list[float] = []  # moments to read screens again (see signal_due)
@@ -110,42 +108,21 @@ class Reconciler:
     # ── records ────────────────────────────────────────────────────────────────────────────
 
     def record(self, name: str) -> Record:
-        """The agent's record: in memory, else read back from its file (a damaged one is set aside)."""
-        if name not in self.records:
-            data, problem = read_state(self.rt.state.record_file(name))
-            if problem:
-                self.log("state-corrupt", name, detail=problem)
-            try:
-                rec = Record.from_json(data) if data is not None else Record(boot=self.boot)
-            except (TypeError, ValueError) as exc:
-                path = self.rt.state.record_file(name)
-                try:
-                    detail = f"{path}: {exc}; moved aside to {move_aside(path).name}"
-                except OSError as err:
-                    detail = f"{path}: {exc}; could not move it aside: {err.strerror}"
-                self.log("state-corrupt", name, detail=detail)
-                rec = Record(boot=self.boot)
-            self.records[name] = rec.rebased(self.boot)
-            self.saved[name] = rec.to_json()
-        return self.records[name]
+        """The agent's record (read from its owner, `self.records`)."""
+        return self.records.get(name)
 
     def persist(self, name: str) -> None:
-        """Write the agent's record if it changed (atomically; a full disk marks the watchdog degraded)."""
-        data = self.records[name].to_json()
-        if data == self.saved.get(name) or self.dry_run:
-            return
-        try:
-            write_json(self.rt.state.record_file(name), data)
-        except OSError as exc:
-            self.degraded["state"] = f"cannot write agent records: {exc.strerror or exc}"
-            return  # in memory it is right; the next tick writes it again
-        self.saved[name] = data
+        """Write the agent's record if it changed; a failing write marks the watchdog degraded."""
+        self.records.persist(name)
+        if self.records.write_error:
+            self.degraded["state"] = self.records.write_error
 
     def persist_all(self) -> None:
         """Write every record that changed."""
         self.degraded.pop("state", None)
-        for name in list(self.records):
-            self.persist(name)
+        self.records.persist_all()
+        if self.records.write_error:
+            self.degraded["state"] = self.records.write_error
         if self.journal.failing:
             self.journal.flush()
         if self.journal.failing:
@@ -184,8 +161,9 @@ class Reconciler:
             entry = self.journal.write(event, agent, **fields)
             kind = KIND_OF_EVENT.get(event)
             if kind and self.notifier is not None:
-                old, new = self.transitions.get(agent or "", ("", ""))
-                self.notifier.notify(Notice(kind, agent or "", str(old), str(new), notice_detail(fields),
+                change = self.records.changes.get(agent or "")
+                old, new = (change.old, change.new) if change else ("", "")
+                self.notifier.notify(Notice(kind, agent or "", old, new, notice_detail(fields),
                                             str(entry.get("ts", ""))))
         self.emit(entry)
 
@@ -220,15 +198,13 @@ class Reconciler:
             pane = panes.get(agent.session)
             rec = self.record(agent.name)
             view = self.observe(agent, pane, rec, kind, tree, screens, stats)
-            old_state = rec.state
             try:
                 decision = transition(rec, view, now, policy_for(cfg, agent, wakes_enabled=not sequence_done),
                                       wall=wall)
             except IllegalTransition as exc:  # a bug in the state machine: refused, journaled, state kept
                 self.log("illegal-transition", agent.name, old=exc.old, new=exc.new)
                 continue
-            self.records[agent.name] = decision.record
-            self.transitions[agent.name] = (old_state, decision.record.state)
+            self.records.put(agent.name, decision.record)
             self.act(agent, pane, decision, stats)
             self.persist(agent.name)
             if any(e.event == "limit-hold" for e in decision.events) and not decision.record.shared_hold:
@@ -247,7 +223,7 @@ class Reconciler:
     def share_limit(self, hit: Agent, agents: list[Agent], panes: dict[str, PaneInfo]) -> None:
         """A limit one agent hit holds every running agent of its account until the same reset,
         instead of each running into it on its own (each is still nudged after it)."""
-        rec = self.records[hit.name]
+        rec = self.records.get(hit.name)
         if rec.limit_until is None:
             return
         for other in agents:
@@ -256,10 +232,8 @@ class Reconciler:
                 continue
             if self.record(other.name).state in (LIMITED, BACKOFF, FATAL):
                 continue
-            old_state = self.records[other.name].state
-            self.records[other.name] = hold_for_account(self.records[other.name], hit.name, rec.limit_until,
-                                                        rec.reset_at)
-            self.transitions[other.name] = (old_state, LIMITED)
+            self.records.put(other.name, hold_for_account(self.records.get(other.name), hit.name, rec.limit_until,
+                                                          rec.reset_at), f"{hit.name} hit the account's limit")
             self.log("limit-hold", other.name, shared_with=hit.name, account=hit.account, reset_at=rec.reset_at,
                      detail=f"{hit.name} hit the {hit.account} account's usage limit")
             self.persist(other.name)
@@ -380,28 +354,25 @@ class Reconciler:
         # A person is typing, or the session is gone (the server was killed, a restart is under
         # way): it goes once the agent is back at its prompt, never lost.
         if purpose in ("ping", "queued") and (result.draft or result.result == DeliveryResult.NO_SESSION):
-            rec = self.record(agent.name)
-            rec.queue.append(text)
+            self.records.enqueue(agent.name, text)
             self.persist(agent.name)
         return result.result
 
     def requeue(self, name: str, text: str, why: str) -> None:
         """A message that could not be typed now waits in the agent's queue (delivered when it is
         back at its prompt), never lost."""
-        rec = self.record(name)
-        rec.queue.append(text)
+        queued = self.records.enqueue(name, text)
         self.persist(name)
-        self.log("ping-queued", name, queued=len(rec.queue), detail=why)
+        self.log("ping-queued", name, queued=queued, detail=why)
 
     def queue_if_held(self, name: str, text: str, *, reason: str) -> str:
         """Queue `text` for agent `name` while a usage limit holds it ("queued", delivered once
         after the limit lifts); "not-held" otherwise, and the asker delivers it now."""
-        rec = self.record(name)
-        if rec.limit_until is None:
+        if self.record(name).limit_until is None:
             return "not-held"
-        rec.queue.append(text)
+        queued = self.records.enqueue(name, text)
         self.persist(name)
-        self.log("ping-queued", name, reason=reason, queued=len(rec.queue))
+        self.log("ping-queued", name, reason=reason, queued=queued)
         return "queued"
 
     def ping(self, name: str, text: str, *, reason: str) -> str:
@@ -414,9 +385,9 @@ class Reconciler:
             return "queued"
         rec = self.record(name)
         if rec.state in (BACKOFF, FATAL, STOPPED) or not rec.ready:  # not up: it gets it once it is
-            rec.queue.append(text)
+            queued = self.records.enqueue(agent.name, text)
             self.persist(name)
-            self.log("ping-queued", name, reason=reason, queued=len(rec.queue), detail=f"{rec.state}: not up yet")
+            self.log("ping-queued", name, reason=reason, queued=queued, detail=f"{rec.state}: not up yet")
             return "queued"
         if self.dry_run:
             self.log("ping-would-deliver", name, reason=reason)

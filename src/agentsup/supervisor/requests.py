@@ -16,7 +16,7 @@ from typing import Any
 
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, LockedError
-from agentsup.store.record import Record, State
+from agentsup.store.record import State
 from agentsup.store.state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
 from agentsup.supervisor import channel, control
 from agentsup.supervisor.buildloop import BuildLoop, request_tasks
@@ -65,10 +65,10 @@ def mark_stopped(state: StateDir, names: list[str], stopped: bool) -> None:
 
 def reset_record(reconciler: Reconciler, name: str) -> None:
     """A fresh record for `name` that keeps its queue and wake: FATAL and the restart budget gone."""
-    old = reconciler.record(name)
-    reconciler.records[name] = Record(wake_due=old.wake_due, queue=old.queue, boot=reconciler.boot)
+    previous = reconciler.record(name).state
+    reconciler.records.fresh(name, why="reset by hand")
     reconciler.persist(name)
-    reconciler.log("reset", name, previous_state=old.state, detail="FATAL and restart budget cleared")
+    reconciler.log("reset", name, previous_state=previous, detail="FATAL and restart budget cleared")
 
 
 class RequestKind(StrEnum):
@@ -265,10 +265,8 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") ->
     now = reconciler.clock.monotonic()
     old = reconciler.record(agent.name)
     window = cfg.watchdog.restart_window
-    rec = Record(restarts=[t for t in old.restarts if now - t < window] + [now], queue=old.queue,
-                 wake_due=old.wake_due, boot=reconciler.boot, state=State.STARTING, started_at=now,
-                 detail="restarted by hand")
-    reconciler.records[agent.name] = rec
+    reconciler.records.fresh(agent.name, state=State.STARTING, detail="restarted by hand", started_at=now,
+                             restarts=[t for t in old.restarts if now - t < window] + [now])
     try:
         control.start_agent(reconciler.rt, agent, force=True)
     except AgentsupError as exc:

@@ -147,7 +147,7 @@ class Watchdog:
             ended = control.stop_session(rt, agent.session, panes.get(agent.session))
             self.reconciler.log("removed", name, detail="no longer in the config; stopped",
                                 processes=len(ended.pids))
-            self.reconciler.records.pop(name, None)
+            self.reconciler.records.forget(name)
 
     # ── requests from the CLI ──────────────────────────────────────────────────────────────
 
