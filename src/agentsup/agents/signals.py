@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.agents.detect import Observation
+from agentsup.store.logs import complete_lines, json_lines
 
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notification")
 # Appends the hook's JSON (one line) to the file named by $1; the file holds prompts: 0600.
@@ -110,18 +111,9 @@ def read_hooks(path: Path, sig: ClaudeSignals) -> ClaudeSignals:
         sig = ClaudeSignals()
     if size == sig.offset:
         return sig
-    with path.open("rb") as fh:
-        fh.seek(sig.offset)
-        data = fh.read()
-    complete = data[:data.rfind(b"\n") + 1]  # a line still being written waits for the next read
-    sig.offset += len(complete)
-    for line in complete.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            sig.fold(event)
+    complete, sig.offset = complete_lines(path, sig.offset)
+    for event in json_lines(complete.splitlines()):
+        sig.fold(event)
     return sig
 
 

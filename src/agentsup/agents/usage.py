@@ -7,12 +7,13 @@ use so far: at the rate it was used since the window began, when does it reach 1
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from agentsup.store.logs import json_lines
 
 WINDOW = 5 * 3600.0
 # USD per million tokens: input, output, cache read, cache write. List prices of 2026-11 by model
@@ -60,22 +61,12 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _lines(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
-    for line in lines:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            yield data
-
-
 def claude_transcript(lines: Iterable[str], since: float | None = None) -> tuple[Tokens, dict[str, Tokens]]:
     """Totals of one claude transcript, and per model. A message streamed in several lines carries
     the same id and usage: counted once. A turn is a prompt a person (or agentsup) typed."""
     total, seen = Tokens(), set()
     by_model: dict[str, Tokens] = {}
-    for entry in _lines(lines):
+    for entry in json_lines(lines):
         at = _when(entry.get("timestamp"))
         if since is not None and (at is None or at < since):
             continue
@@ -109,7 +100,7 @@ def codex_session(lines: Iterable[str], since: float | None = None) -> tuple[Tok
     """Totals of one codex session file: each `token_count` event's `last_token_usage` (codex's
     input counts its cached part too; here input is the uncached rest)."""
     total, model = Tokens(), "codex"
-    for entry in _lines(lines):
+    for entry in json_lines(lines):
         payload = _table(entry.get("payload"))
         if entry.get("type") == "turn_context" and isinstance(payload.get("model"), str):
             model = payload["model"]

@@ -1,12 +1,15 @@
-"""Reading session logs: the last N lines, and following a log across rotations."""
+"""Reading logs: the last N lines, following a log across rotations, and the whole JSON lines
+appended since a byte offset (the journal, claude's hooks)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def tail_lines(path: Path, count: int) -> list[str]:
@@ -47,3 +50,24 @@ def follow(path: Path, *, poll: float = 0.5, stop: Callable[[], bool] = lambda: 
             yield chunk.decode("utf-8", "replace")
         else:
             time.sleep(poll)
+
+
+def complete_lines(path: Path, offset: int) -> tuple[bytes, int]:
+    """The whole lines appended to `path` since byte `offset`, and the offset after them (a line
+    still being written waits for the next read)."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    complete = data[:data.rfind(b"\n") + 1]
+    return complete, offset + len(complete)
+
+
+def json_lines(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects among `lines` (a line that is not one is skipped)."""
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            yield value

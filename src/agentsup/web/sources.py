@@ -4,7 +4,6 @@ CLI calls for an action (the records' owner decides; the journal says `"by": "we
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,20 +41,10 @@ class JournalTail:
             self.position, self.inode = 0, st.st_ino
         if st.st_size == self.position:
             return []
-        with self.path.open("rb") as fh:
-            fh.seek(self.position)
-            chunk = fh.read()
-        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line half-written now is read whole next time
-        self.position += len(complete)
-        entries = []
-        for line in complete.decode("utf-8", "replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-        return entries
+        from agentsup.store.logs import complete_lines, json_lines
+
+        complete, self.position = complete_lines(self.path, self.position)
+        return list(json_lines(complete.splitlines()))
 
 
 @dataclass
