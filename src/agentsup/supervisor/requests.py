@@ -19,7 +19,7 @@ from agentsup.errors import AgentsupError, LockedError
 from agentsup.store.record import State
 from agentsup.store.state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
 from agentsup.supervisor import channel, control
-from agentsup.supervisor.buildloop import BuildLoop, request_tasks
+from agentsup.supervisor.loopdriver import BuildLoop, request_tasks
 from agentsup.supervisor.reconcile import Reconciler
 
 

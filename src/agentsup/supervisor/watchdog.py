@@ -24,11 +24,11 @@ from agentsup.config.load import Config
 from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.state import FileLock, private_dir
 from agentsup.supervisor import control
-from agentsup.supervisor.buildloop import BuildLoop, handoff_refs, watched_files
 from agentsup.supervisor.channel import ControlServer
 from agentsup.supervisor.clock import Clock, SystemClock
 from agentsup.supervisor.configfollow import ConfigFollower, launch_fingerprint
 from agentsup.supervisor.heartbeat import Heartbeat
+from agentsup.supervisor.loopdriver import BuildLoop, handoff_refs, watched_files
 from agentsup.supervisor.notify import Notifier
 from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
 from agentsup.supervisor.requests import carry_out, stopped_by_hand, take_request_files

@@ -62,17 +62,17 @@ class BuildLoop:
     """The build loop inside the watchdog: phase advance, handoff pings, tasks."""
 
     def __init__(self, reconciler: Reconciler) -> None:
-        self.rec = reconciler
+        self.reconciler = reconciler
 
     @property
     def rt(self) -> control.Runtime:
         """The runtime of the reconciler this loop drives."""
-        return self.rec.rt
+        return self.reconciler.rt
 
     @property
     def cfg(self) -> Config:
         """The config in force."""
-        return self.rec.rt.cfg
+        return self.reconciler.rt.cfg
 
     # ── phases ─────────────────────────────────────────────────────────────────────────────
 
@@ -81,8 +81,8 @@ class BuildLoop:
         step = next_step(self.cfg)
         if step is None:
             return False
-        if self.rec.dry_run:
-            self.rec.log("phase-" + step.kind, done=step.done_id, next=step.next_id)
+        if self.reconciler.dry_run:
+            self.reconciler.log("phase-" + step.kind, done=step.done_id, next=step.next_id)
             return False
         if step.kind == "advance":
             self.stop_loops()
@@ -90,7 +90,7 @@ class BuildLoop:
             complete_marker(self.cfg).unlink(missing_ok=True)  # resuming into an appended phase
             # The handoff state carries over: a claim pushed right after the loops restart is
             # pinged like any other (a fresh state would take it into its baseline, unpinged).
-            self.rec.log("phase-advance", done=step.done_id, next=step.next_id, index=step.index)
+            self.reconciler.log("phase-advance", done=step.done_id, next=step.next_id, index=step.index)
             self.start_loops(f"phase {step.next_id}")
             return True
         self.stop_loops()
@@ -98,13 +98,13 @@ class BuildLoop:
 
         atomic_write_text(complete_marker(self.cfg),
                           f"phase sequence complete {datetime.now(UTC).isoformat(timespec='seconds')}; loops stopped\n")
-        self.rec.log("sequence-complete", last=step.done_id)
+        self.reconciler.log("sequence-complete", last=step.done_id)
         oc = self.cfg.loop.on_complete
         if oc is not None:
             trigger = self.cfg.log_dir / oc.trigger_file
             if trigger.exists():
                 trigger.unlink()
-                self.rec.log("on-complete", task=oc.run)
+                self.reconciler.log("on-complete", task=oc.run)
                 self.start_task(self.cfg.agents[oc.run], reason="on_complete")
         return True
 
@@ -114,7 +114,7 @@ class BuildLoop:
         for agent in loop_agents(self.cfg):
             ended = control.stop_session(self.rt, agent.session, panes.get(agent.session))
             if agent.session in panes or ended.pids:
-                self.rec.log("stop", agent.name, reason="phase change")
+                self.reconciler.log("stop", agent.name, reason="phase change")
 
     def start_loops(self, reason: str) -> None:
         """Start every loop agent again, each with a fresh record that keeps its queue."""
@@ -122,14 +122,14 @@ class BuildLoop:
             try:
                 control.start_agent(self.rt, agent, force=True)
             except AgentsupError as exc:
-                self.rec.log("start-failed", agent.name, error=str(exc))
+                self.reconciler.log("start-failed", agent.name, error=str(exc))
                 continue
-            now = self.rec.clock.monotonic()
+            now = self.reconciler.clock.monotonic()
             # A fresh record for the new phase; what was queued for the agent still goes to it
             # (a push pinged while it was starting, just before the DONE: soak seed 83).
-            self.rec.records.fresh(agent.name, state=State.STARTING, detail=reason, started_at=now)
-            self.rec.persist(agent.name)
-            self.rec.log("start", agent.name, reason=reason)
+            self.reconciler.records.fresh(agent.name, state=State.STARTING, detail=reason, started_at=now)
+            self.reconciler.persist(agent.name)
+            self.reconciler.log("start", agent.name, reason=reason)
 
     # ── handoff ────────────────────────────────────────────────────────────────────────────
 
@@ -139,7 +139,7 @@ class BuildLoop:
 
     def save_handoff(self, state: HandoffState) -> None:
         """Persist the handoff state (not in a dry run)."""
-        if not self.rec.dry_run:
+        if not self.reconciler.dry_run:
             write_json(self.handoff_file(), state.to_json())
 
     def check_handoff(self) -> None:
@@ -151,7 +151,7 @@ class BuildLoop:
         ref = f"{spec.remote}/{spec.branch}"
         data, problem = read_state(self.handoff_file())
         if problem:
-            self.rec.log("state-corrupt", detail=problem)
+            self.reconciler.log("state-corrupt", detail=problem)
         state = HandoffState.from_json(data or {})
         try:
             git.fetch(spec.remote)
@@ -165,15 +165,15 @@ class BuildLoop:
                 shown = git.show(ref, f"{docs}/{name}") if docs else None
                 contents[name] = shown if shown is not None else git.show(ref, name)
         except GitError as exc:
-            self.rec.log("handoff-error", error=str(exc))
+            self.reconciler.log("handoff-error", error=str(exc))
             return
         pings = commit_pings(spec, subjects) if state.head else []  # the first look only sets a baseline
         pings += inbox_pings(spec, state, contents)
         state.head = head or state.head
         self.save_handoff(state)  # saved before pinging: a crash now may lose a ping, never repeat one
         for ping in pings:
-            self.rec.log("handoff", ping.target, kind=ping.reason)
-            self.rec.ping(ping.target, ping.text, reason=ping.reason)
+            self.reconciler.log("handoff", ping.target, kind=ping.reason)
+            self.reconciler.ping(ping.target, ping.text, reason=ping.reason)
 
     # ── tasks ──────────────────────────────────────────────────────────────────────────────
 
@@ -184,7 +184,7 @@ class BuildLoop:
     def next_due(self) -> float | None:
         """The earliest moment (monotonic) a running task reaches its timeout."""
         dues = [rec.started_at + task.timeout for name, task in self.tasks().items()
-                if task.timeout is not None and (rec := self.rec.record(name)).state == RUNNING
+                if task.timeout is not None and (rec := self.reconciler.record(name)).state == RUNNING
                 and rec.started_at is not None]
         return min(dues) if dues else None
 
@@ -193,12 +193,12 @@ class BuildLoop:
         tasks = self.tasks()
         if not tasks:
             return
-        now = self.rec.clock.monotonic()
+        now = self.reconciler.clock.monotonic()
         views = {}
         for name, task in tasks.items():
             pane = panes.get(task.session)
             code = self.rt.state.read_exit_code(task.session)  # written by the wrapper as the program ends
-            rec = self.rec.record(name)
+            rec = self.reconciler.record(name)
             views[name] = TaskView(rec.state, alive=pane is not None and not pane.dead and code is None,
                                    exit_code=code, started_at=rec.started_at, attempts=rec.attempts,
                                    retry_at=rec.retry_at, timeout=task.timeout, retries=task.retries)
@@ -206,48 +206,48 @@ class BuildLoop:
         result = plan({n: t.after for n, t in tasks.items()}, views, now=now, max_running=max_running,
                       retry_backoff=self.cfg.watchdog.task_retry_backoff)
         for name, new_state in result.states.items():
-            self.rec.records.noted(name, views[name].state, new_state, "the task plan")
-            if views[name].state == RUNNING and not self.rec.dry_run:  # an attempt ended
-                lifecycle.run_later(tasks[name], "after_exit", self.rec.log, exit_code=views[name].exit_code)
+            self.reconciler.records.noted(name, views[name].state, new_state, "the task plan")
+            if views[name].state == RUNNING and not self.reconciler.dry_run:  # an attempt ended
+                lifecycle.run_later(tasks[name], "after_exit", self.reconciler.log, exit_code=views[name].exit_code)
         for name in result.stop:  # timed out, or a dependency failed while it ran: nothing of it survives
-            if not self.rec.dry_run:
+            if not self.reconciler.dry_run:
                 ended = control.stop_session(self.rt, tasks[name].session, panes.get(tasks[name].session))
-                self.rec.log("task-stopped", name, processes=len(ended.pids))
+                self.reconciler.log("task-stopped", name, processes=len(ended.pids))
         for name, event, fields in result.events:
-            self.rec.log(event, name, **fields)
+            self.reconciler.log(event, name, **fields)
         for name, at in result.retry_at.items():
-            self.rec.record(name).retry_at = at
+            self.reconciler.record(name).retry_at = at
         for name, state in result.states.items():
-            record = self.rec.record(name)
+            record = self.reconciler.record(name)
             record.change_state(State(state),
                                 next((str(f.get("reason", "")) for n, e, f in result.events if n == name), ""))
             if name in result.start:
                 self.start_task(tasks[name], reason="dependencies done" if tasks[name].after else "requested")
             else:
-                self.rec.persist(name)
+                self.reconciler.persist(name)
 
     def start_task(self, task: Agent, *, reason: str, fresh: bool = False,
                    run_vars: dict[str, str] | None = None) -> None:
         """Start an attempt. `fresh`: a run by hand, which starts the count of attempts over, with
         `run_vars` for its {{keys}} (kept for its retries)."""
-        if self.rec.dry_run:
+        if self.reconciler.dry_run:
             return
-        record = self.rec.record(task.name)
+        record = self.reconciler.record(task.name)
         if fresh:
             record.attempts, record.run_vars = 0, dict(run_vars or {})
         try:
             control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
-            self.rec.records.noted(task.name, record.state, State.FAILED, f"could not start: {exc}")
+            self.reconciler.records.noted(task.name, record.state, State.FAILED, f"could not start: {exc}")
             record.change_state(State.FAILED, f"could not start: {exc}")
-            self.rec.log("task-failed", task.name, error=str(exc))
+            self.reconciler.log("task-failed", task.name, error=str(exc))
         else:
             record.attempts += 1
             record.change_state(State.RUNNING, reason)
-            record.started_at = self.rec.clock.monotonic()
+            record.started_at = self.reconciler.clock.monotonic()
             record.retry_at = None
-            self.rec.log("task-start", task.name, reason=reason, attempt=record.attempts)
-        self.rec.persist(task.name)
+            self.reconciler.log("task-start", task.name, reason=reason, attempt=record.attempts)
+        self.reconciler.persist(task.name)
 
 
 FINISHED_OR_UNDERWAY = frozenset({"DONE", "FAILED", "CANCELLED", RUNNING, PENDING})
