@@ -16,11 +16,13 @@ from ..conftest import Project, sim_agent, wait_for
 HEAL = 'watch = "heal"\n'
 AGENTS = (sim_agent("a", extra=HEAL)
           + sim_agent("lim", "--limit", "claude", "--reset", "in 10 minutes", extra=HEAL + 'account = "lim-acct"')
-          + sim_agent("q", "--question", extra=HEAL + 'account = "q-acct"'))
+          + sim_agent("q", "--question", extra=HEAL + 'account = "q-acct"')
+          + sim_agent("f", "--fatal", "Invalid API key", extra=HEAL + 'account = "f-acct"'))
 
 
 def up(project: Project) -> None:
-    project.write("[watchdog]\nsignal_interval = 1\npoll_interval = 0.3\n\n" + AGENTS)
+    project.write("[watchdog]\nsignal_interval = 1\npoll_interval = 0.3\nrestart_max = 1\nbackoff_initial = 1\n\n"
+                  + AGENTS)
     started = project.cli("up")
     assert started.returncode == 0, started.stderr
 
@@ -57,6 +59,9 @@ def test_the_page_shows_every_agent_live_a_countdown_a_question_and_a_screen_wit
         expect(row(page, "q")).to_have_class(re.compile(r"\basks\b"), timeout=30_000)  # a question waits for a person
         expect(row(page, "q")).to_contain_text("asks:")
         expect(page.locator("#watchdog")).to_contain_text("watchdog ok")
+        expect(row(page, "f").locator(".state")).to_have_text("FATAL", timeout=60_000)  # its reason, its last lines
+        expect(row(page, "f").locator(".last-lines")).to_contain_text("FATAL: Invalid API key")
+        expect(row(page, "f")).to_have_class(re.compile(r"\bfatal\b"))
         expect(page.locator("#events")).to_contain_text("up a")
 
         row(page, "a").click()

@@ -49,6 +49,7 @@ class AgentStatus:
     branch: str | None = None  # that worktree's branch
     account: str = ""  # agents of one account share usage limits
     question: str | None = None  # what a WAITING agent asks
+    last_lines: list[str] = field(default_factory=list)  # a FATAL or BACKOFF agent's last screen lines, why
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             worktree=agent.worktree.path if agent.worktree else None,
             branch=agent.worktree.branch if agent.worktree else None, account=agent.account,
             question=str(record.get("question") or "") or None if state == "WAITING" else None,
+            last_lines=[str(x) for x in record.get("last_lines", [])][-8:] if state in ("FATAL", "BACKOFF") else [],
         ))
     services = []
     for svc in cfg.services.values():

@@ -49,6 +49,7 @@ function agentRow(agent, host) {
   const asks = agent.state === "WAITING" && agent.question;
   if (asks) detail.append(el("div", { text: `asks: ${agent.question}` }));
   if (agent.detail && !(asks && agent.detail.startsWith("waiting for input"))) detail.append(el("div", { text: agent.detail }));
+  if ((agent.last_lines || []).length) detail.append(el("pre", { class: "last-lines", text: agent.last_lines.join("\n") }));
   if (agent.state === "LIMITED" && agent.reset_at) {
     detail.append(el("div", { class: "countdown", "data-reset": agent.reset_at, text: countdown(agent.reset_at) }));
     if (!/resumes|by itself/.test(agent.detail || "")) detail.append(el("div", { class: "muted", text: resumer(agent) }));
