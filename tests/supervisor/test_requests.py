@@ -31,3 +31,24 @@ def test_an_answer_from_the_channel_is_read_as_an_outcome_with_its_reason() -> N
     assert Handled.of_answer({"result": "start-failed: no such program"}).detail == "no such program"  # older
     assert Handled.of_answer({"error": "no agent named 'x'"}) == Handled(Outcome.FAILED, True, "no agent named 'x'")
     assert Handled.of_answer({"result": "bogus"}).outcome is Outcome.FAILED
+
+
+def test_a_task_run_again_by_hand_that_cannot_start_is_failed_not_refused(tmp_path: Path) -> None:
+    """Found by the 30-minute soak (seed 29): `agentsup run t1` of a DONE task while tmux did not
+    answer was refused as an illegal change DONE -> FAILED."""
+    from agentsup.supervisor.reconcile import POLL
+
+    f = Fleet(tmp_path, agent("t", kind="task", watch="heal"))
+    f.dog.tick(HEAVY)
+    assert carry_out(f.dog.reconciler, RequestKind.START, f.dog.cfg.agents["t"]).outcome is Outcome.STARTED
+    f.dog.rt.state.exit_file("t-t").parent.mkdir(parents=True, exist_ok=True)
+    f.dog.rt.state.exit_file("t-t").write_text("0")  # what the launch wrapper writes as it ends
+    f.tmux.die("t-t", 0)
+    f.advance(1, POLL)
+    assert f.record("t")["state"] == "DONE"
+    f.tmux.frozen = True  # the next start cannot reach tmux
+    answer = carry_out(f.dog.reconciler, RequestKind.START, f.dog.cfg.agents["t"])
+    f.tmux.frozen = False
+    assert answer.outcome is Outcome.STARTED  # the request was carried out; the attempt failed
+    assert f.record("t")["state"] == "FAILED" and "could not start" in f.record("t")["detail"]
+    assert "illegal-transition" not in f.events("t") and "task-failed" in f.events("t")

@@ -235,6 +235,10 @@ class BuildLoop:
         record = self.reconciler.record(task.name)
         if fresh:
             record.attempts, record.run_vars = 0, dict(run_vars or {})
+            # a run again by hand starts from a finished task: STARTING first, so an attempt that
+            # cannot start (tmux frozen) ends FAILED instead of being refused (DONE -> FAILED; soak seed 29)
+            self.reconciler.records.noted(task.name, record.state, State.STARTING, reason)
+            record.change_state(State.STARTING, reason)
         try:
             control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
