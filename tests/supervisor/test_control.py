@@ -209,7 +209,7 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
                                      "config_error", "degraded", "notify_error"}
     agent_keys = {"name", "kind", "backend", "model", "watch", "enabled", "session", "state", "detail", "pid",
                   "uptime_s", "exit_code", "reset_at", "restarts", "session_id", "source", "worktree", "branch",
-                  "account", "question"}
+                  "account", "question", "last_lines"}
     a, b = data["agents"]
     assert set(a) == agent_keys and set(b) == agent_keys
     assert (a["name"], a["state"], a["backend"], a["model"]) == ("a", "RUNNING", "sim", "default")
