@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,14 +41,14 @@ def web(ctx: typer.Context, config: ConfigOption = None,
     options = WebOptions(host=host, port=port, actions=actions, allow_hosts=tuple(allow_host or ()),
                          new_token=new_token)
     if fleet is not None:
+        from agentsup.config.files import state_home
         from agentsup.fleet.config import find_fleet, load_fleet
 
         path = find_fleet(None if fleet == BARE_FLEET else fleet)
         load_fleet(path)  # a mistake in it is named now, not on the first page load
         if actions:
             raise AgentsupError("--actions works on one host's agents.toml; across hosts use `agentsup fleet`")
-        state = Path.home() / ".local" / "state" / "agentsup"
-        serve(FleetSource(path), StateDir(state).web_token(), options)
+        serve(FleetSource(path), StateDir(state_home()).web_token(), options)
         return
     cfg = load(Call.of(ctx, config), last_good=True)
     serve(LocalSource(cfg.path), StateDir(cfg.state_dir).web_token(), options)
