@@ -87,7 +87,9 @@ def test_real_claude_is_held_at_its_limit_answered_nudged_resumed_and_healed(
     assert project.cli_json("status")["agents"][0]["session_id"] == session_id
 
     # the usage limit: held with the exact reset from claude's status line, its menu answered
-    reset = int(time.time()) + 12
+    # far enough that the pings below reach the mock before it, on a loaded machine too (at +12 s a
+    # run beside a soak sent "next step" after the reset: claude got an answer, never a limit)
+    reset = int(time.time()) + 30
     api.reset_epoch = reset
     assert project.cli("ping", "c", "refresh your status line").returncode == 0  # answers carry the window
     wait_for(lambda: "refresh your status line" in api.received(), timeout=30)
