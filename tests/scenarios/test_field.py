@@ -72,6 +72,34 @@ def test_a_ping_to_a_limited_agent_is_queued_by_the_running_watchdog_and_arrives
     assert not list((project.log_dir / "state" / "requests").glob("*"))  # nothing left behind
 
 
+def test_a_watchdog_killed_while_typing_queued_pings_is_followed_by_one_that_types_each_once(
+        project: Project) -> None:
+    # Found by the soak: a watchdog killed with SIGKILL midway through typing what was queued for a
+    # limited agent left the whole queue on disk, and the next watchdog typed it all again.
+    resume_at = (datetime.now(UTC) + timedelta(seconds=40)).isoformat()
+    project.write("[watchdog]\nlimit_reset_slack = 1\n"
+                  + sim_agent("lim", "--limit", "claude", "--reset", "in 40 seconds", "--limit-until", resume_at,
+                              extra='watch = "heal"'))
+    notes = [f"queued note {n}" for n in range(6)]
+    with watchdog_process(project) as dog:
+        wait_for(lambda: state_of(project, "lim") == "LIMITED", timeout=40, interval=0.3)
+        for note in notes:
+            sent = project.cli("ping", "lim", note, "--json")
+            assert json.loads(sent.stdout)["result"] == "queued", sent.stdout
+        wait_for(lambda: len([m for m in messages(project, "lim") if m in notes]) >= 2, timeout=120, interval=0.01)
+        dog.kill()  # midway: two typed, the rest still owed (one perhaps half typed)
+        dog.wait(timeout=10)
+    got = [m for m in messages(project, "lim") if m in notes]
+    assert 2 <= len(got) < len(notes), got  # the kill came while it was typing them
+    with watchdog_process(project):
+        wait_for(lambda: len([m for m in messages(project, "lim") if m in notes]) >= len(notes), timeout=90,
+                 interval=0.3)
+        time.sleep(3)  # a second copy would come within a tick or two
+        assert [m for m in messages(project, "lim") if m in notes] == notes
+    assert project.records("lim") and not json.loads(
+        (project.log_dir / "state" / "agents" / "lim.json").read_text())["sending"]
+
+
 @pytest.mark.tmux  # starts real processes
 def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_path: Path) -> None:
     log = tmp_path / "a.log"

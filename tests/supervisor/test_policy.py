@@ -282,6 +282,7 @@ def test_limit_lifts_when_agent_works_and_queued_pings_go_out_in_order() -> None
     d = transition(rec, alive(BUSY, changed=True), T0 + 700, POL)
     assert [(a.text, a.purpose) for a in delivers(d)] == [("first ping", "queued"), ("second ping", "queued")]
     assert d.record.queue == [] and d.record.state == RUNNING and d.record.limit_until is None
+    assert d.record.sending == ["first ping", "second ping"]  # on disk before a key is typed
     assert transition(d.record, alive(BUSY, changed=True), T0 + 701, POL).actions == []  # once
 
 

@@ -44,6 +44,21 @@ def test_a_write_that_fails_is_kept_in_memory_and_said(tmp_path: Path) -> None:
     assert records.write_error and records.get("a").state == "RUNNING"
 
 
+def test_messages_being_typed_leave_one_by_one_and_a_dead_typist_s_rest_go_back_first(tmp_path: Path) -> None:
+    records, _ = owner(tmp_path)
+    records.put("a", Record(state=State.RUNNING, boot="boot-1", sending=["one", "two", "three"]))
+    records.sent("a", "one", again=False)
+    records.sent("a", "two", again=True)  # a person's draft was in the way: it waits for another try
+    assert (records.get("a").sending, records.get("a").queue) == (["three"], ["two"])
+    records.persist("a")
+    again, _ = owner(tmp_path)  # the watchdog died while it typed "three"
+    again.enqueue("a", "four")  # a ping that came meanwhile
+    assert again.resume_sending("a", first_arrived=False) == ["three"]
+    assert (again.get("a").queue, again.get("a").sending) == (["three", "two", "four"], [])
+    again.put("a", Record(state=State.RUNNING, boot="boot-1", sending=["x", "y"]))
+    assert again.resume_sending("a", first_arrived=True) == ["y"] and again.get("a").queue == ["y"]
+
+
 def test_no_module_but_the_owner_assigns_a_record_or_a_queue() -> None:
     src = ROOT / "src" / "agentsup"
     found = []
@@ -52,11 +67,12 @@ def test_no_module_but_the_owner_assigns_a_record_or_a_queue() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Assign | ast.AugAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                targets = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
                 for target in targets:
                     if (isinstance(target, ast.Subscript) and ast.unparse(target.value).endswith("records")
                             and rel != "supervisor/records.py"):
                         found.append(f"{rel}:{node.lineno}: {ast.unparse(target)} =")
-                    if isinstance(target, ast.Attribute) and target.attr == "queue" and rel not in (
+                    if isinstance(target, ast.Attribute) and target.attr in ("queue", "sending") and rel not in (
                             "supervisor/records.py", "supervisor/decision.py"):  # (a decision's own copy)
                         found.append(f"{rel}:{node.lineno}: {ast.unparse(target)} =")
             if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("queue.append"):

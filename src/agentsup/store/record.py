@@ -86,6 +86,9 @@ class Record:
     reset_at: str | None = None
     reset_grain: float = 0.0  # what the shown reset was rounded to (s): probes come that often past it
     queue: list[str] = field(default_factory=list)
+    # Taken from the queue and being typed now, in order; the first may be in flight. On disk
+    # before a key is typed, so a watchdog killed mid-delivery neither repeats nor loses one.
+    sending: list[str] = field(default_factory=list)
     wake_due: float | None = None
     pane: str = ""  # the live pane last seen (id and pid): another one was started by someone else
     ready: bool = False  # the program showed something since its start
@@ -147,7 +150,7 @@ class Record:
 
     def copy(self) -> Record:
         return dataclasses.replace(self, restarts=list(self.restarts), last_lines=list(self.last_lines),
-                                   queue=list(self.queue), run_vars=dict(self.run_vars))
+                                   queue=list(self.queue), sending=list(self.sending), run_vars=dict(self.run_vars))
 
 
 _PERSISTED = tuple(f.name for f in dataclasses.fields(Record) if f.name not in VOLATILE)
@@ -174,7 +177,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "last_lines": _list_of(lambda v: isinstance(v, str)), "limit_until": _optional(_number),
     "limit_nudges": lambda v: isinstance(v, int), "limit_probe": _number,
     "reset_at": _optional(lambda v: isinstance(v, str)), "reset_grain": _number,
-    "queue": _list_of(lambda v: isinstance(v, str)),
+    "queue": _list_of(lambda v: isinstance(v, str)), "sending": _list_of(lambda v: isinstance(v, str)),
     "wake_due": _optional(_number), "pane": lambda v: isinstance(v, str), "ready": lambda v: isinstance(v, bool),
     "pending": lambda v: isinstance(v, str), "boot": lambda v: isinstance(v, str),
     "limit_mark": lambda v: isinstance(v, str), "limit_seen": lambda v: isinstance(v, str),

@@ -93,10 +93,11 @@ class Decision:
     events: list[Event] = field(default_factory=list)
 
     def drain_queue(self) -> int:
-        """What was queued for the agent goes out now, in order, and the queue is empty; how many."""
+        """What was queued for the agent goes out now, in order: the queue moves to `sending`, which
+        the acting side empties one delivered message at a time; how many."""
         count = len(self.record.queue)
         self.actions += [Deliver(text, "queued") for text in self.record.queue]
-        self.record.queue = []
+        self.record.sending, self.record.queue = [*self.record.sending, *self.record.queue], []
         return count
 
     def note(self, event: str, **fields: Any) -> None:

@@ -20,7 +20,7 @@ from agentsup.agents.signals import ClaudeSignals
 from agentsup.buildloop.phases import complete_marker
 from agentsup.buildloop.tasks import PENDING
 from agentsup.config.load import Agent, Config
-from agentsup.errors import AgentsupError, TmuxUnreachableError
+from agentsup.errors import AgentsupError
 from agentsup.store.journal import Journal
 from agentsup.store.record import BACKOFF, FATAL, LIMITED, STOPPED, IllegalTransition, Record
 from agentsup.supervisor import control, lifecycle
@@ -28,17 +28,15 @@ from agentsup.supervisor.clock import Clock, SystemClock, boot_id
 from agentsup.supervisor.decision import Decision, Deliver, Keys, Policy, Start, View
 from agentsup.supervisor.launch import tag
 from agentsup.supervisor.limits import hold_for_account
+from agentsup.supervisor.messages import LOOK_AGAIN, Messages
 from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
 from agentsup.supervisor.observe import LAST_LINES, Screen, foreign_program, last_lines, local_zone, with_signals
 from agentsup.supervisor.policy import transition
 from agentsup.supervisor.proctree import LazyTree, end_processes
 from agentsup.supervisor.records import Records
 from agentsup.tmux.client import NoSessionError, PaneInfo
-from agentsup.tmux.delivery import DeliveryResult
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
-KEPT = ("ping", "queued")  # messages that must arrive: queued when tmux cannot take them now
-LOOK_AGAIN = 3.0  # seconds after a nudge before its answer is read
 
 
 @dataclass
@@ -102,7 +100,7 @@ class Reconciler:
         self.notifier: Notifier | None = None  # the watchdog's; one-off CLI reconcilers notify nobody
         self.ours: dict[str, bool] = {}  # pane key → did agentsup start it (its environment says)
         self.ended: set[str] = set()  # pane keys whose program's end was seen (its after_exit hook ran)
-        self.look_again: list[float] = []  # moments to read screens again (see signal_due)
+        self.messages = Messages(rt, self.records, self.log, self.persist, self.clock, dry_run=dry_run)
         rt.on_event = self.log
 
     # ── records ────────────────────────────────────────────────────────────────────────────
@@ -147,7 +145,7 @@ class Reconciler:
         now = self.clock.monotonic()
         if any(r.queue and r.state not in (LIMITED, BACKOFF, FATAL, STOPPED) for r in self.records.values()):
             dues.append(now + LOOK_AGAIN)  # a message waits for its agent to come up: look soon
-        dues += self.look_again
+        dues += self.messages.look_again
         return min(dues) if dues else None
 
     def now(self) -> tuple[float, float]:
@@ -196,6 +194,8 @@ class Reconciler:
         for agent in agents:
             stats.agents += 1
             pane = panes.get(agent.session)
+            if self.record(agent.name).sending and not self.dry_run:  # a watchdog died typing them
+                self.messages.resume_sending(agent, pane)
             rec = self.record(agent.name)
             view = self.observe(agent, pane, rec, kind, tree, screens, stats)
             try:
@@ -205,6 +205,8 @@ class Reconciler:
                 self.log("illegal-transition", agent.name, old=exc.old, new=exc.new)
                 continue
             self.records.put(agent.name, decision.record)
+            if decision.record.sending:
+                self.persist(agent.name)  # what goes out is on disk as `sending` before a key is typed
             self.act(agent, pane, decision, stats)
             self.persist(agent.name)
             if any(e.event == "limit-hold" for e in decision.events) and not decision.record.shared_hold:
@@ -330,73 +332,10 @@ class Reconciler:
                 self.screens.pop(agent.session, None)  # look again next tick: the menu should be gone
             elif isinstance(action, Deliver):
                 text = action.text or (wake_text(agent) if action.purpose == "wake" else "")
-                if not text:
-                    self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
-                elif unreachable and action.purpose in KEPT:
-                    self.requeue(agent.name, text, unreachable)
+                if text:
+                    unreachable = self.messages.send(agent, action, text, unreachable)
                 else:
-                    try:
-                        self.deliver(agent, text, action.purpose)
-                    except TmuxUnreachableError as exc:  # a frozen server: messages wait, none is lost
-                        unreachable = f"tmux unreachable: {exc}"
-                        if action.purpose in KEPT:
-                            self.requeue(agent.name, text, unreachable)
-                        else:
-                            self.log(f"{action.purpose}-failed", agent.name, error=unreachable)
-
-    def deliver(self, agent: Agent, text: str, purpose: str) -> DeliveryResult:
-        """Type `text` into the agent, verified, and journal what became of it."""
-        result = control.deliver(self.rt, agent, text)
-        if purpose in ("nudge", "queued", "retry"):
-            self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
-        self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
-                 text=text[:200])
-        # A person is typing, or the session is gone (the server was killed, a restart is under
-        # way): it goes once the agent is back at its prompt, never lost.
-        if purpose in ("ping", "queued") and (result.draft or result.result == DeliveryResult.NO_SESSION):
-            self.records.enqueue(agent.name, text)
-            self.persist(agent.name)
-        return result.result
-
-    def requeue(self, name: str, text: str, why: str) -> None:
-        """A message that could not be typed now waits in the agent's queue (delivered when it is
-        back at its prompt), never lost."""
-        queued = self.records.enqueue(name, text)
-        self.persist(name)
-        self.log("ping-queued", name, queued=queued, detail=why)
-
-    def queue_if_held(self, name: str, text: str, *, reason: str) -> str:
-        """Queue `text` for agent `name` while a usage limit holds it ("queued", delivered once
-        after the limit lifts); "not-held" otherwise, and the asker delivers it now."""
-        if self.record(name).limit_until is None:
-            return "not-held"
-        queued = self.records.enqueue(name, text)
-        self.persist(name)
-        self.log("ping-queued", name, reason=reason, queued=queued)
-        return "queued"
-
-    def ping(self, name: str, text: str, *, reason: str) -> str:
-        """Deliver `text` to agent `name` now, or queue it while the agent is held by a usage limit."""
-        agent = self.rt.cfg.agents.get(name)
-        if agent is None:
-            self.log("ping-dropped", name, reason=reason, detail="no such agent")
-            return "no-agent"
-        if self.queue_if_held(name, text, reason=reason) == "queued":
-            return "queued"
-        rec = self.record(name)
-        if rec.state in (BACKOFF, FATAL, STOPPED) or not rec.ready:  # not up: it gets it once it is
-            queued = self.records.enqueue(agent.name, text)
-            self.persist(name)
-            self.log("ping-queued", name, reason=reason, queued=queued, detail=f"{rec.state}: not up yet")
-            return "queued"
-        if self.dry_run:
-            self.log("ping-would-deliver", name, reason=reason)
-            return "dry-run"
-        try:
-            return self.deliver(agent, text, "ping").value
-        except TmuxUnreachableError as exc:  # tmux frozen: the ping waits for the agent, as for a held one
-            self.requeue(name, text, f"tmux unreachable: {exc}")
-            return "queued"
+                    self.log("wake-skipped", agent.name, reason="wake prompt file missing or empty")
 
 
 def _cpu() -> float:

@@ -92,13 +92,31 @@ class Records:
         outlive it: its queue (pings owed to it) and its next wake."""
         old = self.get(name)
         return self.put(name, Record(state=state, detail=detail, started_at=started_at, restarts=restarts or [],
-                                     queue=list(old.queue), wake_due=old.wake_due, boot=self.boot), why or detail)
+                                     queue=list(old.queue), sending=list(old.sending), wake_due=old.wake_due,
+                                     boot=self.boot), why or detail)
 
     def enqueue(self, name: str, text: str) -> int:
         """Owe `text` to the agent (delivered once, in order, when it can take it); the queue's length."""
         rec = self.get(name)
         rec.queue = [*rec.queue, text]
         return len(rec.queue)
+
+    def sent(self, name: str, text: str, *, again: bool) -> None:
+        """A message of `sending` went out (or, `again`, waits at the queue's end for another try)."""
+        rec = self.get(name)
+        if text in rec.sending:
+            rec.sending = rec.sending[:]
+            rec.sending.remove(text)
+        if again:
+            rec.queue = [*rec.queue, text]
+
+    def resume_sending(self, name: str, *, first_arrived: bool) -> list[str]:
+        """After a watchdog died while typing: the message it was typing arrived or not (its screen
+        says), and the rest go back to the queue's front, ahead of what came since; what goes back."""
+        rec = self.get(name)
+        back = rec.sending[1:] if first_arrived else rec.sending
+        rec.queue, rec.sending = [*back, *rec.queue], []
+        return back
 
     def forget(self, name: str) -> None:
         """An agent gone from the config: its record leaves memory (its file stays, for history)."""

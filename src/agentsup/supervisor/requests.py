@@ -202,7 +202,7 @@ def _ping(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) ->
     """Queued while a limit holds the agent; otherwise the asker types it itself."""
     if not payload:
         return Answer(Outcome.REFUSED, "a ping needs a message")
-    return Answer(Outcome(reconciler.queue_if_held(agent.name, payload, reason=by)))
+    return Answer(Outcome(reconciler.messages.queue_if_held(agent.name, payload, reason=by)))
 
 
 def _reset(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:

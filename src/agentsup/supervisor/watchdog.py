@@ -296,7 +296,8 @@ class Watchdog:
         told = loop.listener is not None and loop.watcher is not None and loop.watcher.backend != ""
         poll = w.poll_interval if told else min(w.poll_interval, FALLBACK_POLL)  # deaths and requests reach us
         wait = min(poll, loop.next_signal - now)
-        self.reconciler.look_again = [t for t in self.reconciler.look_again if t > loop.screens_read_at]
+        messages = self.reconciler.messages
+        messages.look_again = [t for t in messages.look_again if t > loop.screens_read_at]
         due = self.reconciler.signal_due()
         if due is not None and due > loop.screens_read_at:  # a reset, a nudge's answer: read screens then
             loop.next_signal = min(loop.next_signal, due)

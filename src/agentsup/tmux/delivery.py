@@ -100,6 +100,15 @@ def _rows_with_probe(rows: list[str], probe: str) -> list[int]:
     return hits
 
 
+def seen_sent(screen: list[str], history: list[str], text: str, box: InputBox | None) -> bool:
+    """Was `text` submitted: not unsent in the input box of the visible `screen`, and its tail in
+    `history` (the screen and the lines above it)? How a watchdog that died while typing it tells
+    whether to type it again. (Old frames in the history hold old input boxes: only the screen's counts.)"""
+    if box is not None and _unsent(box.draft(screen), text):
+        return False
+    return bool(_rows_with_probe(history, probe_of(text)))
+
+
 @dataclass
 class Deliverer:
     """Pastes, submits and verifies messages through the tmux seam."""
