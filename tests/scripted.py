@@ -110,7 +110,7 @@ def resume_delay(root: Path, banner: str, lifts_at: float, *, limit: float = 720
     f.tmux.show("t-a", banner)
     f.advance(1)
     assert f.record("a")["state"] == "LIMITED", f.record("a")
-    assert f.dog.reconciler.messages.ping("a", "queued note", reason="test") == "queued"
+    assert f.dog.reconciler.messages.deliver_or_queue("a", "queued note", reason="test") == "queued"
     answered = 0
     while f.clock.wall() < lifts_at + limit:
         f.advance(1)

@@ -100,6 +100,26 @@ def test_a_watchdog_killed_while_typing_queued_pings_is_followed_by_one_that_typ
         (project.log_dir / "state" / "agents" / "lim.json").read_text())["sending"]
 
 
+def test_every_cli_ping_is_decided_and_typed_by_the_running_watchdog(project: Project) -> None:
+    project.write(sim_agent("a", extra='watch = "heal"'))
+    with watchdog_process(project) as dog:
+        wait_for(lambda: "agentsup sim" in project.screen("t-a"), timeout=30)
+        wait_for(lambda: state_of(project, "a") == "RUNNING", timeout=30, interval=0.3)
+        sent = project.cli("ping", "a", "hello there", "--json")
+        assert sent.returncode == 0, sent.stderr
+        row = json.loads(sent.stdout)
+        assert (row["result"], row["attempts"]) == ("delivered", 1)
+        wait_for(lambda: "hello there" in messages(project, "a"))
+        typed = [e for e in events(project, "a") if e["event"].startswith("ping-")]
+        assert [(e["event"], e.get("by")) for e in typed] == [("ping-delivered", "cli")]  # one writer: the owner
+        project.tmux("send-keys", "-t", "t-a", "-l", "half a thought")
+        wait_for(lambda: "> half a thought" in project.screen("t-a"))
+        stranded = project.cli("ping", "a", "from the operator", "--json")
+        assert stranded.returncode == 1 and json.loads(stranded.stdout)["result"] == "stranded"
+        assert "from the operator" not in messages(project, "a") and "half a thought" in project.screen("t-a")
+        assert dog.poll() is None
+
+
 @pytest.mark.tmux  # starts real processes
 def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_path: Path) -> None:
     log = tmp_path / "a.log"

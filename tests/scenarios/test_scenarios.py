@@ -32,9 +32,9 @@ def test_a_crash_loop_goes_fatal_stays_down_and_reset_revives_it(fleet_of: Any) 
     started = len(f.tmux.started)
     f.advance(600, POLL)
     assert len(f.tmux.started) == started and f.events("a").count("fatal") == 1, "FATAL: nothing more starts"
-    from agentsup.supervisor.requests import carry_out
+    from agentsup.supervisor.requests import Request, carry_out
 
-    carry_out(f.dog.reconciler, "reset", f.dog.cfg.agents["a"])  # what `agentsup reset a` asks for
+    carry_out(f.dog.reconciler, Request("reset", "a"), f.dog.cfg.agents["a"])  # what `agentsup reset a` asks for
     f.advance(1, POLL)
     assert len(f.tmux.started) == started + 1 and "reset" in f.events("a")
     f.advance(30, SIGNAL)
@@ -49,7 +49,7 @@ def test_a_limit_is_held_then_nudged_and_a_queued_ping_arrives_once_after(fleet_
     f.tmux.show("t-a", LIMIT)
     f.advance(1)
     assert f.record("a")["state"] == "LIMITED" and f.record("a")["reset_at"].startswith("2027-01-15T10:00:00")
-    assert f.dog.reconciler.messages.ping("a", "handoff: review gate 2", reason="test") == "queued"
+    assert f.dog.reconciler.messages.deliver_or_queue("a", "handoff: review gate 2", reason="test") == "queued"
     for _ in range(119):  # to 09:59:31, idle far past stall_idle, still held
         f.advance(60)
     assert pane.received == [] and "restart" not in f.events("a") and "limit-nudge" not in f.events("a")
@@ -196,7 +196,7 @@ def test_a_limit_one_agent_hits_holds_its_account_and_both_resume_after_the_rese
     f.advance(1)
     assert [f.record(n)["state"] for n in ("a", "b", "c")] == ["LIMITED", "LIMITED", "RUNNING"]
     assert f.record("b")["shared_hold"] == "a" and f.record("b")["reset_at"] == f.record("a")["reset_at"]
-    assert f.dog.reconciler.messages.ping("b", "handoff for b", reason="test") == "queued"
+    assert f.dog.reconciler.messages.deliver_or_queue("b", "handoff for b", reason="test") == "queued"
     b = f.tmux.sessions["t-b"]
     for _ in range(121):  # to 10:01:31: past the reset and the slack, idle far past stall_idle
         f.advance(60)
@@ -257,9 +257,10 @@ def test_a_watchdog_ping_to_an_agent_that_is_down_waits_for_it_and_arrives_once(
     f.tmux.die("t-a")
     f.advance(0, POLL)
     assert f.record("a")["state"] == "STARTING" and not f.record("a")["ready"]  # healed, not up yet
-    assert f.dog.reconciler.messages.ping("a", "watchdog ping: claim(gate-3)", reason="claim") == "queued"
+    assert f.dog.reconciler.messages.deliver_or_queue("a", "watchdog ping: claim(gate-3)", reason="claim") == "queued"
     del f.tmux.sessions["t-b"]  # gone under the watchdog's feet: the delivery finds no session
-    assert f.dog.reconciler.messages.ping("b", "watchdog ping: review(gate-4)", reason="review") == "no-session"
+    messages = f.dog.reconciler.messages
+    assert messages.deliver_or_queue("b", "watchdog ping: review(gate-4)", reason="review") == "no-session"
     for _ in range(4):
         f.advance(30)
     got_a, got_b = f.tmux.sessions["t-a"].received, f.tmux.sessions["t-b"].received
@@ -276,7 +277,8 @@ def test_a_ping_that_meets_a_frozen_tmux_waits_in_the_queue_and_arrives_once(fle
     f.dog.tick(HEAVY)
     f.advance(30)
     f.tmux.frozen = True
-    assert f.dog.reconciler.messages.ping("a", "watchdog ping: review(gate-29)", reason="review") == "queued"
+    messages = f.dog.reconciler.messages
+    assert messages.deliver_or_queue("a", "watchdog ping: review(gate-29)", reason="review") == "queued"
     assert f.record("a")["queue"] == ["watchdog ping: review(gate-29)"]
     f.dog.safe_tick(SIGNAL)  # ticks fail while it is frozen; the queue is kept
     f.tmux.frozen = False

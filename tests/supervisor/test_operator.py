@@ -160,7 +160,7 @@ def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Pr
         dog.tick(SIGNAL)
     got = [r["text"] for r in project.records("a") if r["kind"] == "message"]
     assert got[-1] == "handoff: review gate 2" and got.count("handoff: review gate 2") == 1
-    everyone = project.cli("ping", "--all", "all hands")
+    everyone = answered(dog, lambda: project.cli("ping", "--all", "all hands"))  # every ping asks the owner
     assert everyone.returncode == 0 and "queued" not in everyone.stdout
     assert dog.control is not None
     dog.control.stop()

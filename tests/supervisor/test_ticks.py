@@ -164,7 +164,7 @@ def test_a_watchdog_ping_waits_behind_a_person_s_draft(fleet_of: Any) -> None:
     f.advance(30)
     pane = f.tmux.sessions["t-a"]
     pane.input, pane.activity = "half typed", int(f.tmux.wall)  # a person is typing in the pane
-    assert f.dog.reconciler.messages.ping("a", "claim: x", reason="claim") == "stranded"
+    assert f.dog.reconciler.messages.deliver_or_queue("a", "claim: x", reason="claim") == "stranded"
     assert pane.input == "half typed" and f.record("a")["queue"] == ["claim: x"]
     f.advance(30)
     assert pane.received == [], "still typing: the ping waits"

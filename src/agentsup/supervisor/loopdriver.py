@@ -173,7 +173,7 @@ class BuildLoop:
         self.save_handoff(state)  # saved before pinging: a crash now may lose a ping, never repeat one
         for ping in pings:
             self.reconciler.log("handoff", ping.target, kind=ping.reason)
-            self.reconciler.messages.ping(ping.target, ping.text, reason=ping.reason)
+            self.reconciler.messages.deliver_or_queue(ping.target, ping.text, reason=ping.reason)
 
     # ── tasks ──────────────────────────────────────────────────────────────────────────────
 

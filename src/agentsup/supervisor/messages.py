@@ -62,14 +62,25 @@ class Messages:
         self.persist(agent.name)
         return unreachable
 
-    def deliver(self, agent: Agent, text: str, purpose: str) -> Delivery:
-        """Type `text` into the agent, verified, and journal what became of it."""
-        result = control.deliver(self.rt, agent, text)
+    def deliver(self, agent: Agent, text: str, purpose: str, *, force: bool = False, **fields: Any) -> Delivery:
+        """Type `text` into the agent, verified (`force` clears a person's draft first), and journal
+        what became of it."""
+        result = control.deliver(self.rt, agent, text, force=force)
         if purpose in ("nudge", "queued", "retry"):
             self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,
-                 text=text[:200])
+                 text=text[:200], **fields)
         return result
+
+    def answer_ping(self, agent: Agent, text: str, *, by: str, force: bool = False,
+                    hold: bool = True) -> tuple[str, int, str]:
+        """An operator's ping, the one rule whichever process owns the records: queued while a usage
+        limit holds the agent (`hold`), else typed now, verified, and told as it went: stranded by a
+        person's draft (`force` clears it), no-session without a live one. (result, attempts, why)"""
+        if hold and text.strip() and self.queue_if_held(agent.name, text, reason=by) == "queued":
+            return "queued", 0, "held by a usage limit: delivered once it lifts"
+        result = self.deliver(agent, text, "ping", force=force, by=by)
+        return result.result.value, result.attempts, result.detail
 
     def resume_sending(self, agent: Agent, pane: PaneInfo | None) -> None:
         """A watchdog died while it typed the agent's queued messages: the one it was typing counts
@@ -104,7 +115,7 @@ class Messages:
         self.log("ping-queued", name, queued=queued, **fields)
         return "queued"
 
-    def ping(self, name: str, text: str, *, reason: str) -> str:
+    def deliver_or_queue(self, name: str, text: str, *, reason: str) -> str:
         """Deliver `text` to agent `name` now, or queue it while the agent is held by a usage limit,
         not up, or tmux does not answer; what became of it."""
         agent = self.rt.cfg.agents.get(name)

@@ -54,7 +54,7 @@ class Actions:
 
 def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     """Start what is not running; queue tasks that never ran (a task runs once)."""
-    from agentsup.supervisor.requests import RequestKind, mark_stopped, send_request
+    from agentsup.supervisor.requests import Request, RequestKind, mark_stopped, send_request
     from agentsup.tmux.client import tmux_version
 
     rt = control.make_runtime(cfg)
@@ -63,13 +63,13 @@ def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     warnings = control.launch_warnings(cfg, names)
     for name in names:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in cfg.agents and cfg.agents[name].kind != "task":
-            send_request(cfg, RequestKind.RESET, name, by=ACTOR.get())
+            send_request(cfg, Request(RequestKind.RESET, name, by=ACTOR.get()))
     results = control.up(rt, names, with_watchdog=with_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*cfg.agents, *cfg.services], stopped=False)
     tasks = [a for a in cfg.agents.values() if a.kind == "task" and (a.name in names or (not names and a.enabled))]
     for task in tasks:  # started by the watchdog, in dependency order
-        send_request(cfg, RequestKind.QUEUE, task.name, by=ACTOR.get())
+        send_request(cfg, Request(RequestKind.QUEUE, task.name, by=ACTOR.get()))
         results.append(ActionResult(task.name, task.session, "queued",
                                     detail=f"after {', '.join(task.after)}" if task.after else ""))
     for r in results:
@@ -115,7 +115,7 @@ def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force:
 
 def restart(cfg: Config, names: list[str]) -> Actions:
     """End each agent's tree and start it again, through the watchdog when one runs."""
-    from agentsup.supervisor.requests import Outcome, RequestKind, mark_stopped, send_request
+    from agentsup.supervisor.requests import Outcome, Request, RequestKind, mark_stopped, send_request
 
     for name in names:
         if name not in cfg.agents:
@@ -125,7 +125,7 @@ def restart(cfg: Config, names: list[str]) -> Actions:
     mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
     results = []
     for name in names:
-        how = send_request(cfg, RequestKind.RESTART, name, by=ACTOR.get())
+        how = send_request(cfg, Request(RequestKind.RESTART, name, by=ACTOR.get()))
         action = "restart-requested" if how.outcome is Outcome.REQUESTED else how.outcome.value
         results.append(ActionResult(name, cfg.agents[name].session, action,
                                     detail=how.detail or (BY_WATCHDOG if how.by_watchdog else "")))
@@ -134,11 +134,11 @@ def restart(cfg: Config, names: list[str]) -> Actions:
 
 def reset(cfg: Config, name: str) -> Actions:
     """Clear an agent's FATAL and restart budget, through the records' owner."""
-    from agentsup.supervisor.requests import RequestKind, send_request
+    from agentsup.supervisor.requests import Request, RequestKind, send_request
 
     if name not in cfg.agents:
         raise control.unknown_name(cfg, name)
-    how = send_request(cfg, RequestKind.RESET, name, by=ACTOR.get())
+    how = send_request(cfg, Request(RequestKind.RESET, name, by=ACTOR.get()))
     detail = (BY_WATCHDOG if how.by_watchdog else "cleared (no watchdog running; start it with `agentsup up`)")
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
 
@@ -149,15 +149,15 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     import json
 
     from agentsup.store.journal import read_events
-    from agentsup.supervisor.requests import Outcome, RequestKind, send_request
+    from agentsup.supervisor.requests import Outcome, Request, RequestKind, send_request
 
     if task not in cfg.agents:
         raise control.unknown_name(cfg, task)
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
-    how = send_request(cfg, RequestKind.START, task, payload=json.dumps(run_vars) if run_vars else None,
-                       by=ACTOR.get())
+    how = send_request(cfg, Request(RequestKind.START, task, json.dumps(run_vars) if run_vars else None,
+                                     ACTOR.get()))
     if how.by_watchdog:
         action = "run-requested" if how.outcome is Outcome.REQUESTED else how.outcome.value
         return Actions([ActionResult(task, session, action, detail=BY_WATCHDOG)])
@@ -186,27 +186,30 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
          force: bool = False) -> list[PingRow]:
     """Type `message` into each agent, verified. One held by a usage limit gets it queued
     (delivered once, after the limit lifts) unless `now`; a person's draft is never mixed with it."""
-    from agentsup.supervisor.requests import Outcome, RequestKind, send_request
-    from agentsup.supervisor.status import record_of
+    from agentsup.supervisor.requests import Outcome, Request, RequestKind, send_request
 
-    rt = control.make_runtime(cfg)
     if everyone:
         names = [a.name for a in cfg.agents.values() if a.enabled and a.kind != "task"]
     for name in names:
         if name not in cfg.agents:
             raise control.unknown_name(cfg, name)
     rows = []
-    for name in names:
-        # The file is a hint; the records' owner decides whether the agent is held (and queues it).
-        if not now and record_of(rt, name).get("state") == "LIMITED":
-            how = send_request(cfg, RequestKind.PING, name, payload=message, by=ACTOR.get())
-            if how.outcome in (Outcome.QUEUED, Outcome.REQUESTED):
-                rows.append(PingRow(name, "queued", 0, "held by a usage limit: delivered once it lifts"))
-                continue
-        result = control.deliver(rt, cfg.agents[name], message, force=force)
-        journal(cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
-        rows.append(PingRow(name, result.result.value, result.attempts, result.detail))
+    for name in names:  # the records' owner alone decides: queued, delivered, stranded or no-session
+        how = send_request(cfg, Request(RequestKind.PING, name, message, ACTOR.get(), force=force, now=now))
+        if how.outcome is Outcome.NOT_HELD:  # an older watchdog leaves an agent no limit holds to the asker
+            result = control.deliver(control.make_runtime(cfg), cfg.agents[name], message, force=force)
+            journal(cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
+            rows.append(PingRow(name, result.result.value, result.attempts, result.detail))
+        elif how.outcome is Outcome.FAILED:
+            raise AgentsupError(f"ping {name}: {how.detail}")
+        else:
+            rows.append(PingRow(name, _PING_RESULT.get(how.outcome, "stranded"), how.attempts,
+                                how.detail or "handed to the watchdog as a file: it delivers it"))
     return rows
+
+
+_PING_RESULT = {"delivered": "delivered", "stranded": "stranded", "no-session": "no-session", "queued": "queued",
+                "requested": "queued"}
 
 
 @dataclass(frozen=True)

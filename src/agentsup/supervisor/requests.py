@@ -78,7 +78,7 @@ class RequestKind(StrEnum):
     START = "start"  # run a task now
     QUEUE = "queue"  # queue a task that never ran
     RESTART = "restart"  # end an agent's tree and start it again
-    PING = "ping"  # queue a message while a limit holds the agent
+    PING = "ping"  # a message: queued while a limit holds the agent, else typed now, verified
 
 
 class Outcome(StrEnum):
@@ -87,12 +87,41 @@ class Outcome(StrEnum):
     RESET = "reset"
     STARTED = "started"
     QUEUED = "queued"
-    NOT_HELD = "not-held"  # a ping for an agent no limit holds: the asker delivers it now
+    DELIVERED = "delivered"  # a ping typed and submitted, verified
+    STRANDED = "stranded"  # a ping that could not be typed (a person's draft, a program not reading)
+    NO_SESSION = "no-session"  # a ping for an agent with no live session
+    NOT_HELD = "not-held"  # an older watchdog's answer to a ping no limit holds: the asker types it
     RESTARTED = "restarted"
     START_FAILED = "start-failed"
     REFUSED = "refused"  # the kind does not apply to this agent (a restart of a task, ...)
     REQUESTED = "requested"  # handed over as a file, to a watchdog that reads files
     FAILED = "failed"  # the owner could not carry it out (its error is the detail)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing the operator asks of the records' owner: its kind, the agent, a ping's text or a
+    run's vars (`payload`), who asked (cli, web), and a ping's `force` (clear a draft) and `now`
+    (type it even while a limit holds the agent)."""
+
+    kind: str
+    name: str
+    payload: str | None = None
+    by: str = "cli"
+    force: bool = False
+    now: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as the control channel carries it."""
+        return {"kind": self.kind, "name": self.name, "payload": self.payload, "by": self.by,
+                "force": self.force, "now": self.now}
+
+    @classmethod
+    def of_json(cls, data: dict[str, Any]) -> Request:
+        """A request read from the channel (or a request file): anything unexpected at its default."""
+        payload = data.get("payload")
+        return cls(str(data.get("kind", "")), str(data.get("name", "")), payload if isinstance(payload, str) else None,
+                   "web" if data.get("by") == "web" else "cli", data.get("force") is True, data.get("now") is True)
 
 
 @dataclass(frozen=True)
@@ -102,6 +131,7 @@ class Handled:
     outcome: Outcome
     by_watchdog: bool
     detail: str = ""
+    attempts: int = 0  # a ping's presses of the submit key
 
     @classmethod
     def of_answer(cls, answer: dict[str, Any]) -> Handled:
@@ -113,17 +143,17 @@ class Handled:
             outcome = Outcome(result)
         except ValueError:
             return cls(Outcome.FAILED, True, f"unknown answer {result!r}")
-        return cls(outcome, True, str(answer.get("detail") or why))
+        attempts = answer.get("attempts")
+        return cls(outcome, True, str(answer.get("detail") or why),
+                   attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0)
 
 
 CONNECT_PATIENCE = 5.0  # a watchdog holds its lock a moment before its socket listens
 
 
-def send_request(cfg: Config, kind: RequestKind, name: str, payload: str | None = None, *,
-                 by: str = "cli") -> Handled:
-    """Have `kind` (reset | start | queue | restart | ping) for agent `name` carried out: by the
-    running watchdog, which answers over its control socket, or here under the watchdog's lock.
-    `by` (cli, web) is who asked, as the journal says it."""
+def send_request(cfg: Config, request: Request) -> Handled:
+    """Have `request` carried out: by the running watchdog, which answers over its control socket,
+    or here under the watchdog's lock, by the same function."""
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
     deadline = time.monotonic() + CONNECT_PATIENCE
@@ -132,20 +162,19 @@ def send_request(cfg: Config, kind: RequestKind, name: str, payload: str | None 
             lock.acquire()
         except LockedError:  # a watchdog runs: ask it
             try:
-                answer = channel.ask(state.control_socket(), {"kind": str(kind), "name": name, "payload": payload,
-                                                              "by": by})
+                answer = channel.ask(state.control_socket(), request.to_json())
             except channel.NoWatchdogError:
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-                return Handled(_hand_over_file(state, kind, name, payload), True)
+                return Handled(_hand_over_file(state, request.kind, request.name, request.payload), True)
             return Handled.of_answer(answer)
         break
     try:
         rt = control.make_runtime(cfg)
         reconciler = Reconciler(rt, cfg.journal())
-        done = carry_out(reconciler, kind, cfg.agents[name], payload, by=by)
-        return Handled(done.outcome, False, done.detail)
+        done = carry_out(reconciler, request, cfg.agents[request.name])
+        return Handled(done.outcome, False, done.detail, done.attempts)
     finally:
         lock.release()
 
@@ -192,59 +221,60 @@ class Answer:
 
     outcome: Outcome
     detail: str = ""
+    attempts: int = 0
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         """The answer as the control channel carries it."""
-        return {"result": self.outcome.value, "detail": self.detail}
+        return {"result": self.outcome.value, "detail": self.detail, **({"attempts": self.attempts}
+                                                                        if self.attempts else {})}
 
 
-def _ping(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
-    """Queued while a limit holds the agent; otherwise the asker types it itself."""
-    if not payload:
-        return Answer(Outcome.REFUSED, "a ping needs a message")
-    return Answer(Outcome(reconciler.messages.queue_if_held(agent.name, payload, reason=by)))
+def _ping(reconciler: Reconciler, agent: Agent, request: Request) -> Answer:
+    """The one rule for an operator's ping (Messages.answer_ping): queued, delivered, stranded or no-session."""
+    result, attempts, detail = reconciler.messages.answer_ping(agent, request.payload or "", by=request.by,
+                                                               force=request.force, hold=not request.now)
+    return Answer(Outcome(result), detail, attempts)
 
 
-def _reset(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+def _reset(reconciler: Reconciler, agent: Agent, request: Request) -> Answer:
     reset_record(reconciler, agent.name)
     return Answer(Outcome.RESET)
 
 
-def _start(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+def _start(reconciler: Reconciler, agent: Agent, request: Request) -> Answer:
     if agent.kind != "task":
         return Answer(Outcome.REFUSED, f"{agent.name} is not a task")
-    BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(payload))
+    BuildLoop(reconciler).start_task(agent, reason="started by hand", fresh=True, run_vars=_vars(request.payload))
     return Answer(Outcome.STARTED)
 
 
-def _queue(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+def _queue(reconciler: Reconciler, agent: Agent, request: Request) -> Answer:
     if agent.kind != "task":
         return Answer(Outcome.REFUSED, f"{agent.name} is not a task")
     request_tasks(reconciler, [agent.name])
     return Answer(Outcome.QUEUED)
 
 
-def _restart(reconciler: Reconciler, agent: Agent, payload: str | None, by: str) -> Answer:
+def _restart(reconciler: Reconciler, agent: Agent, request: Request) -> Answer:
     if agent.kind == "task":
         return Answer(Outcome.REFUSED, f"{agent.name} is a task")
-    return restart_by_hand(reconciler, agent, by=by)
+    return restart_by_hand(reconciler, agent, by=request.by)
 
 
-HANDLERS: dict[RequestKind, Callable[[Reconciler, Agent, str | None, str], Answer]] = {
+HANDLERS: dict[RequestKind, Callable[[Reconciler, Agent, Request], Answer]] = {
     RequestKind.PING: _ping, RequestKind.RESET: _reset, RequestKind.START: _start, RequestKind.QUEUE: _queue,
     RequestKind.RESTART: _restart,
 }
 
 
-def carry_out(reconciler: Reconciler, kind: RequestKind | str, agent: Agent, payload: str | None = None, *,
-              by: str = "cli") -> Answer:
+def carry_out(reconciler: Reconciler, request: Request, agent: Agent) -> Answer:
     """Do what the operator asked, in the process that owns the records (the watchdog, or the CLI
     under the watchdog's lock), and say what became of it: one handler per kind."""
     try:
-        handler = HANDLERS[RequestKind(kind)]
+        handler = HANDLERS[RequestKind(request.kind)]
     except ValueError:
-        return Answer(Outcome.REFUSED, f"unknown request {kind!r}")
-    return handler(reconciler, agent, payload, by)
+        return Answer(Outcome.REFUSED, f"unknown request {request.kind!r}")
+    return handler(reconciler, agent, request)
 
 
 def _vars(payload: str | None) -> dict[str, str]:

@@ -31,7 +31,7 @@ from agentsup.supervisor.heartbeat import Heartbeat
 from agentsup.supervisor.loopdriver import BuildLoop, handoff_refs, watched_files
 from agentsup.supervisor.notify import Notifier
 from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from agentsup.supervisor.requests import carry_out, stopped_by_hand, take_request_files
+from agentsup.supervisor.requests import Request, carry_out, stopped_by_hand, take_request_files
 from agentsup.supervisor.watcher import FileWatcher
 from agentsup.tmux.client import TmuxSeam, client_env
 from agentsup.tmux.deaths import DeathListener
@@ -159,18 +159,16 @@ class Watchdog:
         for kind, name, payload in take_request_files(self.rt.state):
             self.answer({"kind": kind, "name": name, "payload": payload})
 
-    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, data: dict[str, Any]) -> dict[str, Any]:
         """Carry out one request from the control channel (or a request file) and say what became of it."""
-        name, kind, payload = request.get("name"), str(request["kind"]), request.get("payload")
-        by = request.get("by") if request.get("by") in ("cli", "web") else "cli"
-        agent = self.cfg.agents.get(name) if isinstance(name, str) else None
+        request = Request.of_json(data)
+        agent = self.cfg.agents.get(request.name)
         if agent is None:
-            return {"error": f"no agent named {name!r} in {self.cfg.path}"}
+            return {"error": f"no agent named {request.name!r} in {self.cfg.path}"}
         try:
-            return carry_out(self.reconciler, kind, agent, payload if isinstance(payload, str) else None,
-                             by=str(by)).to_json()
+            return carry_out(self.reconciler, request, agent).to_json()
         except AgentsupError as exc:
-            self.reconciler.log("request-error", name, kind=kind, error=str(exc))
+            self.reconciler.log("request-error", request.name, kind=request.kind, error=str(exc))
             return {"error": str(exc)}
 
     # ── the loop ───────────────────────────────────────────────────────────────────────────
