@@ -59,6 +59,31 @@ def test_the_status_line_gives_the_exact_epoch_when_it_agrees_with_the_banner(tm
     assert epoch.reset_at == datetime.fromtimestamp(exact, UTC) and epoch.reset_exact
 
 
+def test_a_spent_weekly_window_of_one_model_holds_the_agent_until_its_exact_reset_days_away(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from agentsup.store.record import Record
+    from agentsup.supervisor.decision import Policy, View
+    from agentsup.supervisor.policy import transition
+
+    sig = folded(HOOKS, tmp_path)
+    sig.limit_text = "You've hit your Opus limit"  # no time on the banner: the status line says which and when
+    monday = int((NOW + timedelta(days=3, hours=5)).timestamp())
+    sig.rate_limits = {"five_hour": {"used_percentage": 30, "resets_at": int(NOW.timestamp()) + 3600},
+                       "seven_day": {"used_percentage": 60, "resets_at": monday},
+                       "seven_day_opus": {"used_percentage": 100, "resets_at": monday},
+                       "seven_day_sonnet": None}
+    obs = merge(Observation(), sig, {}, None, UTC)
+    assert obs.limited and obs.reset_exact and obs.limit_window == "7d opus"
+    assert obs.reset_at == datetime.fromtimestamp(monday, UTC)
+    rec = Record(state="RUNNING", ready=True, started_at=0.0)
+    d = transition(rec, View(present=True, obs=obs), 1000.0, Policy(watch="heal+stall"), wall=NOW.timestamp())
+    held = next(e for e in d.events if e.event == "limit-hold")
+    assert d.record.state == "LIMITED" and held.fields["window"] == "7d opus" and held.fields["parsed"]
+    assert d.record.limit_until == pytest.approx(1000.0 + monday - NOW.timestamp() + 5.0)  # not probed for days
+    assert d.record.detail == f"agentsup resumes at {obs.reset_at.strftime('%a %H:%M')} (7d opus window)"
+
+
 def test_a_new_prompt_ends_the_limit_and_the_old_banner_on_screen_is_history(tmp_path: Path) -> None:
     resumed = json.loads(HOOKS[1]) | {"prompt": "watchdog probe: resume"}
     sig = folded([*HOOKS, json.dumps(resumed)], tmp_path)

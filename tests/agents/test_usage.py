@@ -71,6 +71,10 @@ def plant(project: Project) -> None:
     (state / "signals").mkdir(parents=True, exist_ok=True)
     status = json.loads(STATUS_LINE.read_text())
     status["rate_limits"]["five_hour"]["resets_at"] = int(datetime.now().timestamp()) + 3 * 3600
+    # where a status line gives the week per model (the 2.1.197 one recorded gives 5h and 7d), and null ones
+    status["rate_limits"]["seven_day_opus"] = {"used_percentage": 100,
+                                               "resets_at": int(datetime.now().timestamp()) + 2 * 86400}
+    status["rate_limits"]["seven_day_sonnet"] = None
     (state / "signals" / "c.statusline.json").write_text(json.dumps(status))
     codex_day = home / ".codex" / "sessions" / "2026" / "11" / "30"
     codex_day.mkdir(parents=True)
@@ -102,8 +106,12 @@ def test_usage_command_reads_each_agent_s_records(project: Project) -> None:
     # are claude's own side requests (every answer of the mock reports the same tokens)
     assert c["window_used_pct"] == 42 and c["window_runs_out_at"] is not None
     assert (x["turns"], x["input_tokens"], x["cache_read_tokens"], x["cost_usd"]) == (3, 3600, 90000, CODEX_COST)
+    assert [(w["window"], w["used_pct"]) for w in c["windows"]] == [("5h", 42), ("7d", 10), ("7d opus", 100)]
     text = project.cli("usage").stdout
     assert "5h window 42%" in text and "runs out" in text and "$0.08" in text
+    assert "7d window 10%" in text and "7d opus window 100% (spent: resets" in text
+    limits = {r["name"]: r["limits"] for r in project.cli_json("status")["agents"]}
+    assert [w["window"] for w in limits["c"]] == ["5h", "7d", "7d opus"] and limits["x"] == limits["s"] == []
     assert project.cli_json("usage", "--since", "1m")["agents"][0]["turns"] == 0, "the samples are older"
     bad = project.cli("usage", "--since", "soon")
     assert bad.returncode == 2 and "not a duration" in bad.stderr

@@ -20,7 +20,7 @@ from ..conftest import Project, sim_agent, wait_for
 BANNER = "  ⎿  You've hit your session limit · resets 3pm (Europe/Dublin)\n│ >   │\n"
 KEYS = {"active", "limited", "reset_at", "auto_continue", "waiting_until", "waiting_input", "fatal", "rule",
         "question", "menu_keys", "limit_mark", "transient", "self_retry", "source", "prompt", "transient_mark",
-        "reset_exact", "reset_grain", "ready"}
+        "reset_exact", "reset_grain", "ready", "limit_window"}
 
 
 def detect(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,7 @@ def test_detect_reads_stdin_without_a_config(tmp_path: Path) -> None:
                                         "limit_mark": "1|⎿ You've hit your session limit · resets 3pm (Europe/Dublin)",
                                         "transient": False, "self_retry": False, "source": "screen",
                                         "prompt": True, "transient_mark": None, "reset_exact": False,
-                                        "reset_grain": 3600.0, "ready": None}
+                                        "reset_grain": 3600.0, "ready": None, "limit_window": ""}
     assert out["reset_at"] == "2026-06-10T15:00:00+01:00"
 
 

@@ -47,6 +47,7 @@ class Observation:
     reset_exact: bool = False  # reset_at is an exact epoch (claude's status line), not a screen's minute
     reset_grain: float = 0.0  # what the shown reset is rounded to (1, 60, 3600 s); 0 when none is shown
     ready: bool | None = None  # its ready screen is shown (None: the backend names no ready_re)
+    limit_window: str = ""  # the rate-limit window that ran out ("7d opus"), where claude's status line says
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -136,18 +136,64 @@ def session_file(home: Path, pid: int) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def exact_reset(sig: ClaudeSignals, parsed: datetime | None, tz: tzinfo) -> tuple[datetime | None, bool]:
+# claude's status line `rate_limits`: the five-hour window, the week, and the week per model
+# (null for API-key users; the per-model ones only where the CLI passes them on).
+WINDOW_LABELS = {"five_hour": "5h", "seven_day": "7d", "seven_day_opus": "7d opus", "seven_day_sonnet": "7d sonnet",
+                 "seven_day_oauth_apps": "7d apps"}
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """One rate-limit window of claude's status line: how much of it is used, and when it resets."""
+
+    name: str  # its key: five_hour, seven_day, seven_day_opus, ...
+    used_pct: float
+    resets_at: float  # epoch seconds
+
+    @property
+    def label(self) -> str:
+        """How a person names it: 5h, 7d, 7d opus."""
+        return WINDOW_LABELS.get(self.name, self.name.replace("_", " "))
+
+    @property
+    def spent(self) -> bool:
+        """Is this window used up?"""
+        return self.used_pct >= 100
+
+
+def rate_windows(limits: Any) -> list[RateWindow]:
+    """The windows a status line's `rate_limits` gives (null or malformed ones left out), the
+    five-hour one first, then the week, then the rest by name."""
+    if not isinstance(limits, dict):
+        return []
+    found = []
+    for name, window in limits.items():
+        if not isinstance(window, dict) or not isinstance(window.get("resets_at"), int | float):
+            continue
+        used = window.get("used_percentage")
+        found.append(RateWindow(str(name), float(used) if isinstance(used, int | float) else 0.0,
+                                float(window["resets_at"])))
+    order = list(WINDOW_LABELS)
+    return sorted(found, key=lambda w: (order.index(w.name) if w.name in order else len(order), w.name))
+
+
+def exact_reset(sig: ClaudeSignals, parsed: datetime | None,
+                tz: tzinfo) -> tuple[datetime | None, bool, RateWindow | None]:
     """The status line's exact reset epoch for the window that ran out, when it agrees with the
-    banner (which is only minute-exact); else the banner's own time. True when it is the epoch."""
-    candidates = []
-    for window in sig.rate_limits.values():
-        if isinstance(window, dict) and isinstance(window.get("resets_at"), int | float):
-            candidates.append((float(window.get("used_percentage") or 0), float(window["resets_at"])))
+    banner (which is only minute-exact); else the banner's own time. True when it is the epoch;
+    the window that holds it, where the status line says (the most used of those that agree)."""
+    windows = rate_windows(sig.rate_limits)
     if parsed is not None:
-        close = [at for _, at in candidates if abs(at - parsed.timestamp()) <= RESET_MATCH_S]
-        return (datetime.fromtimestamp(close[0], tz), True) if close else (parsed, False)
-    spent = [at for used, at in candidates if used >= 100]
-    return (datetime.fromtimestamp(max(spent), tz), True) if spent else (None, False)
+        close = [w for w in windows if abs(w.resets_at - parsed.timestamp()) <= RESET_MATCH_S]
+        if not close:
+            return parsed, False, None
+        held = max(close, key=lambda w: w.used_pct)
+        return datetime.fromtimestamp(held.resets_at, tz), True, held
+    spent = [w for w in windows if w.spent]
+    if not spent:
+        return None, False, None
+    held = max(spent, key=lambda w: w.resets_at)  # the longest of the spent windows decides
+    return datetime.fromtimestamp(held.resets_at, tz), True, held
 
 
 def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], parsed_reset: datetime | None,
@@ -162,7 +208,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         return obs
     limited = sig.limit_text is not None and sig.turn != "busy"
     failed = sig.failure is not None and sig.turn != "busy" and not limited
-    reset, exact = exact_reset(sig, parsed_reset, tz) if limited else (None, False)
+    reset, exact, window = exact_reset(sig, parsed_reset, tz) if limited else (None, False, None)
     menu = screen.menu_keys if limited and (screen.menu_keys or waiting_for == "dialog open") else ()
     asking = sig.waiting or (waiting_for if status == "waiting" and waiting_for == "permission prompt" else None)
     return replace(
@@ -172,6 +218,7 @@ def merge(screen: Observation, sig: ClaudeSignals, session: dict[str, Any], pars
         limited=limited,
         auto_continue=obs.auto_continue and limited,  # its own continuation line stays in the transcript
         reset_at=reset, reset_exact=exact, reset_grain=1.0 if exact else obs.reset_grain if reset else 0.0,
+        limit_window=window.label if window is not None else "",
         limit_mark=f"{sig.limits}|hooks" if limited else None,
         menu_keys=menu or (screen.menu_keys if limited else ()),
         waiting_input=bool(asking) or (screen.waiting_input and not limited),

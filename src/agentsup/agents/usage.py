@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agentsup.agents.signals import RateWindow
 from agentsup.store.logs import json_lines
 
 WINDOW = 5 * 3600.0
@@ -155,6 +156,20 @@ def forecast(used_pct: float, resets_at: float, now: float, window: float = WIND
         return Forecast(used_pct, resets_at, None)
     at = now + (100.0 - used_pct) * elapsed / used_pct
     return Forecast(used_pct, resets_at, at if at < resets_at else None)
+
+
+WEEK = 7 * 86400.0
+
+
+def window_rows(windows: list[RateWindow], now: float) -> list[dict[str, Any]]:
+    """claude's rate-limit windows as `usage` and `status` show them: its name, how much is used,
+    when it resets, and when it runs out at the rate it was used so far (None: not before then)."""
+    rows = []
+    for w in windows:
+        cast = forecast(w.used_pct, w.resets_at, now, WINDOW if w.name == "five_hour" else WEEK)
+        rows.append({"window": w.label, "used_pct": cast.used_pct, "resets_at": iso(cast.resets_at),
+                     "runs_out_at": iso(cast.exhausted_at)})
+    return rows
 
 
 def read_lines(path: Path) -> list[str]:

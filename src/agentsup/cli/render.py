@@ -259,6 +259,8 @@ def live_frame(report: StatusReport, events: list[dict[str, Any]], *, width: int
             bits.append(f"limit resets {until(a.reset_at, now) or 'when probed'}")
         if a.state in ("SLEEPING", "WAITING") and a.detail:
             bits.append(a.detail)
+        if a.limits:  # claude's rate-limit windows: how much of each is used
+            bits.append(" ".join(f"{w['window']} {w['used_pct']:.0f}%" for w in a.limits))
         if a.restarts:
             bits.append(f"{a.restarts} restart(s) this window")
         if a.name in last:
@@ -289,6 +291,18 @@ def window_text(u: AgentUsage) -> str:
     return out + (f"; runs out {runs_out[11:16]} UTC at this rate)" if runs_out else "; lasts until then)")
 
 
+def other_windows_text(u: AgentUsage) -> str:
+    """The windows beside the five-hour one (the week, the week per model), as `usage` shows them."""
+    bits = []
+    for w in u.windows:
+        if w["window"] == "5h":
+            continue
+        when = datetime.fromisoformat(w["resets_at"]).strftime("%a %H:%M") if w.get("resets_at") else "?"
+        spent = "spent: " if w["used_pct"] >= 100 else ""
+        bits.append(f"{w['window']} window {w['used_pct']:.0f}% ({spent}resets {when} UTC)")
+    return " · ".join(bits)
+
+
 def usage_text(report: UsageReport) -> str:
     heads = ["AGENT", "BACKEND", "TURNS", "INPUT", "OUTPUT", "CACHE-R", "CACHE-W", "COST"]
     rows = [[u.agent, u.backend, str(u.turns), count(u.input_tokens), count(u.output_tokens),
@@ -301,6 +315,7 @@ def usage_text(report: UsageReport) -> str:
     for u in report.agents:
         extra = [u.note] if u.note else []
         extra += [window_text(u)] if u.window_used_pct is not None else []
+        extra += [others] if (others := other_windows_text(u)) else []
         if u.reported_cost_usd is not None:
             extra.append(f"claude's own figure for its current run ${u.reported_cost_usd:.2f}")
         if extra:

@@ -11,7 +11,7 @@ from typing import Any
 
 from agentsup.agents import usage
 from agentsup.agents.sessions import codex_home, rollouts
-from agentsup.agents.signals import home_of
+from agentsup.agents.signals import home_of, rate_windows
 from agentsup.config.load import Agent
 from agentsup.supervisor.control import Runtime
 
@@ -33,6 +33,7 @@ class AgentUsage:
     window_used_pct: float | None = None  # claude subscribers: the five-hour window
     window_resets_at: str | None = None
     window_runs_out_at: str | None = None  # at the rate of the window so far; None: not before it resets
+    windows: tuple[dict[str, Any], ...] = ()  # every window claude's status line gives: 5h, 7d, 7d opus, ...
     records: tuple[str, ...] = ()  # the files read
     note: str = ""  # "no records yet", or why none can be read
 
@@ -46,7 +47,8 @@ class UsageReport:
 
     def to_json(self) -> dict[str, Any]:
         """The report as `usage --json` prints it."""
-        return {"since": self.since, "agents": [{**asdict(a), "records": list(a.records)} for a in self.agents]}
+        return {"since": self.since, "agents": [{**asdict(a), "records": list(a.records), "windows": list(a.windows)}
+                                                for a in self.agents]}
 
 
 def claude_transcripts(rt: Runtime, agent: Agent) -> list[Path]:
@@ -93,18 +95,18 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
         for model, part in models.items():
             by_model.setdefault(model, usage.Tokens()).add(part)
     row: dict[str, Any] = {}
-    window = (status.get("rate_limits") or {}).get("five_hour") if isinstance(status, dict) else None
-    if isinstance(window, dict) and isinstance(window.get("resets_at"), int | float):
-        cast = usage.forecast(float(window.get("used_percentage") or 0), float(window["resets_at"]), now)
-        row = {"window_used_pct": cast.used_pct, "window_resets_at": usage.iso(cast.resets_at),
-               "window_runs_out_at": usage.iso(cast.exhausted_at)}
+    windows = usage.window_rows(rate_windows(status.get("rate_limits") if isinstance(status, dict) else None), now)
+    five = next((w for w in windows if w["window"] == "5h"), None)
+    if five is not None:
+        row = {"window_used_pct": five["used_pct"], "window_resets_at": five["resets_at"],
+               "window_runs_out_at": five["runs_out_at"]}
     reported = (status.get("cost") or {}).get("total_cost_usd") if isinstance(status, dict) else None
     return AgentUsage(
         agent=agent.name, backend=agent.backend, turns=total.turns, input_tokens=total.input,
         output_tokens=total.output, cache_read_tokens=total.cache_read, cache_write_tokens=total.cache_write,
         reasoning_tokens=total.reasoning, cost_usd=usage.cost(by_model),
         reported_cost_usd=float(reported) if isinstance(reported, int | float) else None,
-        records=tuple(str(p) for p in files), note="" if files else "no records yet", **row)
+        records=tuple(str(p) for p in files), note="" if files else "no records yet", windows=tuple(windows), **row)
 
 
 def collect(rt: Runtime, *, since_seconds: float | None = None, now: float | None = None) -> UsageReport:

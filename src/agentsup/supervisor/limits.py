@@ -12,6 +12,9 @@ from agentsup.store.record import LIMITED, RUNNING, Record
 from agentsup.supervisor.decision import Decision, Deliver, Keys, Now, Policy
 
 EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
+# claude's status line gives a spent window's reset as an epoch: a week's is days away, and no
+# misreading of a screen, so it is trusted beyond limit_max_hold (up to the week and a margin).
+EXACT_MAX_HOLD = 7 * 86400 + 3600
 # An agent that continues by itself at the reset (claude 2.1.234+) is given this long to show it
 # did before agentsup nudges it, once. Against the mock, claude 2.1.332 resumed by itself 1.4 s
 # after the reset in one run and had not after 8 s in others (then the one nudge resumed it).
@@ -76,8 +79,9 @@ class Promise:
         # seconds of slack; a screen's minute more.
         exact = obs.reset_exact or 0 < obs.reset_grain <= 1
         slack = min(pol.limit_slack, EXACT_SLACK) if exact else pol.limit_slack
+        longest = max(pol.limit_max_hold, EXACT_MAX_HOLD) if obs.reset_exact else pol.limit_max_hold
         trusted = (at is not None and at > clock.wall - max(pol.limit_slack, 60.0)
-                   and at - clock.wall <= pol.limit_max_hold)
+                   and at - clock.wall <= longest)
         return cls(at if trusted else None, slack)
 
 
@@ -115,7 +119,7 @@ def under_limit(d: Decision, obs: Observation, clock: Now, pol: Policy, changed:
         rec.limit_mark = obs.limit_mark  # a new banner (a nudge came too early): hold on it
     if obs.auto_continue and not rec.detail.startswith("continues by itself"):
         # its own continuation drawn after the hold began (claude's failure hook comes first)
-        rec.settle(LIMITED, _hold_detail(obs, promise.trusted))
+        rec.settle(LIMITED, _hold_detail(obs, promise.trusted, clock.wall))
     if obs.menu_keys:
         _answer_menu(d, obs, now)
         return True  # nudge once the input is free, on a later tick
@@ -146,9 +150,10 @@ def _hold(d: Decision, obs: Observation, clock: Now, pol: Policy, promise: Promi
     rec.reset_at = obs.reset_at.isoformat() if promise.trusted and obs.reset_at else None
     rec.reset_grain = obs.reset_grain if rec.reset_at else 0.0
     rec.limit_mark = obs.limit_mark or ""
-    rec.settle(LIMITED, _hold_detail(obs, promise.trusted))
+    rec.settle(LIMITED, _hold_detail(obs, promise.trusted, clock.wall))
     d.note("limit-hold", until=_iso(clock.wall_of(rec.limit_until)), reset_at=rec.reset_at, parsed=promise.trusted,
-           auto_continue=obs.auto_continue, source=obs.source)
+           auto_continue=obs.auto_continue, source=obs.source, **({"window": obs.limit_window}
+                                                                  if obs.limit_window else {}))
     _answer_menu(d, obs, clock.mono)
 
 
@@ -220,13 +225,17 @@ def _probe_taken(rec: Record, obs: Observation, now: float, looks_resumed: bool)
     return True if now - rec.probe_taken >= PROBE_CONFIRM else None
 
 
-def _hold_detail(obs: Observation, trusted: bool) -> str:
+def _hold_detail(obs: Observation, trusted: bool, wall: float) -> str:
     """Who gets it working again, and when: `continues by itself at 11:38` (claude's own
-    continuation: nothing is typed before then) or `agentsup resumes at 11:38` (a nudge)."""
-    when = obs.reset_at.strftime("%H:%M") if trusted and obs.reset_at is not None else None
+    continuation: nothing is typed before then) or `agentsup resumes at 11:38` (a nudge), the
+    weekday too when the reset is a day or more away, and the window that ran out where known."""
+    when = None
+    if trusted and obs.reset_at is not None:
+        when = obs.reset_at.strftime("%a %H:%M" if obs.reset_at.timestamp() - wall >= 20 * 3600 else "%H:%M")
+    window = f" ({obs.limit_window} window)" if obs.limit_window else ""
     if obs.auto_continue:
-        return f"continues by itself at {when}" if when else "continues by itself"
-    return f"agentsup resumes at {when}" if when else "usage limit: agentsup probes until it lifts"
+        return (f"continues by itself at {when}" if when else "continues by itself") + window
+    return (f"agentsup resumes at {when}" if when else "usage limit: agentsup probes until it lifts") + window
 
 
 def _shared(d: Decision, obs: Observation, now: float, pol: Policy, changed: bool) -> bool:

@@ -50,6 +50,7 @@ class AgentStatus:
     account: str = ""  # agents of one account share usage limits
     question: str | None = None  # what a WAITING agent asks
     last_lines: list[str] = field(default_factory=list)  # a FATAL or BACKOFF agent's last screen lines, why
+    limits: list[dict[str, Any]] = field(default_factory=list)  # claude's rate-limit windows (5h, 7d, 7d opus)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
             branch=agent.worktree.branch if agent.worktree else None, account=agent.account,
             question=str(record.get("question") or "") or None if state == "WAITING" else None,
             last_lines=[str(x) for x in record.get("last_lines", [])][-8:] if state in ("FATAL", "BACKOFF") else [],
+            limits=rate_limit_rows(rt, agent, now),
         ))
     services = []
     for svc in cfg.services.values():
@@ -164,6 +166,23 @@ def collect(rt: Runtime, *, now: float | None = None) -> StatusReport:
         config=str(cfg.path), socket=cfg.socket(), phase=phase_line(cfg),
         watchdog=watchdog_status(rt, panes), agents=agents, services=services, tmux_error=tmux_error,
     )
+
+
+def rate_limit_rows(rt: Runtime, agent: Agent, now: float) -> list[dict[str, Any]]:
+    """A claude agent's rate-limit windows as its status line last gave them (none for API-key
+    users, or before its first turn)."""
+    if rt.cfg.backend_of(agent).signals != "claude":
+        return []
+    import json
+
+    from agentsup.agents.signals import rate_windows
+    from agentsup.agents.usage import window_rows
+
+    try:
+        data = json.loads(rt.state.status_line_file(agent.name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return window_rows(rate_windows(data.get("rate_limits") if isinstance(data, dict) else None), now)
 
 
 def last_words(log: Path) -> str:
