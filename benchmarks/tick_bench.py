@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.config.load import load_config
-from agentsup.supervisor import control
-from agentsup.supervisor.reconcile import HEAVY
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.reconcile.tick import HEAVY
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 TOML = """
 [defaults]
@@ -62,8 +62,8 @@ def fleet(n: int, *, busy: int = 0, prefix: str = "bench-") -> Iterator[Path]:
     (root / "agents.toml").write_text(body)
     try:
         cfg = load_config(root / "agents.toml")
-        rt = control.make_runtime(cfg)
-        control.up(rt, [], with_watchdog=False)
+        rt = start_stop.make_runtime(cfg)
+        start_stop.up(rt, [], with_watchdog=False)
         deadline = time.monotonic() + 60 + n
         while time.monotonic() < deadline:
             panes = rt.tmux.snapshot()

@@ -145,8 +145,8 @@ def bench_idle(agents: int, seconds: float) -> None:
 def bench_memory(agents: int, ticks: int) -> None:
     """Ticks at the default timers' mix (a heavy tick for every 30, a signal tick for every 3,
     polls between), back to back in one process; RSS at each quarter after a warm-up quarter."""
-    from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
-    from agentsup.supervisor.watchdog import Watchdog
+    from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
+    from agentsup.supervisor.watch.watchdog import Watchdog
 
     with fleet(agents, busy=agents // 5) as root:
         dog = Watchdog(root / "agents.toml")

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from agentsup.config.load import Config, load_config
-from agentsup.supervisor.control import Runtime, make_runtime
+from agentsup.supervisor.processes.start_stop import Runtime, make_runtime
 
 from .browser import browser_page  # noqa: F401  the browser tier's fixture, for every folder
 from .tiers import (  # noqa: F401  the tiers' hooks and the pure tier's guard, for the whole suite

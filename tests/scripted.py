@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.clock import ManualClock
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.decide.clock import ManualClock
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from .fakes import FakeTmux
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .conftest import ROOT
@@ -21,12 +22,24 @@ def layers(readme: str) -> list[str]:
     return re.findall(r"^  (\w+)/", block.group(1), re.M)
 
 
+def rooms(readme: str, folder: str) -> list[str]:
+    """The rooms the Architecture block lists under `folder`, top to bottom."""
+    block = re.search(rf"^  {folder}/.*?\n((?:    .*\n|                 .*\n)*)", readme, re.M)
+    assert block is not None, f"the README's Architecture lists the rooms of {folder}/"
+    return re.findall(r"^    (\w+)/", block.group(1), re.M)
+
+
 def room_of(module: str) -> str | None:
     parts = module.split(".")
     if len(parts) < 2 or parts[0] != "agentsup":
         return None
     name = parts[1]
     return ENTRY.get(name, None if name in BASE else name)
+
+
+def supervisor_room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) >= 3 and parts[:2] == ["agentsup", "supervisor"] else None
 
 
 def imports(path: Path, module: str) -> list[tuple[int, str]]:
@@ -46,15 +59,16 @@ def imports(path: Path, module: str) -> list[tuple[int, str]]:
     return [(line, t) for line, t in found if t == "agentsup" or t.startswith("agentsup.")]
 
 
-def upward(src: Path, order: list[str]) -> list[str]:
+def upward(src: Path, order: list[str], room: Callable[[str], str | None] = room_of,
+           prefix: str = "agentsup") -> list[str]:
     """Every import that goes to a folder listed above the importing one (or to one not listed)."""
     rank = {name: i for i, name in enumerate(order)}
     wrong = []
     for path in sorted(src.rglob("*.py")):
-        module = ".".join(("agentsup", *path.relative_to(src).with_suffix("").parts))
-        here = room_of(module.removesuffix(".__init__"))
+        module = ".".join((prefix, *path.relative_to(src).with_suffix("").parts))
+        here = room(module.removesuffix(".__init__"))
         for line, target in imports(path, module.removesuffix(".__init__")):
-            there = room_of(target)
+            there = room(target)
             if here is None or there is None or there == here:
                 continue
             if here not in rank or there not in rank:
@@ -69,6 +83,15 @@ def test_every_import_runs_down_the_layers_the_readme_lists() -> None:
     folders = sorted(p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert sorted(order) == folders, "the Architecture lists every folder of src/agentsup/, once"
     assert upward(SRC, order) == []
+
+
+def test_the_supervisor_s_rooms_are_layers_too_and_no_module_sits_outside_them() -> None:
+    order = rooms((ROOT / "README.md").read_text(encoding="utf-8"), "supervisor")
+    sup = SRC / "supervisor"
+    folders = sorted(p.name for p in sup.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert sorted(order) == folders, "the Architecture lists every room of supervisor/, once"
+    assert [p.name for p in sup.glob("*.py")] == ["__init__.py"], "every module of supervisor/ is in a room"
+    assert upward(sup, order, supervisor_room_of, "agentsup.supervisor") == []
 
 
 def test_an_upward_import_anywhere_is_caught(tmp_path: Path) -> None:

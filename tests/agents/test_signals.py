@@ -63,8 +63,8 @@ def test_a_spent_weekly_window_of_one_model_holds_the_agent_until_its_exact_rese
     from datetime import timedelta
 
     from agentsup.store.record import Record
-    from agentsup.supervisor.decision import Policy, View
-    from agentsup.supervisor.policy import transition
+    from agentsup.supervisor.decide.decision import Policy, View
+    from agentsup.supervisor.decide.policy import transition
 
     sig = folded(HOOKS, tmp_path)
     sig.limit_text = "You've hit your Opus limit"  # no time on the banner: the status line says which and when

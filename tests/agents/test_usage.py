@@ -90,7 +90,7 @@ def test_usage_command_reads_each_agent_s_records(project: Project) -> None:
                   '[[agent]]\nname = "x"\nbackend = "codex"\ndir = "xwork"\n\n'
                   '[[agent]]\nname = "s"\nbackend = "sim"\n')
     plant(project)
-    from agentsup.supervisor.control import make_runtime
+    from agentsup.supervisor.processes.start_stop import make_runtime
 
     assert make_runtime(project.cfg()).state.status_line_file("c") == (
         project.root / "logs" / "state" / "signals" / "c.statusline.json"), "planted where agentsup keeps it"
@@ -128,9 +128,9 @@ def test_a_new_fleet_lists_every_agent_with_no_records_yet(project: Project) -> 
 def test_the_live_view_shows_usage(project: Project) -> None:
     project.write('[[agent]]\nname = "c"\nbackend = "claude"\n')
     plant(project)
-    from agentsup.supervisor.accounting import collect
-    from agentsup.supervisor.control import make_runtime
-    from agentsup.supervisor.status import collect as status
+    from agentsup.supervisor.operator.accounting import collect
+    from agentsup.supervisor.operator.status import collect as status
+    from agentsup.supervisor.processes.start_stop import make_runtime
 
     rt = make_runtime(project.cfg())
     frame = live_frame(status(rt), [], width=120, colour=False, usage=collect(rt))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import HEAVY, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, git, wait_for, watching
 
@@ -213,7 +213,7 @@ def test_done_marker_advances_through_the_file_watcher_with_no_timer_due(loop_pr
 def test_a_push_to_a_local_origin_pings_with_no_timer_due(loop_project: Project) -> None:
     project = loop_project
     project.write(CONFIG.format(signal=600, heavy=600).replace("poll_interval = 0.2", "poll_interval = 600"))
-    from agentsup.supervisor.loopdriver import handoff_refs
+    from agentsup.supervisor.reconcile.loopdriver import handoff_refs
 
     assert handoff_refs(project.cfg()) == [project.root / "origin.git" / "refs" / "heads" / "main",
                                            project.root / "origin.git" / "packed-refs"]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.proctree import program_pid
-from agentsup.supervisor.reconcile import HEAVY, POLL
+from agentsup.supervisor.processes.proctree import program_pid
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL
 
 from ..conftest import Project, git, wait_for
 from ..scripted import Fleet, agent
@@ -97,7 +97,7 @@ def test_each_hook_runs_at_its_edge_with_its_environment(project: Project, repo:
                   'args = ["--exit-after", "1", "--exit-code", "3"]\n'
                   f'hooks = {{ after_create = {hook}, before_start = {hook}, after_exit = {hook}, '
                   f'before_remove = {hook} }}\n')
-    from agentsup.supervisor.watchdog import Watchdog
+    from agentsup.supervisor.watch.watchdog import Watchdog
 
     dog = Watchdog(project.config_path)
     dog.tick(HEAVY)

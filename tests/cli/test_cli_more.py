@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentsup.errors import TmuxError
-from agentsup.supervisor import control
+from agentsup.supervisor.processes import start_stop
 from agentsup.tmux.client import tmux_version
 
 from ..conftest import Project, sim_agent, wait_for
@@ -95,7 +95,7 @@ def test_resume_id_is_passed_when_the_backend_supports_it(project: Project) -> N
     state.mkdir(parents=True)
     (state / "a.id").write_text("sess-1234\n")
     (state / "b.id").write_text("ignored\n")  # b does not ask for resume
-    control.up(project.rt(), [], with_watchdog=False)
+    start_stop.up(project.rt(), [], with_watchdog=False)
     assert "resumed session sess-1234" in wait_for(lambda: (s := project.screen("t-a")) and "session" in s and s)
     assert "new session" in wait_for(lambda: (s := project.screen("t-b")) and "session" in s and s)
 
@@ -113,7 +113,7 @@ def test_tmux_version_floor(tmp_path: Path) -> None:
 @pytest.mark.tmux  # starts real processes
 def test_check_warns_that_claude_refuses_to_skip_permissions_as_root(tmp_path: Path) -> None:
     from agentsup.config.load import load_config
-    from agentsup.supervisor.control import root_refusals
+    from agentsup.supervisor.processes.start_stop import root_refusals
 
     (tmp_path / "agents.toml").write_text('[[agent]]\nname = "c"\nbackend = "claude"\n'
                                           '[[agent]]\nname = "s"\nbackend = "claude"\nenv = { IS_SANDBOX = "1" }\n')

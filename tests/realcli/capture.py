@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentsup.supervisor.proctree import tagged
+from agentsup.supervisor.processes.proctree import tagged
 
 from .clis import CLAUDE, CLAUDE_NEWEST, CODEX, CODEX_NEWEST, GEMINI, OPENCODE, Cli
 from .mockapi import MockAPI, Mode

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 

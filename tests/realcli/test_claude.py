@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.supervisor.launch import RESUME_NOTE
-from agentsup.supervisor.proctree import program_pid
-from agentsup.supervisor.reconcile import HEAVY, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.processes.launch import RESUME_NOTE
+from agentsup.supervisor.processes.proctree import program_pid
+from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 from .drive import entries, pane_pid, record, ticking

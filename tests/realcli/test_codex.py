@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.supervisor.proctree import program_pid, tagged
-from agentsup.supervisor.reconcile import HEAVY, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.processes.proctree import program_pid, tagged
+from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 from .drive import events, pane_pid, record, ticking

@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from agentsup.supervisor.reconcile import HEAVY, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 from .drive import events, holding, pane_pid, record, ticking

@@ -10,8 +10,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from agentsup.supervisor.reconcile import HEAVY
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import HEAVY
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project
 from .drive import events, pane_pid, record, ticking

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.clock import boot_id
-from agentsup.supervisor.proctree import Proc, ProcTree, running
-from agentsup.supervisor.reconcile import HEAVY, POLL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.decide.clock import boot_id
+from agentsup.supervisor.processes.proctree import Proc, ProcTree, running
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..buildloop.test_buildloop import CONFIG as BUILD_LOOP
 from ..buildloop.test_buildloop import idle, push

@@ -145,8 +145,8 @@ def test_output_right_after_a_log_is_deleted_or_moved_lands_in_a_new_log(tmp_pat
 
 
 def test_the_exit_code_write_never_follows_a_planted_symlink(project: Project) -> None:
-    from agentsup.supervisor.control import make_runtime
-    from agentsup.supervisor.launch import spawn
+    from agentsup.supervisor.processes.launch import spawn
+    from agentsup.supervisor.processes.start_stop import make_runtime
 
     precious = project.root / "precious.txt"
     precious.write_text("keep me\n")

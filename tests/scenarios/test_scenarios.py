@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
 
 from ..conftest import answered, serving
 from ..scripted import Fleet, agent
@@ -32,7 +32,7 @@ def test_a_crash_loop_goes_fatal_stays_down_and_reset_revives_it(fleet_of: Any) 
     started = len(f.tmux.started)
     f.advance(600, POLL)
     assert len(f.tmux.started) == started and f.events("a").count("fatal") == 1, "FATAL: nothing more starts"
-    from agentsup.supervisor.requests import Request, carry_out
+    from agentsup.supervisor.requests.protocol import Request, carry_out
 
     carry_out(f.dog.reconciler, Request("reset", "a"), f.dog.cfg.agents["a"])  # what `agentsup reset a` asks for
     f.advance(1, POLL)
@@ -177,7 +177,7 @@ def test_a_config_broken_mid_run_keeps_the_last_good_one_and_is_reported_once(fl
 
 
 def test_a_run_with_vars_handed_to_the_running_watchdog_fills_its_template(fleet_of: Any) -> None:
-    from agentsup.supervisor.operate import run_task
+    from agentsup.supervisor.operator.operate import run_task
 
     f = fleet_of('[template.t]\nkind = "task"\nbackend = "sim"\nprompt = "check {{target}}"\n'
                  'vars = { target = "staging" }\n\n', agent("job", template="t", watch="none"))
@@ -293,8 +293,8 @@ def test_queued_messages_the_tick_could_not_type_stay_queued(fleet_of: Any) -> N
     f = fleet_of(agent("a"))
     f.dog.tick(HEAVY)
     f.advance(30)
-    from agentsup.supervisor.decision import Decision, Deliver
-    from agentsup.supervisor.reconcile import TickStats
+    from agentsup.supervisor.decide.decision import Decision, Deliver
+    from agentsup.supervisor.reconcile.tick import TickStats
 
     rec = f.dog.reconciler.record("a")
     decision = Decision(rec.copy(), actions=[Deliver("first", "queued"), Deliver("second", "queued")])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import POLL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import POLL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, wait_for
 
@@ -90,7 +90,7 @@ def test_run_starts_a_task_by_hand(project: Project) -> None:
 
 
 def test_timeout_retries_and_the_running_dependent_cascade_on_real_processes(project: Project) -> None:
-    from agentsup.supervisor.proctree import tagged
+    from agentsup.supervisor.processes.proctree import tagged
 
     hang = ('[[agent]]\nname = "hang"\nkind = "task"\nbackend = "sim"\nprompt = "wait"\ntimeout = 1\nretries = 1\n'
             'args = ["--record", "hang.jsonl", "--work", "600"]\n\n')

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentsup.errors import TmuxNotFoundError, TmuxUnreachableError, UnknownNameError
-from agentsup.supervisor import control
+from agentsup.supervisor.processes import start_stop
 from agentsup.tmux.client import Tmux
 from agentsup.tmux.delivery import DeliveryResult
 
@@ -28,10 +28,10 @@ def idle_screen(project: Project, session: str) -> bool:
 def test_up_is_idempotent_and_leaves_running_agents_alone(project: Project) -> None:
     project.write(sim_agent("a") + sim_agent("b"))
     rt = project.rt()
-    first = control.up(rt, [], with_watchdog=False)
+    first = start_stop.up(rt, [], with_watchdog=False)
     assert [(r.name, r.action) for r in first] == [("a", "started"), ("b", "started")]
     panes = wait_for(lambda: (s := rt.tmux.snapshot()) and len(s) == 2 and s)
-    second = control.up(rt, [], with_watchdog=False)
+    second = start_stop.up(rt, [], with_watchdog=False)
     assert [r.action for r in second] == ["already-running", "already-running"]
     again = rt.tmux.snapshot()
     assert {k: v.pane_pid for k, v in again.items()} == {k: v.pane_pid for k, v in panes.items()}
@@ -39,7 +39,7 @@ def test_up_is_idempotent_and_leaves_running_agents_alone(project: Project) -> N
 
 def test_up_of_one_name_starts_only_that_agent(project: Project) -> None:
     project.write(sim_agent("a") + sim_agent("b"))
-    results = control.up(project.rt(), ["b"])
+    results = start_stop.up(project.rt(), ["b"])
     assert [(r.name, r.action) for r in results] == [("b", "started")]
     assert project.sessions() == {"t-b"}
 
@@ -47,27 +47,27 @@ def test_up_of_one_name_starts_only_that_agent(project: Project) -> None:
 def test_down_of_agent_does_not_touch_agent2(project: Project) -> None:
     project.write(sim_agent("agent") + sim_agent("agent2"))
     rt = project.rt()
-    control.up(rt, [], with_watchdog=False)
+    start_stop.up(rt, [], with_watchdog=False)
     wait_for(lambda: project.sessions() == {"t-agent", "t-agent2"})
-    results = control.down(rt, ["agent"])
+    results = start_stop.down(rt, ["agent"])
     assert [(r.name, r.action) for r in results] == [("agent", "stopped")]
     assert project.sessions() == {"t-agent2"}
     # a second down of the same name is harmless and says so
-    assert [r.action for r in control.down(rt, ["agent"])] == ["not-running"]
+    assert [r.action for r in start_stop.down(rt, ["agent"])] == ["not-running"]
     assert project.sessions() == {"t-agent2"}
 
 
 def test_unknown_name_is_a_clear_error(project: Project) -> None:
     project.write(sim_agent("builder"))
     with pytest.raises(UnknownNameError, match=r"unknown agent or service 'buidler'.*did you mean 'builder'"):
-        control.up(project.rt(), ["buidler"])
+        start_stop.up(project.rt(), ["buidler"])
     proc = project.cli("down", "buidler")
     assert proc.returncode == 3 and "did you mean 'builder'" in proc.stderr
 
 
 def test_hostile_prompt_arrives_verbatim_and_runs_nothing(project: Project) -> None:
     project.write(sim_agent("a", extra=f"prompt = {json.dumps(HOSTILE)}\nmodel = {json.dumps(HOSTILE)}\n"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     records = wait_for(lambda: project.records("a"))
     assert records[0] == {**records[0], "kind": "prompt", "text": HOSTILE}
     assert f"model={HOSTILE}" in wait_for(lambda: (s := project.screen("t-a")) and "model=" in s and s)
@@ -80,7 +80,7 @@ def test_hostile_prompt_arrives_verbatim_and_runs_nothing(project: Project) -> N
 def test_hostile_message_is_delivered_verbatim(project: Project) -> None:
     project.write(sim_agent("a"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     result = rt.deliverer.deliver("t-a", HOSTILE)
     assert result.result is DeliveryResult.DELIVERED
@@ -90,7 +90,7 @@ def test_hostile_message_is_delivered_verbatim(project: Project) -> None:
 
 def test_ping_idle_agent_is_delivered_exactly_once(project: Project) -> None:
     project.write(sim_agent("a"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     proc = project.cli("ping", "a", "please review gate 3")
     assert proc.returncode == 0, proc.stderr
@@ -101,7 +101,7 @@ def test_ping_idle_agent_is_delivered_exactly_once(project: Project) -> None:
 
 def test_ping_busy_agent_is_delivered_exactly_once(project: Project) -> None:
     project.write(sim_agent("a", "--work", "30"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     wait_for(lambda: "esc to interrupt" in project.screen("t-a"))
     out = project.cli_json("ping", "a", "queued while busy")
     assert out["result"] == "delivered" and out["attempts"] == 1
@@ -113,7 +113,7 @@ def test_ping_busy_agent_is_delivered_exactly_once(project: Project) -> None:
 def test_multiline_message_is_one_submission(project: Project) -> None:
     project.write(sim_agent("a"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     assert rt.deliverer.deliver("t-a", "line one\nline two\nEnter").ok
     assert [r["text"] for r in project.records("a") if r["kind"] == "message"] == ["line one\nline two\nEnter"]
@@ -121,7 +121,7 @@ def test_multiline_message_is_one_submission(project: Project) -> None:
 
 def test_message_that_cannot_be_submitted_is_stranded(project: Project) -> None:
     project.write("[watchdog]\ndelivery_retries = 1\n" + sim_agent("a", "--deaf"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     proc = project.cli("ping", "a", "nobody hears this")
     assert proc.returncode == 1
@@ -133,7 +133,7 @@ def test_message_that_cannot_be_submitted_is_stranded(project: Project) -> None:
 def test_ping_to_a_hung_program_is_stranded(project: Project) -> None:
     project.write(sim_agent("a", "--hang-after", "0.5"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     wait_for(lambda: "agentsup sim" in project.screen("t-a"))
     import time
 
@@ -152,7 +152,7 @@ def test_ping_to_a_stopped_agent_is_no_session(project: Project) -> None:
 def test_ping_leaves_copy_mode_first(project: Project) -> None:
     project.write(sim_agent("a"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     wait_for(lambda: idle_screen(project, "t-a"))
     project.tmux("copy-mode", "-t", "=t-a:")
     assert rt.tmux.pane("t-a").in_mode  # type: ignore[union-attr]
@@ -163,20 +163,20 @@ def test_ping_leaves_copy_mode_first(project: Project) -> None:
 def test_exit_code_is_recorded_and_shown(project: Project) -> None:
     project.write(sim_agent("a", "--exit-after", "0.3", "--exit-code", "7"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     wait_for(lambda: rt.state.read_exit_code("t-a") == 7)
     status = project.cli_json("status")
     agent = status["agents"][0]
     assert (agent["state"], agent["exit_code"], agent["pid"]) == ("EXITED", 7, None)
     # up replaces the dead pane with a fresh start
-    assert [r.action for r in control.up(rt, ["a"])] == ["restarted"]
+    assert [r.action for r in start_stop.up(rt, ["a"])] == ["restarted"]
 
 
 def test_logs_capture_output_and_stop_growing_past_the_cap(project: Project) -> None:
     cap = 20_000
     project.write(f'[defaults]\nlog_dir = "logs"\nsession_prefix = "t-"\nlog_max_bytes = {cap}\nlog_backups = 2\n'
                   + sim_agent("a", "--spam", "2000"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     log = project.log_dir / "t-a.log"
     wait_for(lambda: (project.log_dir / "t-a.log.2").exists(), timeout=20)
     wait_for(lambda: "printed 2000 lines" in project.screen("t-a"))
@@ -199,7 +199,7 @@ def test_logs_of_unknown_name_fails(project: Project) -> None:
 def test_status_json_has_its_documented_shape(project: Project) -> None:
     project.write(sim_agent("a") + sim_agent("b", extra="enabled = false") +
                   '[[service]]\nname = "svc"\ncommand = ["sleep", "30"]\n')
-    control.up(project.rt(), [], with_watchdog=False)
+    start_stop.up(project.rt(), [], with_watchdog=False)
     wait_for(lambda: "t-a" in project.sessions() and "t-svc" in project.sessions())
     data = project.cli_json("status")
     assert set(data) == {"version", "config", "socket", "phase", "watchdog", "agents", "services", "config_error",
@@ -209,7 +209,7 @@ def test_status_json_has_its_documented_shape(project: Project) -> None:
                                      "config_error", "degraded", "notify_error"}
     agent_keys = {"name", "kind", "backend", "model", "watch", "enabled", "session", "state", "detail", "pid",
                   "uptime_s", "exit_code", "reset_at", "restarts", "session_id", "source", "worktree", "branch",
-                  "account", "question", "last_lines"}
+                  "account", "question", "last_lines", "limits"}
     a, b = data["agents"]
     assert set(a) == agent_keys and set(b) == agent_keys
     assert (a["name"], a["state"], a["backend"], a["model"]) == ("a", "RUNNING", "sim", "default")
@@ -244,7 +244,7 @@ def test_missing_tmux_binary_is_reported(project: Project) -> None:
 def test_wedged_tmux_server_times_out_instead_of_hanging(project: Project) -> None:
     project.write(sim_agent("a"))
     rt = project.rt()
-    control.up(rt, ["a"])
+    start_stop.up(rt, ["a"])
     server_pid = int(project.tmux("display-message", "-p", "#{pid}").stdout)
     os.kill(server_pid, signal.SIGSTOP)
     try:
@@ -258,7 +258,7 @@ def test_wedged_tmux_server_times_out_instead_of_hanging(project: Project) -> No
 
 def test_kickoff_prompt_is_saved_for_the_user(project: Project) -> None:
     project.write(sim_agent("a", extra='prompt = "do the thing"'))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     assert (project.log_dir / "state" / "kickoff-t-a.txt").read_text() == "do the thing"
 
 
@@ -270,7 +270,7 @@ def test_attach_refuses_a_stopped_agent(project: Project) -> None:
 
 def test_commands_never_touch_the_default_tmux_server(project: Project) -> None:
     project.write(sim_agent("a"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     assert project.rt().tmux.attach_argv("t-a")[1:3] == ["-S", project.socket]
     default = subprocess.run(["tmux", "-L", "agentsup", "has-session", "-t", "=t-a"], capture_output=True)
     assert default.returncode != 0
@@ -281,7 +281,7 @@ def test_capture_many_reads_every_screen_in_one_tmux_call(project: Project) -> N
     project.write(sim_agent("a", "--work", "30") + sim_agent("b") + sim_agent("c", "--question")
                   + sim_agent("d") + sim_agent("e", "--fatal", "disk on fire"))
     rt = project.rt()
-    control.up(rt, [], with_watchdog=False)
+    start_stop.up(rt, [], with_watchdog=False)
     panes = wait_for(lambda: (s := rt.tmux.snapshot()) and len(s) == 5 and s)
     wait_for(lambda: all("agentsup sim" in project.screen(f"t-{n}") for n in "abcde"))
     calls = rt.tmux.calls
@@ -303,7 +303,7 @@ def test_capture_many_reads_every_screen_in_one_tmux_call(project: Project) -> N
 def test_prompt_arrives_byte_for_byte_with_trailing_newlines(project: Project) -> None:
     text = "line one\n\n  indented $HOME `x` \\ backslash\n\n\n"
     project.write(sim_agent("a", extra=f"prompt = {json.dumps(text)}"))
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     assert wait_for(lambda: project.records("a"))[0]["text"] == text
 
 
@@ -311,7 +311,7 @@ def test_preamble_runs_before_the_program(project: Project) -> None:
     project.write('[backend.shell]\nbin = "sh -c \'echo value=$AGENT_VALUE; sleep 30\'"\n'
                   'preamble = "export AGENT_VALUE=from-preamble"\n'
                   '[[agent]]\nname = "a"\nbackend = "shell"\n')
-    control.up(project.rt(), ["a"])
+    start_stop.up(project.rt(), ["a"])
     wait_for(lambda: "value=from-preamble" in project.screen("t-a"))
 
 
@@ -319,7 +319,7 @@ def test_typed_prompt_is_delivered_after_connect_delay(project: Project) -> None
     project.write('[backend.sim]\nprompt_mode = "type"\nconnect_delay = 1\n'
                   + sim_agent("a", extra='prompt = "the long kickoff"'))
     rt = project.rt()
-    result = control.up(rt, ["a"])[0]
+    result = start_stop.up(rt, ["a"])[0]
     assert result.typed_prompt is not None and result.typed_prompt.ok
     records = project.records("a")
     assert [r["kind"] for r in records] == ["message"]  # not passed as an argument
@@ -332,10 +332,10 @@ def test_starting_right_after_the_last_session_ended_survives_the_exiting_server
     project.write(sim_agent("a") + sim_agent("b"))
     rt = project.rt()
     for _ in range(15):
-        control.up(rt, ["a", "b"])
+        start_stop.up(rt, ["a", "b"])
         project.tmux("kill-session", "-t", "=t-a")
         project.tmux("kill-session", "-t", "=t-b")  # the server is now on its way out
-        results = control.up(rt, ["a", "b"])
+        results = start_stop.up(rt, ["a", "b"])
         assert [r.action for r in results] == ["started", "started"]
         assert wait_for(lambda: project.sessions() == {"t-a", "t-b"})
-        control.down(rt, ["a", "b"])
+        start_stop.down(rt, ["a", "b"])

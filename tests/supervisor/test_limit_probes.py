@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentsup.supervisor.limits import fast_probe
+from agentsup.supervisor.decide.limits import fast_probe
 
 from ..scripted import resume_delay
 
@@ -33,7 +33,7 @@ def test_status_says_when_the_next_probe_is(tmp_path: Path) -> None:
     from ..scripted import Fleet, agent
 
     f = Fleet(tmp_path, agent("a"))
-    from agentsup.supervisor.reconcile import HEAVY
+    from agentsup.supervisor.reconcile.tick import HEAVY
 
     f.dog.tick(HEAVY)
     f.advance(30)

@@ -16,8 +16,8 @@ import pytest
 
 from agentsup.config.schema import NotifySpec
 from agentsup.store.journal import read_events
-from agentsup.supervisor.notify import Notice, Notifier, send
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.reconcile.notify import Notice, Notifier, send
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
 
 from ..conftest import Project, wait_for
 from ..scripted import Fleet, agent
@@ -224,7 +224,7 @@ def test_tasks_and_phases_notify_on_real_tmux(project: Project, hook: Hook) -> N
         '[[agent]]\nname = "job"\nkind = "task"\nbackend = "sim"\nprompt = "do it"\n'
         'args = ["--exit-after", "0.3", "--exit-code", "4"]\n\n'
         f'[notify]\nwebhook = "{hook.url}"\n')
-    from agentsup.supervisor.watchdog import Watchdog
+    from agentsup.supervisor.watch.watchdog import Watchdog
 
     assert project.cli("up", "--no-watchdog").returncode == 0
     dog = Watchdog(project.config_path)
@@ -250,7 +250,7 @@ def test_the_last_notification_that_never_got_through_shows_in_status(project: P
         '[[agent]]\nname = "job"\nkind = "task"\nbackend = "sim"\nprompt = "do it"\n'
         'args = ["--exit-after", "0.3", "--exit-code", "4"]\n\n'
         '[notify]\ncommand = ["sh", "-c", "echo mail server down >&2; exit 3"]\nretries = 1\n')
-    from agentsup.supervisor.watchdog import Watchdog
+    from agentsup.supervisor.watch.watchdog import Watchdog
 
     assert project.cli("up", "--no-watchdog").returncode == 0
     dog = Watchdog(project.config_path)
@@ -264,7 +264,7 @@ def test_the_last_notification_that_never_got_through_shows_in_status(project: P
 
 
 def test_three_server_errors_in_a_row_notify_once(fleet_of: Any) -> None:
-    from agentsup.supervisor.reconcile import HEAVY
+    from agentsup.supervisor.reconcile.tick import HEAVY
 
     burst = "● API Error: Server is temporarily limiting requests (not your usage limit) · slow down (mock)"
     f = fleet_of(agent("a"))

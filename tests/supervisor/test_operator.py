@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import POLL, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import POLL, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, answered, sim_agent, wait_for
 
@@ -131,7 +131,7 @@ def test_a_broken_config_still_shows_and_stops_what_runs_but_up_refuses(project:
 def test_a_ping_to_a_held_agent_waits_for_the_limit_and_arrives_once(project: Project) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+    from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
 
     resume_at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
     project.write('[watchdog]\nsignal_interval = 0.3\npoll_interval = 0.2\nlimit_reset_slack = 0.5\n'
@@ -193,7 +193,7 @@ def test_status_watch_is_a_live_view_that_ctrl_c_leaves_cleanly(project: Project
     project.write(sim_agent("a", "--limit", "claude", "--reset", "in 2 hours", "--limit-until", until,
                             extra='watch = "heal"'))
     dog = Watchdog(project.config_path)
-    from agentsup.supervisor.reconcile import HEAVY, SIGNAL
+    from agentsup.supervisor.reconcile.tick import HEAVY, SIGNAL
 
     dog.tick(HEAVY)
     wait_for(lambda: (dog.tick(SIGNAL), project.cli_json("status")["agents"][0]["state"] == "LIMITED")[1],

@@ -8,8 +8,8 @@ import pytest
 
 from agentsup.agents.detect import Observation
 from agentsup.store.record import BACKOFF, FATAL, LIMITED, RUNNING, SLEEPING, STARTING, WAITING, Record
-from agentsup.supervisor.decision import Decision, Deliver, Policy, Start, View
-from agentsup.supervisor.policy import transition
+from agentsup.supervisor.decide.decision import Decision, Deliver, Policy, Start, View
+from agentsup.supervisor.decide.policy import transition
 
 T0 = 1_800_000_000.0
 POL = Policy(stall_idle=300, stall_grace=180, limit_fallback=300, limit_slack=45, backoff_initial=5,
@@ -214,7 +214,7 @@ def test_still_limited_after_nudges_probes_with_backoff_and_never_restarts() -> 
 def test_a_limit_menu_is_answered_once_while_it_closes_and_its_closing_lifts_no_hold() -> None:
     """gemini 0.61 live: two ticks 13 ms apart both saw its menu, and the second "2" landed in its
     input box (then every nudge stranded on that draft)."""
-    from agentsup.supervisor.decision import Keys
+    from agentsup.supervisor.decide.decision import Keys
 
     menu = Observation(limited=True, menu_keys=("2",), limit_mark="1|Usage limit reached for all Pro models.")
     d = transition(running(), alive(menu), T0, POL)
@@ -232,7 +232,7 @@ def test_a_probe_that_meets_the_limit_again_lifts_nothing_and_types_no_queued_pi
     came back; that change lifted the hold, the queue went into the still-limited agent, and it
     was LIMITED again a moment later. Probed blind (no reset time), it is lifted only after it has
     looked resumed for a while."""
-    from agentsup.supervisor.limits import PROBE_CONFIRM
+    from agentsup.supervisor.decide.limits import PROBE_CONFIRM
 
     def banner(copies: int) -> Observation:
         return Observation(limited=True, limit_mark=f"{copies}|You have exhausted your daily quota")

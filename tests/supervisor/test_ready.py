@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.supervisor.reconcile import HEAVY
+from agentsup.supervisor.reconcile.tick import HEAVY
 
 from ..scripted import Fleet, agent
 
@@ -37,8 +37,8 @@ def test_a_custom_backend_that_names_its_ready_screen_is_restarted_when_it_hangs
 @pytest.mark.tmux  # check and doctor ask tmux its version
 def test_without_ready_re_the_hang_is_not_judged_and_check_and_doctor_say_so(tmp_path: Path) -> None:
     from agentsup.config.load import load_config
-    from agentsup.supervisor.doctor import run_checks
-    from agentsup.supervisor.operate import check
+    from agentsup.supervisor.operator.doctor import run_checks
+    from agentsup.supervisor.operator.operate import check
 
     f = custom(tmp_path, "")
     cfg = load_config(f.config)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agentsup.store.record import Record, State
 from agentsup.store.state import StateDir
-from agentsup.supervisor.records import Change, Records
+from agentsup.supervisor.reconcile.records import Change, Records
 
 from ..conftest import ROOT
 
@@ -70,14 +70,14 @@ def test_no_module_but_the_owner_assigns_a_record_or_a_queue() -> None:
                 targets = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
                 for target in targets:
                     if (isinstance(target, ast.Subscript) and ast.unparse(target.value).endswith("records")
-                            and rel != "supervisor/records.py"):
+                            and rel != "supervisor/reconcile/records.py"):
                         found.append(f"{rel}:{node.lineno}: {ast.unparse(target)} =")
                     if isinstance(target, ast.Attribute) and target.attr in ("queue", "sending") and rel not in (
-                            "supervisor/records.py", "supervisor/decision.py"):  # (a decision's own copy)
+                            "supervisor/reconcile/records.py", "supervisor/decide/decision.py"):  # (its own copy)
                         found.append(f"{rel}:{node.lineno}: {ast.unparse(target)} =")
             if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("queue.append"):
                 found.append(f"{rel}:{node.lineno}: {ast.unparse(node.func)}()")
             if (isinstance(node, ast.Call) and ast.unparse(node.func) == "Record"
-                    and any(k.arg == "state" for k in node.keywords) and rel != "supervisor/records.py"):
+                    and any(k.arg == "state" for k in node.keywords) and rel != "supervisor/reconcile/records.py"):
                 found.append(f"{rel}:{node.lineno}: Record(state=...)")
     assert found == []

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentsup.supervisor.reconcile import HEAVY
-from agentsup.supervisor.requests import Handled, Outcome, Request, RequestKind, carry_out
+from agentsup.supervisor.reconcile.tick import HEAVY
+from agentsup.supervisor.requests.protocol import Handled, Outcome, Request, RequestKind, carry_out
 
 from ..scripted import Fleet, agent
 
@@ -47,7 +47,7 @@ def test_an_answer_from_the_channel_is_read_as_an_outcome_with_its_reason() -> N
 def test_a_task_run_again_by_hand_that_cannot_start_is_failed_not_refused(tmp_path: Path) -> None:
     """Found by the 30-minute soak (seed 29): `agentsup run t1` of a DONE task while tmux did not
     answer was refused as an illegal change DONE -> FAILED."""
-    from agentsup.supervisor.reconcile import POLL
+    from agentsup.supervisor.reconcile.tick import POLL
 
     f = Fleet(tmp_path, agent("t", kind="task", watch="heal"))
     f.dog.tick(HEAVY)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agentsup.store.journal import read_events
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..scripted import agent
 

@@ -17,9 +17,9 @@ import pytest
 
 from agentsup.store.journal import read_events
 from agentsup.store.state import read_json
-from agentsup.supervisor.proctree import running
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL
-from agentsup.supervisor.watchdog import Watchdog
+from agentsup.supervisor.processes.proctree import running
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL
+from agentsup.supervisor.watch.watchdog import Watchdog
 
 from ..conftest import Project, answered, serving, sim_agent, wait_for, watching
 

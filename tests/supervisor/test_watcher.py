@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.supervisor.watcher import FileWatcher
+from agentsup.supervisor.watch.watcher import FileWatcher
 
 
 @pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])

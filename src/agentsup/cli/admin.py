@@ -35,7 +35,7 @@ class NotifyAction(StrEnum):
 @app.command()
 def check(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = False) -> None:
     """Validate agents.toml and summarise it (exit 2 when invalid)."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     report = operate.check(load(call))
@@ -91,7 +91,7 @@ def doctor(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = F
     """Preflight for a new server: one line per check, exit 1 on a FAIL."""
     from agentsup.config.files import find_config
     from agentsup.config.load import load_config
-    from agentsup.supervisor.doctor import Level, run_checks
+    from agentsup.supervisor.operator.doctor import Level, run_checks
 
     call = Call.of(ctx, config, json)
     path = find_config(call.config)
@@ -117,7 +117,7 @@ def watchdog(ctx: typer.Context, config: ConfigOption = None,
     import time
 
     from agentsup.config.files import find_config
-    from agentsup.supervisor.watchdog import Watchdog
+    from agentsup.supervisor.watch.watchdog import Watchdog
 
     def show(entry: dict[str, object]) -> None:
         if quiet:
@@ -150,7 +150,7 @@ def detect(ctx: typer.Context,
     from agentsup.agents.backends import PRESETS, resolve_backend
     from agentsup.agents.detect import classify
     from agentsup.agents.resettime import parse_iso
-    from agentsup.supervisor.observe import local_zone
+    from agentsup.supervisor.reconcile.observe import local_zone
 
     call = Call.of(ctx, config)
     if call.config or os.environ.get("AGENTSUP_CONFIG"):
@@ -177,7 +177,7 @@ def phase(ctx: typer.Context, action: Annotated[PhaseAction, typer.Argument()] =
           config: ConfigOption = None, json: JsonOption = False,
           restart: Annotated[bool, flag("--restart", "restart the loop agents on the new phase")] = False) -> None:
     """Inspect or move the build loop's phase."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     report = operate.phase(load(call), action.value, value, restart=restart)
@@ -204,7 +204,7 @@ def phase(ctx: typer.Context, action: Annotated[PhaseAction, typer.Argument()] =
 def notify(ctx: typer.Context, action: Annotated[NotifyAction, typer.Argument()],
            config: ConfigOption = None, json: JsonOption = False) -> None:
     """Notifications: `notify test` sends a test event to every channel."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     results = operate.notify_test(load(call))

@@ -36,7 +36,7 @@ Name = Annotated[str, typer.Argument(help="agent, service or 'watchdog'", autoco
 def up(ctx: typer.Context, names: Names = None, config: ConfigOption = None, json: JsonOption = False,
        no_watchdog: Annotated[bool, flag("--no-watchdog", "do not start the watchdog")] = False) -> None:
     """Start enabled agents, services and the watchdog that are not running."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     result = operate.up(load(call), names or [], with_watchdog=not no_watchdog)
@@ -51,7 +51,7 @@ def down(ctx: typer.Context, names: Names = None, config: ConfigOption = None, j
          remove_worktree: Annotated[bool, flag("--remove-worktree", "also remove these agents' worktrees")] = False,
          force: Annotated[bool, flag("--force", "remove a worktree even with uncommitted changes")] = False) -> None:
     """Stop agents and services (all, and the watchdog, when none are named)."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     result = operate.down(load(call, last_good=True), names or [], remove_worktree=remove_worktree, force=force)
@@ -65,8 +65,8 @@ def status(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = F
     """Every agent and service with its state, pid and uptime."""
     from dataclasses import replace
 
-    from agentsup.supervisor.control import make_runtime
-    from agentsup.supervisor.status import collect
+    from agentsup.supervisor.operator.status import collect
+    from agentsup.supervisor.processes.start_stop import make_runtime
 
     call = Call.of(ctx, config, json)
     rt = make_runtime(load(call, last_good=True))
@@ -88,8 +88,8 @@ def logs(ctx: typer.Context, name: Name, config: ConfigOption = None, json: Json
     """An agent's pane output (escapes stripped)."""
     from agentsup.store.logs import follow as follow_log
     from agentsup.store.logs import tail_lines
-    from agentsup.supervisor.control import session_of
-    from agentsup.supervisor.launch import log_path
+    from agentsup.supervisor.processes.launch import log_path
+    from agentsup.supervisor.processes.start_stop import session_of
 
     call = Call.of(ctx, config, json)
     cfg = load(call, last_good=True)
@@ -113,7 +113,7 @@ def attach(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent o
                                                                    autocompletion=complete_names)],
            config: ConfigOption = None) -> None:
     """Your terminal in an agent's tmux session."""
-    from agentsup.supervisor.control import make_runtime, session_of
+    from agentsup.supervisor.processes.start_stop import make_runtime, session_of
 
     rt = make_runtime(load(Call.of(ctx, config), last_good=True))
     session = session_of(rt.cfg, name)
@@ -134,7 +134,7 @@ def ping(ctx: typer.Context,
          force: Annotated[bool, flag("--force", "clear a draft left in the input box first")] = False,
          ) -> None:
     """Type a message into agents and submit it, verified (exit 1 if it stranded)."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     if len(targets) < (1 if everyone else 2):
         raise ConfigError("usage: agentsup ping NAME... MESSAGE  (or: agentsup ping --all MESSAGE)")
@@ -157,7 +157,7 @@ def events(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = F
     import json as jsonlib
 
     from agentsup.store.journal import follow_events, read_events
-    from agentsup.supervisor.control import session_of
+    from agentsup.supervisor.processes.start_stop import session_of
 
     cfg = load(Call.of(ctx, config, json), last_good=True)
     if agent is not None:
@@ -183,7 +183,7 @@ def reset(ctx: typer.Context, name: Annotated[str, typer.Argument(help="agent to
                                                                   autocompletion=complete_names)],
           config: ConfigOption = None, json: JsonOption = False) -> None:
     """Clear an agent's FATAL state and restart budget."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     result = operate.reset(load(call), name)
@@ -195,7 +195,7 @@ def restart(ctx: typer.Context, names: Annotated[list[str], typer.Argument(help=
                                                                            autocompletion=complete_names)],
             config: ConfigOption = None, json: JsonOption = False) -> None:
     """End agents' process trees and start them again (counts in the budget)."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     call = Call.of(ctx, config, json)
     result = operate.restart(load(call), names)
@@ -209,7 +209,7 @@ def run_task(ctx: typer.Context, task: Annotated[str, typer.Argument(help="task 
              var: Annotated[list[str] | None, typer.Option(metavar="KEY=VALUE",
                                                            help="a template variable for this run")] = None) -> None:
     """Start a task agent now (again, even when it ran before)."""
-    from agentsup.supervisor import operate
+    from agentsup.supervisor.operator import operate
 
     run_vars = {}
     for item in var or []:
@@ -228,8 +228,8 @@ def usage(ctx: typer.Context, config: ConfigOption = None, json: JsonOption = Fa
                                                     help="only what was used in the last DURATION (30m, 2h, 1d)")
                            ] = None) -> None:
     """Tokens, turns and cost per agent from the CLIs' own records; the five-hour window."""
-    from agentsup.supervisor.accounting import collect, parse_duration
-    from agentsup.supervisor.control import make_runtime
+    from agentsup.supervisor.operator.accounting import collect, parse_duration
+    from agentsup.supervisor.processes.start_stop import make_runtime
 
     try:
         seconds = parse_duration(since) if since else None

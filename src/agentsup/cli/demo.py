@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from agentsup.cli import render
-from agentsup.supervisor import control
-from agentsup.supervisor.control import Runtime
-from agentsup.supervisor.proctree import ProcTree
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.processes.proctree import ProcTree
+from agentsup.supervisor.processes.start_stop import Runtime
 
 DEMO_TOML = """\
 # agentsup demo: three simulated agents on their own tmux socket.
@@ -96,12 +96,12 @@ def run_demo(*, duration: float | None, keep: bool) -> None:
 
     from agentsup.config.load import load_config
     from agentsup.store.journal import read_events
-    from agentsup.supervisor.status import collect
+    from agentsup.supervisor.operator.status import collect
 
     console = Console(highlight=False)
     workdir = Path(tempfile.mkdtemp(prefix="agentsup-demo-"))
     cfg = load_config(write_demo(workdir))
-    rt = control.make_runtime(cfg)
+    rt = start_stop.make_runtime(cfg)
     journal = cfg.journal_path
     notes: list[str] = []
 
@@ -114,7 +114,7 @@ def run_demo(*, duration: float | None, keep: bool) -> None:
 
     render.write(f"demo project: {workdir}  (tmux socket {cfg.socket()!r})")
     try:
-        render.write(render.action_lines(control.up(rt, [])))
+        render.write(render.action_lines(start_stop.up(rt, [])))
         render.write(f"look inside: tmux -L {cfg.socket()} attach -t =demo-builder   (Ctrl-C here stops the demo)")
         started = time.monotonic()
         steps = {3: "ping", 6: "crash"}
@@ -123,7 +123,7 @@ def run_demo(*, duration: float | None, keep: bool) -> None:
                 time.sleep(1)
                 step = steps.pop(int(time.monotonic() - started), None)
                 if step == "ping":
-                    result = control.deliver(rt, cfg.agents["builder"], "Hello from agentsup: start the first gate.")
+                    result = start_stop.deliver(rt, cfg.agents["builder"], "Hello from agentsup: start the first gate.")
                     notes.append(f"ping builder: {result.result.value}")
                 elif step == "crash":
                     pid = crash(rt, "adversary")
@@ -133,7 +133,7 @@ def run_demo(*, duration: float | None, keep: bool) -> None:
         pass
     finally:
         console.line()  # the live view's last line may end without one
-        control.down(rt, [])
+        start_stop.down(rt, [])
         rt.tmux.kill_server()
         if not keep:
             # The dying sessions' wrappers and log pipes may still write a last file: retry, bounded.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agentsup.supervisor.control import Runtime
+from agentsup.supervisor.processes.start_stop import Runtime
 
 from . import render
 
@@ -20,8 +20,8 @@ def watch(rt: Runtime, *, interval: float = 1.0) -> None:
     from rich.text import Text
 
     from agentsup.store.journal import tail_events
-    from agentsup.supervisor.accounting import collect as usage_of
-    from agentsup.supervisor.status import collect
+    from agentsup.supervisor.operator.accounting import collect as usage_of
+    from agentsup.supervisor.operator.status import collect
 
     console = Console(highlight=False)
     journal = rt.cfg.journal_path

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from agentsup.supervisor.accounting import AgentUsage, UsageReport
-    from agentsup.supervisor.status import StatusReport
+    from agentsup.supervisor.operator.accounting import AgentUsage, UsageReport
+    from agentsup.supervisor.operator.status import StatusReport
 
 STATE_STYLES = {
     "RUNNING": "green", "STARTING": "cyan", "STOPPED": "dim", "EXITED": "yellow", "STALLED": "yellow",

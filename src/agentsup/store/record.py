@@ -1,6 +1,6 @@
 """What the watchdog remembers per agent, as plain data: the named states, their transitions, and
 the persisted Record (validated when read back). What a tick decides with it (View, Policy,
-Decision, the actions) is the supervisor's: supervisor/decision.py."""
+Decision, the actions) is the supervisor's: supervisor/decide/decision.py."""
 
 from __future__ import annotations
 

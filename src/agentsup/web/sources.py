@@ -10,7 +10,7 @@ from typing import Any
 
 from agentsup.config.load import Config
 from agentsup.errors import AgentsupError
-from agentsup.supervisor.runtime import Runtime
+from agentsup.supervisor.processes.runtime import Runtime
 
 HISTORY = 300  # scrollback lines a viewer can scroll over
 ACTIONS = ("ping", "restart", "reset", "up", "down")
@@ -80,7 +80,7 @@ class LocalSource:
 
     def runtime(self) -> Runtime:
         """One tmux seam for the current config (a new one when the file changed)."""
-        from agentsup.supervisor.control import make_runtime
+        from agentsup.supervisor.processes.start_stop import make_runtime
 
         cfg = self.config()
         if self._rt is None:
@@ -93,7 +93,7 @@ class LocalSource:
     def status(self) -> dict[str, Any]:
         from dataclasses import replace
 
-        from agentsup.supervisor.status import collect
+        from agentsup.supervisor.operator.status import collect
 
         report = collect(self.runtime())
         if self._error:
@@ -103,7 +103,7 @@ class LocalSource:
     def screen(self, name: str) -> str | None:
         """The agent's pane with its colours and scrollback, or None when it has no pane."""
         from agentsup.errors import TmuxError
-        from agentsup.supervisor.control import session_of
+        from agentsup.supervisor.processes.start_stop import session_of
 
         rt = self.runtime()
         try:
@@ -114,8 +114,8 @@ class LocalSource:
 
     def log(self, name: str, lines: int = 200) -> list[str]:
         from agentsup.store.logs import tail_lines
-        from agentsup.supervisor.control import session_of
-        from agentsup.supervisor.launch import log_path
+        from agentsup.supervisor.processes.launch import log_path
+        from agentsup.supervisor.processes.start_stop import session_of
 
         cfg = self.config()
         path = log_path(cfg, session_of(cfg, name))
@@ -123,7 +123,7 @@ class LocalSource:
 
     def act(self, action: str, name: str, message: str = "") -> Any:
         """One of ACTIONS for agent `name`, through the operation the CLI calls."""
-        from agentsup.supervisor import operate
+        from agentsup.supervisor.operator import operate
 
         cfg = self.config()
         if name not in cfg.agents:

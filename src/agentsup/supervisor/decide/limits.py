@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from agentsup.agents.detect import Observation, is_history
 from agentsup.store.record import LIMITED, RUNNING, Record
-from agentsup.supervisor.decision import Decision, Deliver, Keys, Now, Policy
+from agentsup.supervisor.decide.decision import Decision, Deliver, Keys, Now, Policy
 
 EXACT_SLACK = 5.0  # seconds past an exact reset epoch before a held agent is nudged
 # claude's status line gives a spent window's reset as an epoch: a week's is days away, and no

@@ -12,10 +12,10 @@ from typing import Any
 from agentsup.config.load import Agent
 from agentsup.errors import TmuxUnreachableError
 from agentsup.store.record import BACKOFF, FATAL, STOPPED
-from agentsup.supervisor import control
-from agentsup.supervisor.clock import Clock
-from agentsup.supervisor.decision import Deliver
-from agentsup.supervisor.records import Records
+from agentsup.supervisor.decide.clock import Clock
+from agentsup.supervisor.decide.decision import Deliver
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.reconcile.records import Records
 from agentsup.tmux.client import NoSessionError, PaneInfo
 from agentsup.tmux.delivery import Delivery, DeliveryResult, seen_sent
 
@@ -27,7 +27,7 @@ HISTORY = 200  # lines above the screen searched for a message a dead watchdog w
 class Messages:
     """Types messages into agents for the records' owner, and keeps what is owed to them there."""
 
-    def __init__(self, rt: control.Runtime, records: Records, log: Callable[..., None],
+    def __init__(self, rt: start_stop.Runtime, records: Records, log: Callable[..., None],
                  persist: Callable[[str], None], clock: Clock, *, dry_run: bool = False) -> None:
         self.rt = rt
         self.records = records
@@ -65,7 +65,7 @@ class Messages:
     def deliver(self, agent: Agent, text: str, purpose: str, *, force: bool = False, **fields: Any) -> Delivery:
         """Type `text` into the agent, verified (`force` clears a person's draft first), and journal
         what became of it."""
-        result = control.deliver(self.rt, agent, text, force=force)
+        result = start_stop.deliver(self.rt, agent, text, force=force)
         if purpose in ("nudge", "queued", "retry"):
             self.look_again = [*self.look_again[-7:], self.clock.monotonic() + LOOK_AGAIN]
         self.log(f"{purpose}-{result.result.value}", agent.name, attempts=result.attempts, detail=result.detail,

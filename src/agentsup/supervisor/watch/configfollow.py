@@ -14,7 +14,7 @@ from agentsup.config.files import remember_good
 from agentsup.config.lastgood import load_valid
 from agentsup.config.load import Agent, Config, load_config
 from agentsup.errors import AgentsupError, ConfigError
-from agentsup.supervisor.clock import Clock
+from agentsup.supervisor.decide.clock import Clock
 
 
 class ConfigFollower:

@@ -23,8 +23,8 @@ from agentsup.store.record import (
     WAITING,
     Record,
 )
-from agentsup.supervisor.decision import Decision, Deliver, Now, Policy, Start, View
-from agentsup.supervisor.limits import under_limit
+from agentsup.supervisor.decide.decision import Decision, Deliver, Now, Policy, Start, View
+from agentsup.supervisor.decide.limits import under_limit
 
 
 def transition(record: Record, view: View, now: float, pol: Policy, *, wall: float | None = None) -> Decision:

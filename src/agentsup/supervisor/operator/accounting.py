@@ -13,7 +13,7 @@ from agentsup.agents import usage
 from agentsup.agents.sessions import codex_home, rollouts
 from agentsup.agents.signals import home_of, rate_windows
 from agentsup.config.load import Agent
-from agentsup.supervisor.control import Runtime
+from agentsup.supervisor.processes.start_stop import Runtime
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,10 @@ def run_checks(cfg: Config | None, config_path: Path, config_error: str | None =
     if cfg is None:
         return checks
     checks += _binaries(cfg)
-    from agentsup.supervisor.control import root_refusals
+    from agentsup.supervisor.processes.start_stop import root_refusals
 
     checks += [Check("root", Level.FAIL, warning) for warning in root_refusals(cfg)]
-    from agentsup.supervisor.control import auto_continue_notes, unjudged_starts
+    from agentsup.supervisor.processes.start_stop import auto_continue_notes, unjudged_starts
 
     checks += [Check("claude auto-continue", Level.WARN, note) for note in auto_continue_notes(cfg)]
     checks += [Check("start timeout", Level.WARN, note) for note in unjudged_starts(cfg)]
@@ -134,7 +134,7 @@ def _shared_dirs(cfg: Config) -> list[Check]:
 
 def _watchdog(cfg: Config) -> Check:
     from agentsup.store.state import FileLock, StateDir
-    from agentsup.supervisor.status import read_object
+    from agentsup.supervisor.operator.status import read_object
 
     state = StateDir(cfg.state_dir)
     lock = FileLock(state.watchdog_lock())
@@ -159,7 +159,7 @@ def _systemd() -> list[Check]:
     if not unit.exists():
         return []
     linger = Path("/var/lib/systemd/linger") / getpass.getuser()
-    from agentsup.supervisor.control import WATCHDOG_UNIT, systemd_user
+    from agentsup.supervisor.processes.start_stop import WATCHDOG_UNIT, systemd_user
 
     enabled = ""
     if systemd_user():

@@ -23,16 +23,16 @@ from typing import Any
 from agentsup.config.load import Config
 from agentsup.errors import AgentsupError, TmuxUnreachableError
 from agentsup.store.state import FileLock, private_dir
-from agentsup.supervisor import control
-from agentsup.supervisor.channel import ControlServer
-from agentsup.supervisor.clock import Clock, SystemClock
-from agentsup.supervisor.configfollow import ConfigFollower, launch_fingerprint
-from agentsup.supervisor.heartbeat import Heartbeat
-from agentsup.supervisor.loopdriver import BuildLoop, handoff_refs, watched_files
-from agentsup.supervisor.notify import Notifier
-from agentsup.supervisor.reconcile import HEAVY, POLL, SIGNAL, Reconciler, TickStats
-from agentsup.supervisor.requests import Request, carry_out, stopped_by_hand, take_request_files
-from agentsup.supervisor.watcher import FileWatcher
+from agentsup.supervisor.decide.clock import Clock, SystemClock
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.reconcile.loopdriver import BuildLoop, handoff_refs, watched_files
+from agentsup.supervisor.reconcile.notify import Notifier
+from agentsup.supervisor.reconcile.tick import HEAVY, POLL, SIGNAL, Reconciler, TickStats
+from agentsup.supervisor.requests.channel import ControlServer
+from agentsup.supervisor.requests.protocol import Request, carry_out, stopped_by_hand, take_request_files
+from agentsup.supervisor.watch.configfollow import ConfigFollower, launch_fingerprint
+from agentsup.supervisor.watch.heartbeat import Heartbeat
+from agentsup.supervisor.watch.watcher import FileWatcher
 from agentsup.tmux.client import TmuxSeam, client_env
 from agentsup.tmux.deaths import DeathListener
 
@@ -65,7 +65,7 @@ class Watchdog:
         self.fixed_tmux = tmux  # tests: a scripted tmux that survives reloads
         self.follow = ConfigFollower(config_path, self.clock)
         cfg = self.follow.cfg
-        self.rt = control.make_runtime(cfg, tmux)
+        self.rt = start_stop.make_runtime(cfg, tmux)
         self.journal = cfg.journal(self.clock.wall)
         self.reconciler = Reconciler(self.rt, self.journal, clock=self.clock, dry_run=dry_run, emit=self._emit)
         self.reconciler.notifier = Notifier(lambda: self.cfg.notify, lambda *a, **k: self.journal.write(*a, **k))
@@ -119,7 +119,7 @@ class Watchdog:
         """Rebuild everything built from the config (tmux, delivery, journal), then diff the agents:
         a changed launch restarts that agent when its turn ends; a removed agent is stopped."""
         old, old_tmux = self.rt.cfg, self.rt.tmux
-        rt = control.make_runtime(cfg, self.fixed_tmux)
+        rt = start_stop.make_runtime(cfg, self.fixed_tmux)
         if rt.tmux.socket == old_tmux.socket:
             rt.tmux.server_pid = old_tmux.server_pid
         rt.deliverer.wait = self.rt.deliverer.wait
@@ -144,7 +144,7 @@ class Watchdog:
             agent = old.agents[name]
             if self.dry_run:
                 continue
-            ended = control.stop_session(rt, agent.session, panes.get(agent.session))
+            ended = start_stop.stop_session(rt, agent.session, panes.get(agent.session))
             self.reconciler.log("removed", name, detail="no longer in the config; stopped",
                                 processes=len(ended.pids))
             self.reconciler.records.forget(name)

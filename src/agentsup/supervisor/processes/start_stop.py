@@ -17,10 +17,10 @@ from agentsup.config.load import Agent, Config, Service
 from agentsup.config.tables import suggest
 from agentsup.errors import AgentsupError, TmuxError, TmuxUnreachableError, UnknownNameError
 from agentsup.store.state import locked, open_private
-from agentsup.supervisor.launch import launch_plan, log_path, prepare_home, spawn, tag
-from agentsup.supervisor.proctree import Stopped, end_processes
-from agentsup.supervisor.runtime import Runtime as Runtime  # re-exported: the adapters a command works with
-from agentsup.supervisor.runtime import make_runtime as make_runtime
+from agentsup.supervisor.processes.launch import launch_plan, log_path, prepare_home, spawn, tag
+from agentsup.supervisor.processes.proctree import Stopped, end_processes
+from agentsup.supervisor.processes.runtime import Runtime as Runtime  # re-exported: the adapters a command works with
+from agentsup.supervisor.processes.runtime import make_runtime as make_runtime
 from agentsup.tmux.client import NoSessionError, PaneInfo
 
 if TYPE_CHECKING:  # imported where used: `status` and `down` start no program and type nothing
@@ -339,7 +339,7 @@ def stop_watchdog(rt: Runtime, timeout: float = 10.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
-    from agentsup.supervisor.proctree import running
+    from agentsup.supervisor.processes.proctree import running
 
     deadline = time.monotonic() + timeout
     while (lock.is_held() or running(pid)) and time.monotonic() < deadline:

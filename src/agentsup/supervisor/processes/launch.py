@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError
 from agentsup.store.state import append_private, atomic_write_text, private_dir, read_text, touch_private
-from agentsup.supervisor.proctree import TAG_VAR
+from agentsup.supervisor.processes.proctree import TAG_VAR
 from agentsup.tmux.client import log_pipe_command
 
 if TYPE_CHECKING:
     from agentsup.agents.backends import LaunchPlan
-    from agentsup.supervisor.runtime import Runtime
+    from agentsup.supervisor.processes.runtime import Runtime
 
 
 def tag(rt: Runtime, session: str) -> str:
@@ -129,7 +129,7 @@ def prepare_home(rt: Runtime, agent: Agent) -> None:
     """What comes before a start: the agent's worktree (created on its first start), its
     after_create hook (once), its before_start hook (every time; a failure fails the start)."""
     from agentsup.buildloop import worktree
-    from agentsup.supervisor import lifecycle
+    from agentsup.supervisor.processes import lifecycle
 
     created = worktree.ensure(agent)
     if created:

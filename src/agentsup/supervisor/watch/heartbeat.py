@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentsup.store.state import overwrite_in_place, read_state, write_json
-from agentsup.supervisor.reconcile import TickStats
+from agentsup.supervisor.reconcile.tick import TickStats
 
 
 class Heartbeat:

@@ -23,17 +23,24 @@ from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError
 from agentsup.store.journal import Journal
 from agentsup.store.record import BACKOFF, FATAL, LIMITED, STOPPED, IllegalTransition, Record
-from agentsup.supervisor import control, lifecycle
-from agentsup.supervisor.clock import Clock, SystemClock, boot_id
-from agentsup.supervisor.decision import Decision, Deliver, Keys, Policy, Start, View
-from agentsup.supervisor.launch import tag
-from agentsup.supervisor.limits import hold_for_account
-from agentsup.supervisor.messages import LOOK_AGAIN, Messages
-from agentsup.supervisor.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
-from agentsup.supervisor.observe import LAST_LINES, Screen, foreign_program, last_lines, local_zone, with_signals
-from agentsup.supervisor.policy import transition
-from agentsup.supervisor.proctree import LazyTree, end_processes
-from agentsup.supervisor.records import Records
+from agentsup.supervisor.decide.clock import Clock, SystemClock, boot_id
+from agentsup.supervisor.decide.decision import Decision, Deliver, Keys, Policy, Start, View
+from agentsup.supervisor.decide.limits import hold_for_account
+from agentsup.supervisor.decide.policy import transition
+from agentsup.supervisor.processes import lifecycle, start_stop
+from agentsup.supervisor.processes.launch import tag
+from agentsup.supervisor.processes.proctree import LazyTree, end_processes
+from agentsup.supervisor.reconcile.messages import LOOK_AGAIN, Messages
+from agentsup.supervisor.reconcile.notify import KIND_OF_EVENT, Notice, Notifier, notice_detail
+from agentsup.supervisor.reconcile.observe import (
+    LAST_LINES,
+    Screen,
+    foreign_program,
+    last_lines,
+    local_zone,
+    with_signals,
+)
+from agentsup.supervisor.reconcile.records import Records
 from agentsup.tmux.client import NoSessionError, PaneInfo
 
 POLL, SIGNAL, HEAVY = "poll", "signal", "heavy"
@@ -83,7 +90,7 @@ class Reconciler:
     truth; files follow them, and a write the disk refuses is retried on the next tick (`degraded`
     says which writes are failing and why)."""
 
-    def __init__(self, rt: control.Runtime, journal: Journal, *, clock: Clock | None = None,
+    def __init__(self, rt: start_stop.Runtime, journal: Journal, *, clock: Clock | None = None,
                  dry_run: bool = False, emit: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
         self.rt = rt
         self.journal = journal
@@ -320,7 +327,7 @@ class Reconciler:
             if isinstance(action, Start):
                 self.screens.pop(agent.session, None)
                 try:
-                    control.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True,
+                    start_stop.start_agent(self.rt, agent, force=action.kill, pane=pane, known=True,
                                         resume=action.resume)
                     self.signals.pop(agent.name, None)
                 except AgentsupError as exc:

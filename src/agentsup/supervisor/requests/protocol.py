@@ -18,9 +18,10 @@ from agentsup.config.load import Agent, Config
 from agentsup.errors import AgentsupError, LockedError
 from agentsup.store.record import State
 from agentsup.store.state import FileLock, StateDir, atomic_write_text, move_aside, private_dir, touch_private
-from agentsup.supervisor import channel, control
-from agentsup.supervisor.loopdriver import BuildLoop, request_tasks
-from agentsup.supervisor.reconcile import Reconciler
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.reconcile.loopdriver import BuildLoop, request_tasks
+from agentsup.supervisor.reconcile.tick import Reconciler
+from agentsup.supervisor.requests import channel
 
 
 def state_entries(folder: Path) -> list[Path]:
@@ -171,7 +172,7 @@ def send_request(cfg: Config, request: Request) -> Handled:
             return Handled.of_answer(answer)
         break
     try:
-        rt = control.make_runtime(cfg)
+        rt = start_stop.make_runtime(cfg)
         reconciler = Reconciler(rt, cfg.journal())
         done = carry_out(reconciler, request, cfg.agents[request.name])
         return Handled(done.outcome, False, done.detail, done.attempts)
@@ -298,7 +299,7 @@ def restart_by_hand(reconciler: Reconciler, agent: Agent, *, by: str = "cli") ->
     reconciler.records.fresh(agent.name, state=State.STARTING, detail="restarted by hand", started_at=now,
                              restarts=[t for t in old.restarts if now - t < window] + [now])
     try:
-        control.start_agent(reconciler.rt, agent, force=True)
+        start_stop.start_agent(reconciler.rt, agent, force=True)
     except AgentsupError as exc:
         reconciler.log("start-failed", agent.name, error=str(exc), by=by)
         reconciler.persist(agent.name)

@@ -20,8 +20,8 @@ from agentsup.config.load import Agent, Config, with_vars
 from agentsup.errors import AgentsupError
 from agentsup.store.record import State
 from agentsup.store.state import atomic_write_text, read_state, write_json
-from agentsup.supervisor import control, lifecycle
-from agentsup.supervisor.reconcile import Reconciler
+from agentsup.supervisor.processes import lifecycle, start_stop
+from agentsup.supervisor.reconcile.tick import Reconciler
 from agentsup.tmux.client import PaneInfo
 
 
@@ -65,7 +65,7 @@ class BuildLoop:
         self.reconciler = reconciler
 
     @property
-    def rt(self) -> control.Runtime:
+    def rt(self) -> start_stop.Runtime:
         """The runtime of the reconciler this loop drives."""
         return self.reconciler.rt
 
@@ -112,7 +112,7 @@ class BuildLoop:
         """End every loop agent's session (a phase advance restarts them on the next plan)."""
         panes = self.rt.tmux.snapshot()
         for agent in loop_agents(self.cfg):
-            ended = control.stop_session(self.rt, agent.session, panes.get(agent.session))
+            ended = start_stop.stop_session(self.rt, agent.session, panes.get(agent.session))
             if agent.session in panes or ended.pids:
                 self.reconciler.log("stop", agent.name, reason="phase change")
 
@@ -120,7 +120,7 @@ class BuildLoop:
         """Start every loop agent again, each with a fresh record that keeps its queue."""
         for agent in loop_agents(self.cfg):
             try:
-                control.start_agent(self.rt, agent, force=True)
+                start_stop.start_agent(self.rt, agent, force=True)
             except AgentsupError as exc:
                 self.reconciler.log("start-failed", agent.name, error=str(exc))
                 continue
@@ -211,7 +211,7 @@ class BuildLoop:
                 lifecycle.run_later(tasks[name], "after_exit", self.reconciler.log, exit_code=views[name].exit_code)
         for name in result.stop:  # timed out, or a dependency failed while it ran: nothing of it survives
             if not self.reconciler.dry_run:
-                ended = control.stop_session(self.rt, tasks[name].session, panes.get(tasks[name].session))
+                ended = start_stop.stop_session(self.rt, tasks[name].session, panes.get(tasks[name].session))
                 self.reconciler.log("task-stopped", name, processes=len(ended.pids))
         for name, event, fields in result.events:
             self.reconciler.log(event, name, **fields)
@@ -240,7 +240,7 @@ class BuildLoop:
             self.reconciler.records.noted(task.name, record.state, State.STARTING, reason)
             record.change_state(State.STARTING, reason)
         try:
-            control.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
+            start_stop.start_agent(self.rt, with_vars(task, record.run_vars, self.cfg.base_dir), force=True)
         except AgentsupError as exc:
             self.reconciler.records.noted(task.name, record.state, State.FAILED, f"could not start: {exc}")
             record.change_state(State.FAILED, f"could not start: {exc}")

@@ -15,9 +15,9 @@ from agentsup.buildloop.phases import complete_marker, current_index, current_ph
 from agentsup.config.load import Agent, Config
 from agentsup.errors import TmuxUnreachableError
 from agentsup.store.state import FileLock, read_text
-from agentsup.supervisor.control import Runtime
-from agentsup.supervisor.launch import log_path
-from agentsup.supervisor.proctree import program_pid
+from agentsup.supervisor.processes.launch import log_path
+from agentsup.supervisor.processes.proctree import program_pid
+from agentsup.supervisor.processes.start_stop import Runtime
 from agentsup.tmux.client import PaneInfo
 
 STATUS_VERSION = 1

@@ -15,8 +15,8 @@ from typing import Any
 
 from agentsup.config.load import Config
 from agentsup.errors import AgentsupError, ConfigError
-from agentsup.supervisor import control
-from agentsup.supervisor.control import ActionResult
+from agentsup.supervisor.processes import start_stop
+from agentsup.supervisor.processes.start_stop import ActionResult
 
 BY_WATCHDOG = "handed to the running watchdog, which did it"
 ACTOR: ContextVar[str] = ContextVar("actor", default="cli")  # who asked: the journal's "by"
@@ -54,17 +54,17 @@ class Actions:
 
 def up(cfg: Config, names: list[str], *, with_watchdog: bool = True) -> Actions:
     """Start what is not running; queue tasks that never ran (a task runs once)."""
-    from agentsup.supervisor.requests import Request, RequestKind, mark_stopped, send_request
+    from agentsup.supervisor.requests.protocol import Request, RequestKind, mark_stopped, send_request
     from agentsup.tmux.client import tmux_version
 
-    rt = control.make_runtime(cfg)
+    rt = start_stop.make_runtime(cfg)
     tmux_version(cfg.tmux.bin)
-    control.check_names(cfg, names)
-    warnings = control.launch_warnings(cfg, names)
+    start_stop.check_names(cfg, names)
+    warnings = start_stop.launch_warnings(cfg, names)
     for name in names:  # the operator wins over old records: FATAL, BACKOFF and the budget go
         if name in cfg.agents and cfg.agents[name].kind != "task":
             send_request(cfg, Request(RequestKind.RESET, name, by=ACTOR.get()))
-    results = control.up(rt, names, with_watchdog=with_watchdog)
+    results = start_stop.up(rt, names, with_watchdog=with_watchdog)
     # Cleared after starting: a watchdog never sees an unmarked, not-yet-started agent to race us.
     mark_stopped(rt.state, names or [*cfg.agents, *cfg.services], stopped=False)
     tasks = [a for a in cfg.agents.values() if a.kind == "task" and (a.name in names or (not names and a.enabled))]
@@ -82,11 +82,11 @@ def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force:
     watchdog leaves what was stopped by hand alone until `up`. `remove_worktree` also removes the
     named agents' worktrees (refused with uncommitted changes unless `force`)."""
     from agentsup.buildloop import worktree
-    from agentsup.supervisor import lifecycle
-    from agentsup.supervisor.requests import mark_stopped
+    from agentsup.supervisor.processes import lifecycle
+    from agentsup.supervisor.requests.protocol import mark_stopped
 
-    rt = control.make_runtime(cfg)
-    control.check_names(cfg, names)
+    rt = start_stop.make_runtime(cfg)
+    start_stop.check_names(cfg, names)
     if remove_worktree:
         if not names:
             raise ConfigError("--remove-worktree needs the agents named (agentsup down NAME --remove-worktree)")
@@ -97,7 +97,7 @@ def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force:
             if not force and worktree.dirty(Path(str(agent.worktree.path))):
                 worktree.remove(agent)  # raises with what is uncommitted, before anything is stopped
     mark_stopped(rt.state, [n for n in names or [*cfg.agents, *cfg.services] if n != "watchdog"], stopped=True)
-    results = control.down(rt, names)
+    results = start_stop.down(rt, names)
     for r in results:
         journal(cfg, "down", r.name if r.name in cfg.agents else None, target=r.name, result=r.action)
     if remove_worktree:
@@ -115,14 +115,14 @@ def down(cfg: Config, names: list[str], *, remove_worktree: bool = False, force:
 
 def restart(cfg: Config, names: list[str]) -> Actions:
     """End each agent's tree and start it again, through the watchdog when one runs."""
-    from agentsup.supervisor.requests import Outcome, Request, RequestKind, mark_stopped, send_request
+    from agentsup.supervisor.requests.protocol import Outcome, Request, RequestKind, mark_stopped, send_request
 
     for name in names:
         if name not in cfg.agents:
-            raise control.unknown_name(cfg, name)
+            raise start_stop.unknown_name(cfg, name)
         if cfg.agents[name].kind == "task":
             raise AgentsupError(f"{name} is a task; use `agentsup run {name}`")
-    mark_stopped(control.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
+    mark_stopped(start_stop.make_runtime(cfg).state, names, stopped=False)  # a restart also undoes a down
     results = []
     for name in names:
         how = send_request(cfg, Request(RequestKind.RESTART, name, by=ACTOR.get()))
@@ -134,10 +134,10 @@ def restart(cfg: Config, names: list[str]) -> Actions:
 
 def reset(cfg: Config, name: str) -> Actions:
     """Clear an agent's FATAL and restart budget, through the records' owner."""
-    from agentsup.supervisor.requests import Request, RequestKind, send_request
+    from agentsup.supervisor.requests.protocol import Request, RequestKind, send_request
 
     if name not in cfg.agents:
-        raise control.unknown_name(cfg, name)
+        raise start_stop.unknown_name(cfg, name)
     how = send_request(cfg, Request(RequestKind.RESET, name, by=ACTOR.get()))
     detail = (BY_WATCHDOG if how.by_watchdog else "cleared (no watchdog running; start it with `agentsup up`)")
     return Actions([ActionResult(name, cfg.agents[name].session, "reset", detail=detail)])
@@ -149,10 +149,10 @@ def run_task(cfg: Config, task: str, run_vars: dict[str, str] | None = None) -> 
     import json
 
     from agentsup.store.journal import read_events
-    from agentsup.supervisor.requests import Outcome, Request, RequestKind, send_request
+    from agentsup.supervisor.requests.protocol import Outcome, Request, RequestKind, send_request
 
     if task not in cfg.agents:
-        raise control.unknown_name(cfg, task)
+        raise start_stop.unknown_name(cfg, task)
     if cfg.agents[task].kind != "task":
         raise AgentsupError(f"{task} is a {cfg.agents[task].kind} agent, not a task; use `agentsup up {task}`")
     session = cfg.agents[task].session
@@ -186,18 +186,18 @@ def ping(cfg: Config, names: list[str], message: str, *, everyone: bool = False,
          force: bool = False) -> list[PingRow]:
     """Type `message` into each agent, verified. One held by a usage limit gets it queued
     (delivered once, after the limit lifts) unless `now`; a person's draft is never mixed with it."""
-    from agentsup.supervisor.requests import Outcome, Request, RequestKind, send_request
+    from agentsup.supervisor.requests.protocol import Outcome, Request, RequestKind, send_request
 
     if everyone:
         names = [a.name for a in cfg.agents.values() if a.enabled and a.kind != "task"]
     for name in names:
         if name not in cfg.agents:
-            raise control.unknown_name(cfg, name)
+            raise start_stop.unknown_name(cfg, name)
     rows = []
     for name in names:  # the records' owner alone decides: queued, delivered, stranded or no-session
         how = send_request(cfg, Request(RequestKind.PING, name, message, ACTOR.get(), force=force, now=now))
         if how.outcome is Outcome.NOT_HELD:  # an older watchdog leaves an agent no limit holds to the asker
-            result = control.deliver(control.make_runtime(cfg), cfg.agents[name], message, force=force)
+            result = start_stop.deliver(start_stop.make_runtime(cfg), cfg.agents[name], message, force=force)
             journal(cfg, f"ping-{result.result.value}", name, attempts=result.attempts, text=message[:200])
             rows.append(PingRow(name, result.result.value, result.attempts, result.detail))
         elif how.outcome is Outcome.FAILED:
@@ -241,8 +241,8 @@ def check(cfg: Config) -> CheckReport:
         backends=sorted({a.backend for a in cfg.agents.values()}),
         phases=[p.id for p in cfg.loop.phases],
         status_files={p.id: str(named_status_path(cfg, p.status)) for p in cfg.loop.phases},
-        overrides=dict(cfg.overrides), warnings=control.launch_warnings(cfg) + control.auto_continue_notes(cfg)
-        + control.unjudged_starts(cfg),
+        overrides=dict(cfg.overrides), warnings=start_stop.launch_warnings(cfg) + start_stop.auto_continue_notes(cfg)
+        + start_stop.unjudged_starts(cfg),
     )
 
 
@@ -284,12 +284,12 @@ def phase(cfg: Config, action: str, value: str | None, *, restart: bool = False)
     if moved:
         journal(cfg, "phase-set", index=current_index(cfg), id=phases[current_index(cfg)].id)
     if moved and restart:
-        from agentsup.supervisor.requests import mark_stopped
+        from agentsup.supervisor.requests.protocol import mark_stopped
 
-        rt = control.make_runtime(cfg)
+        rt = start_stop.make_runtime(cfg)
         loops = [a for a in cfg.agents.values() if a.kind == "loop" and a.enabled]
         mark_stopped(rt.state, [a.name for a in loops], stopped=False)
-        restarted = Actions([control.start_agent(rt, a, force=True) for a in loops])
+        restarted = Actions([start_stop.start_agent(rt, a, force=True) for a in loops])
     index = current_index(cfg)
     rows = [{"index": i, "id": p.id, "plan": p.plan, "status": p.status, "current": i == index,
              "done": phase_done(cfg, p)} for i, p in enumerate(phases)]
@@ -300,7 +300,7 @@ def notify_test(cfg: Config) -> list[Any]:
     """Send a `test` event to every configured channel now."""
     import time
 
-    from agentsup.supervisor.notify import Notice, send
+    from agentsup.supervisor.reconcile.notify import Notice, send
 
     if not (cfg.notify.command or cfg.notify.webhook):
         raise ConfigError(f"{cfg.path}: [notify] has neither a command nor a webhook")

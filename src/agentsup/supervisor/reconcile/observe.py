@@ -10,9 +10,9 @@ from agentsup.agents.detect import Observation
 from agentsup.agents.resettime import parse_reset
 from agentsup.agents.signals import ClaudeSignals, home_of, merge, read_hooks, read_status_line, session_file
 from agentsup.config.load import Agent
-from agentsup.supervisor.launch import tag
-from agentsup.supervisor.proctree import LazyTree, has_tag, program_pid
-from agentsup.supervisor.runtime import Runtime
+from agentsup.supervisor.processes.launch import tag
+from agentsup.supervisor.processes.proctree import LazyTree, has_tag, program_pid
+from agentsup.supervisor.processes.runtime import Runtime
 from agentsup.tmux.panes import PaneInfo
 
 LAST_LINES = 15

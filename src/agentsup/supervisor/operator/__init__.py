@@ -1,0 +1,1 @@
+"""The operator's side: what each command asks for, as result objects (operate), status, doctor, usage."""

@@ -1,0 +1,1 @@
+"""What the CLI asks the records' owner: the request protocol, its handlers, and the control channel."""

@@ -1,0 +1,1 @@
+"""The watchdog process: its loop, following agents.toml, its heartbeat, file watching."""
