@@ -117,12 +117,17 @@ def read_hooks(path: Path, sig: ClaudeSignals) -> ClaudeSignals:
     return sig
 
 
-def read_status_line(path: Path, sig: ClaudeSignals) -> None:
+def status_line(path: Path) -> dict[str, Any]:
+    """The JSON claude last handed its status line command (agentsup's own keeps it), or {}."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return
-    limits = data.get("rate_limits") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_status_line(path: Path, sig: ClaudeSignals) -> None:
+    limits = status_line(path).get("rate_limits")
     if isinstance(limits, dict):
         sig.rate_limits = limits
 

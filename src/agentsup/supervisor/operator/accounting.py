@@ -3,7 +3,6 @@ subscribers the five-hour window with a forecast of when it runs out."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from agentsup.agents import usage
 from agentsup.agents.sessions import codex_home, rollouts
-from agentsup.agents.signals import home_of, rate_windows
+from agentsup.agents.signals import home_of, rate_windows, status_line
 from agentsup.config.load import Agent
 from agentsup.supervisor.processes.start_stop import Runtime
 
@@ -80,10 +79,7 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
     if backend.signals == "claude":
         files = claude_transcripts(rt, agent)
         reader = usage.claude_transcript
-        try:
-            status = json.loads(rt.state.status_line_file(agent.name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            status = {}
+        status = status_line(rt.state.status_line_file(agent.name))
     elif backend.session_store == "codex":
         files, reader = codex_sessions(agent), usage.codex_session
     else:  # a CLI whose records agentsup cannot read: nothing is guessed from the screen
@@ -95,12 +91,12 @@ def agent_usage(rt: Runtime, agent: Agent, since: float | None, now: float) -> A
         for model, part in models.items():
             by_model.setdefault(model, usage.Tokens()).add(part)
     row: dict[str, Any] = {}
-    windows = usage.window_rows(rate_windows(status.get("rate_limits") if isinstance(status, dict) else None), now)
+    windows = usage.window_rows(rate_windows(status.get("rate_limits")), now)
     five = next((w for w in windows if w["window"] == "5h"), None)
     if five is not None:
         row = {"window_used_pct": five["used_pct"], "window_resets_at": five["resets_at"],
                "window_runs_out_at": five["runs_out_at"]}
-    reported = (status.get("cost") or {}).get("total_cost_usd") if isinstance(status, dict) else None
+    reported = (status.get("cost") or {}).get("total_cost_usd")
     return AgentUsage(
         agent=agent.name, backend=agent.backend, turns=total.turns, input_tokens=total.input,
         output_tokens=total.output, cache_read_tokens=total.cache_read, cache_write_tokens=total.cache_write,

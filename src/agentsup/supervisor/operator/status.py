@@ -173,16 +173,10 @@ def rate_limit_rows(rt: Runtime, agent: Agent, now: float) -> list[dict[str, Any
     users, or before its first turn)."""
     if rt.cfg.backend_of(agent).signals != "claude":
         return []
-    import json
-
-    from agentsup.agents.signals import rate_windows
+    from agentsup.agents.signals import rate_windows, status_line
     from agentsup.agents.usage import window_rows
 
-    try:
-        data = json.loads(rt.state.status_line_file(agent.name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return window_rows(rate_windows(data.get("rate_limits") if isinstance(data, dict) else None), now)
+    return window_rows(rate_windows(status_line(rt.state.status_line_file(agent.name)).get("rate_limits")), now)
 
 
 def last_words(log: Path) -> str:
