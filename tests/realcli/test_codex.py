@@ -89,7 +89,8 @@ def test_real_codex_limit_is_held_and_resumed_and_a_kill_resumes_its_session(
     dog, codex_home, first = started(project, api, codex)
 
     # the usage limit: held with its reset time, then nudged and running again
-    api.reset_epoch = int(time.time()) + 4
+    # 20 s out: the ping (a CLI process of its own) must meet the limit on a loaded machine too
+    api.reset_epoch = int(time.time()) + 20
     api.mode = Mode.LIMITED
     assert project.cli("ping", "x", "limit me").returncode == 0
     ticking(dog, lambda: record(project, "x")["state"] == "LIMITED", timeout=60)

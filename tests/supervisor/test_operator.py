@@ -275,7 +275,7 @@ def test_a_kickoff_names_the_status_file_the_watchdog_watches(project: Project) 
     assert f"p1 → {status}" in project.cli("check").stdout
     assert project.cli("up", "b", "--no-watchdog").returncode == 0
     records = project.root / "elsewhere" / "b.jsonl"  # the sim records into its own working directory
-    wait_for(records.exists)
+    wait_for(lambda: records.exists() and records.read_text().endswith("\n"))  # its first line, whole
     told = json.loads(records.read_text().splitlines()[0])["text"]
     assert str(status) in told, "an absolute path: the agent works in another directory"
     dog = Watchdog(project.config_path)
